@@ -1,0 +1,17 @@
+"""scoresim: a simulator of social credit systems on synthetic societies.
+
+It models what public reporting describes (cameras and face recognition,
+court, bank, community and online records fused into one credit file per
+person, scores, grades, blacklists, bans and rewards) and measures what it
+does to people. It is a simulator, never an operational scoring system:
+people are synthetic, built from aggregate figures, with no field for a real
+identity.
+"""
+
+__version__ = "0.1.0"
+
+from scoresim.api import resolve, run  # noqa: E402
+from scoresim.results import Results, load  # noqa: E402
+from scoresim.scenario import Scenario, ScenarioError, builtin_names  # noqa: E402
+
+__all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "load", "resolve", "run"]

@@ -1,0 +1,136 @@
+"""Behaviour: true events, who really did what, whether or not anyone saw it.
+
+Each person i does behaviour b on a day with probability p = min(1, rate_b *
+m[i,b]), independently across days, where m[i,b] is that person's propensity.
+A Bernoulli process is memoryless, so instead of one draw per person and day
+each (person, behaviour) pair keeps one clock: the day of its next event,
+drawn from the geometric distribution and filed in a calendar. A day costs
+only its events. Every draw is keyed by (seed, behaviour name, person, day),
+so a policy change leaves everyone's true behaviour exactly as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from scoresim.calendar import Calendar
+from scoresim.random import geometric_skip, normal, stream_key, uniform
+from scoresim.scenario.schema import Scenario
+from scoresim.society import Society
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class Events:
+    """One day's true events, one row per event."""
+
+    day: int
+    actor: np.ndarray  # int64 person index
+    behaviour: np.ndarray  # uint8 behaviour index
+
+    def __len__(self) -> int:
+        return self.actor.shape[0]
+
+
+class Behaviour:
+    """The clocks of every (person, behaviour) pair, and the calendar they are filed in."""
+
+    name = "behaviour"
+
+    def __init__(self, scenario: Scenario, society: Society, seed: int, days: int):
+        self.names = list(scenario.behaviours)
+        self.n_behaviours = len(self.names)
+        self.rates = np.array([b.rate for b in scenario.behaviours.values()], dtype=np.float64)
+        self.speech = np.array([b.speech for b in scenario.behaviours.values()], dtype=np.bool_)
+        self.clock_keys = np.array(
+            [stream_key(seed, "behaviour", f"clock:{n}") for n in self.names], dtype=np.uint64
+        )
+        self.propensity_keys = np.array(
+            [stream_key(seed, "society", f"propensity:{n}") for n in self.names], dtype=np.uint64
+        )
+        self.sigma = float(society.propensity_sigma)
+        self.n = society.n
+        self.days = days
+        code_max = society.n * self.n_behaviours
+        dtype = np.uint32 if code_max < 2**32 else np.uint64
+        self.calendar = Calendar(days, dtype, initial_entries=0)
+        self._start()
+
+    def _start(self) -> None:
+        """Draw every pair's first event day, a million people at a time."""
+        for lo in range(0, self.n, CHUNK):
+            hi = min(self.n, lo + CHUNK)
+            codes, first = _first_days(
+                lo, hi, self.n_behaviours, self.rates, self.clock_keys,
+                self.propensity_keys, self.sigma, self.days,
+            )
+            self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first)
+
+    def step(self, day: int) -> Events:
+        codes = self.calendar.pop(day)
+        actor, behaviour, next_day = _advance(
+            codes, day, self.n_behaviours, self.rates, self.clock_keys,
+            self.propensity_keys, self.sigma,
+        )
+        self.calendar.push(codes, next_day)
+        return Events(day, actor, behaviour)
+
+    @property
+    def nbytes(self) -> int:
+        return self.calendar.nbytes
+
+
+@nb.njit(inline="always", cache=True)
+def log_q(i, b, rates, propensity_keys, sigma):
+    """log(1 - p) for person i and behaviour b: the propensity is redrawn, never stored."""
+    m = 1.0
+    if sigma > 0.0:
+        z = normal(propensity_keys[b], np.uint64(i), np.uint64(0))
+        m = math.exp(sigma * z - 0.5 * sigma * sigma)
+    p = rates[b] * m
+    if p >= 1.0:
+        return -math.inf
+    return math.log1p(-p)
+
+
+@nb.njit(parallel=True, cache=True)
+def _first_days(lo, hi, n_b, rates, clock_keys, propensity_keys, sigma, days):
+    n = hi - lo
+    codes = np.empty(n * n_b, dtype=np.int64)
+    first = np.empty(n * n_b, dtype=np.int64)
+    for k in nb.prange(n):
+        i = lo + k
+        for b in range(n_b):
+            j = k * n_b + b
+            codes[j] = i * n_b + b
+            if rates[b] == 0.0:
+                first[j] = days
+                continue
+            lq = log_q(i, b, rates, propensity_keys, sigma)
+            u = uniform(clock_keys[b], np.uint64(i), np.uint64(0))
+            first[j] = min(geometric_skip(u, lq), days)
+    return codes, first
+
+
+@nb.njit(parallel=True, cache=True)
+def _advance(codes, day, n_b, rates, clock_keys, propensity_keys, sigma):
+    """Today's events from their codes, and each pair's next event day."""
+    n = codes.shape[0]
+    actor = np.empty(n, dtype=np.int64)
+    behaviour = np.empty(n, dtype=np.uint8)
+    next_day = np.empty(n, dtype=np.int64)
+    for k in nb.prange(n):
+        c = np.int64(codes[k])
+        i = c // n_b
+        b = c - i * n_b
+        actor[k] = i
+        behaviour[k] = b
+        lq = log_q(i, b, rates, propensity_keys, sigma)
+        u = uniform(clock_keys[b], np.uint64(i), np.uint64(day + 1))
+        next_day[k] = day + 1 + geometric_skip(u, lq)
+    return actor, behaviour, next_day

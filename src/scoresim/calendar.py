@@ -1,0 +1,139 @@
+"""A calendar of due events: what is scheduled for which day, and nothing else.
+
+Most people do nothing on most days. Rather than asking every person every day
+whether they act (cost: people x days), each person's next event is filed
+under the day it falls due, and a day only touches what was filed under it
+(cost: events). Entries live in fixed-size blocks drawn from one pool and
+chained per day, so the calendar's memory is that of the pending entries, and
+a block emptied by today's gather is reused tomorrow.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+BLOCK = 2048
+
+
+class Calendar:
+    """Entries (integers of a fixed dtype) filed under days 0..days-1."""
+
+    def __init__(self, days: int, dtype: np.dtype, initial_entries: int = 0):
+        self.days = int(days)
+        self.dtype = np.dtype(dtype)
+        n_blocks = max(16, initial_entries // BLOCK + days + 16)
+        self.pool = np.empty(n_blocks * BLOCK, dtype=self.dtype)
+        self.next_block = np.full(n_blocks, -1, dtype=np.int64)
+        self.head = np.full(days, -1, dtype=np.int64)
+        self.tail = np.full(days, -1, dtype=np.int64)
+        self.tail_fill = np.zeros(days, dtype=np.int64)
+        self.count = np.zeros(days, dtype=np.int64)
+        self.free = np.arange(n_blocks - 1, -1, -1, dtype=np.int64)  # a stack
+        self.n_free = np.array([n_blocks], dtype=np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        return self.pool.nbytes + self.next_block.nbytes + self.free.nbytes
+
+    def _reserve(self, n_entries: int) -> None:
+        """Make sure `n_entries` pushes cannot run out of blocks."""
+        need = n_entries // BLOCK + min(self.days, n_entries) + 2
+        have = int(self.n_free[0])
+        if have >= need:
+            return
+        old = self.next_block.shape[0]
+        grow = max(need - have, old // 2, 16)
+        self.pool = np.concatenate([self.pool, np.empty(grow * BLOCK, dtype=self.dtype)])
+        self.next_block = np.concatenate([self.next_block, np.full(grow, -1, dtype=np.int64)])
+        free = np.empty(old + grow, dtype=np.int64)  # room for every block
+        free[:have] = self.free[:have]
+        free[have:have + grow] = np.arange(old + grow - 1, old - 1, -1)
+        self.free = free
+        self.n_free[0] = have + grow
+
+    def push(self, entries: np.ndarray, days: np.ndarray) -> None:
+        """File entries[k] under days[k]; days outside the horizon are dropped."""
+        if entries.shape[0] == 0:
+            return
+        self._reserve(entries.shape[0])
+        _push(
+            entries.astype(self.dtype, copy=False), days, self.pool, self.next_block,
+            self.head, self.tail, self.tail_fill, self.count, self.free, self.n_free,
+        )
+
+    def pop(self, day: int) -> np.ndarray:
+        """Everything filed under `day`, in filing order; the day is emptied."""
+        out = np.empty(int(self.count[day]), dtype=self.dtype)
+        _pop(day, out, self.pool, self.next_block, self.head, self.tail, self.tail_fill,
+             self.count, self.free, self.n_free)
+        return out
+
+    def pending(self) -> int:
+        return int(self.count.sum())
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The calendar's content, compactly, for checkpoints."""
+        days = np.repeat(np.arange(self.days, dtype=np.int32), self.count)
+        entries = np.concatenate(
+            [self.peek(d) for d in range(self.days)] or [np.empty(0, self.dtype)]
+        )
+        return {"entries": entries, "days": days}
+
+    def peek(self, day: int) -> np.ndarray:
+        out = np.empty(int(self.count[day]), dtype=self.dtype)
+        _peek(day, out, self.pool, self.next_block, self.head, self.tail, self.tail_fill)
+        return out
+
+
+@nb.njit(cache=True)
+def _push(entries, days, pool, next_block, head, tail, tail_fill, count, free, n_free):
+    horizon = head.shape[0]
+    for k in range(entries.shape[0]):
+        d = days[k]
+        if d < 0 or d >= horizon:
+            continue
+        t = tail[d]
+        if t < 0 or tail_fill[d] == BLOCK:
+            n_free[0] -= 1
+            nb_ = free[n_free[0]]
+            next_block[nb_] = -1
+            if t < 0:
+                head[d] = nb_
+            else:
+                next_block[t] = nb_
+            tail[d] = nb_
+            tail_fill[d] = 0
+            t = nb_
+        pool[t * BLOCK + tail_fill[d]] = entries[k]
+        tail_fill[d] += 1
+        count[d] += 1
+
+
+@nb.njit(cache=True)
+def _peek(day, out, pool, next_block, head, tail, tail_fill):
+    b = head[day]
+    pos = 0
+    while b >= 0:
+        n = tail_fill[day] if b == tail[day] else BLOCK
+        out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        pos += n
+        b = next_block[b]
+
+
+@nb.njit(cache=True)
+def _pop(day, out, pool, next_block, head, tail, tail_fill, count, free, n_free):
+    b = head[day]
+    pos = 0
+    while b >= 0:
+        n = tail_fill[day] if b == tail[day] else BLOCK
+        out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        pos += n
+        nxt = next_block[b]
+        free[n_free[0]] = b
+        n_free[0] += 1
+        b = nxt
+    head[day] = -1
+    tail[day] = -1
+    tail_fill[day] = 0
+    count[day] = 0

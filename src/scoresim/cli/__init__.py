@@ -1,0 +1,10 @@
+"""The `scoresim` command: thin wrappers that parse, call the Python API and print.
+
+Each command group lives in its own module and registers itself on `app`.
+Bad input ends with a one-line message and exit code 2, never a traceback.
+"""
+
+from scoresim.cli.common import app
+from scoresim.cli import run_commands  # noqa: F401,E402  (registers commands)
+
+__all__ = ["app"]

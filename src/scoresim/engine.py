@@ -1,0 +1,137 @@
+"""The simulation: one society, its modules, and the day they go through in order.
+
+Read `Simulation.step` to follow one simulated day top to bottom:
+
+    behaviour    who really did what today
+    observation  what the channels saw, with errors, each record keeping its truth
+    credit file  the records filed under their subjects
+    scoring      points and scores
+    sanctions    lists, bans, suspensions, shaming; who is sanctioned wrongly
+    metrics      the day's row
+
+Each phase is timed, so a benchmark can say where a day's time goes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoresim.behaviour import Behaviour
+from scoresim.credit_file import CreditFile
+from scoresim.metrics import Metrics
+from scoresim.observation import Observation
+from scoresim.sanctions import GRADE_MASK, Sanctions
+from scoresim.scenario.schema import Scenario
+from scoresim.scoring import Scoring
+from scoresim.society import Society
+
+PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "metrics")
+
+
+class Simulation:
+    """A scenario built on a synthetic society, ready to run day by day."""
+
+    def __init__(self, scenario: Scenario, records_path: Path | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed
+        self.n = scenario.agents
+        self.days = scenario.days
+        self.timings = dict.fromkeys(("build",) + PHASES, 0.0)
+        t0 = time.perf_counter()
+        self.society = Society.build(scenario, self.n, self.seed)
+        self.behaviour = Behaviour(scenario, self.society, self.seed, self.days)
+        self.observation = Observation(scenario, self.society, self.seed)
+        self.credit_file = CreditFile(
+            self.behaviour.names, self.observation.channel_names, scenario.records,
+            scenario.records_sample, self.seed, records_path,
+        )
+        self.scoring = Scoring(scenario, self.n)
+        self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
+        self.metrics = Metrics(scenario, self.scoring, self.sanctions, self.n, self.days,
+                               self.behaviour.speech)
+        self.day = 0
+        self.n_events = 0
+        self.timings["build"] = time.perf_counter() - t0
+
+    def step(self) -> None:
+        """One day: all of it is drawn, observed and filed first, then judged, then counted."""
+        day, clock, t = self.day, time.perf_counter, self.timings
+        t0 = clock()
+        events = self.behaviour.step(day)
+        t1 = clock()
+        seen = self.observation.step(events)
+        t2 = clock()
+        filed = self.credit_file.step(seen)
+        t3 = clock()
+        self.scoring.step(filed)
+        t4 = clock()
+        self.sanctions.step(day, filed)
+        t5 = clock()
+        self.metrics.step(day, events, filed)
+        self.credit_file.archive(filed)
+        t6 = clock()
+        for phase, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6),
+                               strict=True):
+            t[phase] += b - a
+        self.n_events += len(events)
+        self.day += 1
+
+    def run(self, on_day: Callable[[int], None] | None = None) -> Simulation:
+        while self.day < self.days:
+            self.step()
+            if on_day is not None:
+                on_day(self.day)
+        self.credit_file.close()
+        return self
+
+    # what the run leaves behind -------------------------------------------------
+    def timeseries(self) -> pd.DataFrame:
+        return self.metrics.frame(self.day)
+
+    def people(self) -> pd.DataFrame:
+        """The final state of each person."""
+        status = self.sanctions.status
+        grade_names = self.scoring.grade_names
+        cols: dict[str, object] = {
+            "id": np.arange(self.n, dtype=np.int64),
+            "group": self.society.group,
+        }
+        if self.scoring.enabled:
+            cols["score"] = self.scoring.score
+            cols["grade"] = pd.Categorical.from_codes(
+                (status & GRADE_MASK).astype(np.int8), categories=grade_names
+            )
+            cols["false_points"] = self.scoring.false_points
+        else:
+            cols["score"] = np.full(self.n, np.nan)
+            cols["grade"] = pd.Categorical.from_codes(
+                np.full(self.n, -1, np.int8), categories=["none"]
+            )
+            cols["false_points"] = np.zeros(self.n, dtype=np.int32)
+        from scoresim.sanctions import (
+            BANNED,
+            CONSUMPTION_BANNED,
+            LISTED,
+            SUSPENDED,
+            WRONGLY_BANNED,
+        )
+
+        cols["travel_banned"] = (status & BANNED) != 0
+        cols["listed"] = (status & LISTED) != 0
+        cols["wrongly_banned"] = (status & WRONGLY_BANNED) != 0
+        cols["consumption_banned"] = (status & CONSUMPTION_BANNED) != 0
+        cols["media_suspended"] = (status & SUSPENDED) != 0
+        return pd.DataFrame(cols)
+
+    def memory_bytes(self) -> dict[str, int]:
+        return {
+            "society": self.society.nbytes,
+            "behaviour": self.behaviour.nbytes,
+            "scoring": self.scoring.nbytes,
+            "sanctions": self.sanctions.nbytes,
+        }

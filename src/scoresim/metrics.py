@@ -1,0 +1,73 @@
+"""Metrics: the day's row, read from counts the other modules keep incrementally.
+
+Column names are a public interface (REFERENCE_MODEL.md's daily metrics come
+first, under exactly those names); add columns, never rename them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from scoresim.behaviour import Events
+from scoresim.observation import Records
+from scoresim.sanctions import (
+    C_BANNED,
+    C_CONSUMPTION,
+    C_LISTED,
+    C_SUSPENDED,
+    C_WRONGLY,
+    Sanctions,
+)
+from scoresim.scenario.schema import Scenario
+from scoresim.scoring import Scoring
+
+
+class Metrics:
+    name = "metrics"
+
+    def __init__(self, scenario: Scenario, scoring: Scoring, sanctions: Sanctions, n: int,
+                 days: int, speech: np.ndarray):
+        self.n = n
+        self.scoring = scoring
+        self.sanctions = sanctions
+        self.speech = speech
+        self.grade_names = scoring.grade_names
+        self.rewards = [(r.name, [scoring.grade_names.index(g) for g in r.grades])
+                        for r in scenario.rewards]
+        cols = ["day", "mean_score"] + [f"n_grade_{g}" for g in self.grade_names] + [
+            "n_travel_banned", "n_dishonest", "n_wrongly_banned", "n_records",
+            "n_false_records", "n_events", "n_speech_events", "n_consumption_banned",
+            "n_media_suspended", "n_shamed", "n_shamed_wrongly", "n_delisted",
+        ] + [f"n_rewarded_{name}" for name, _ in self.rewards]
+        self.columns = cols
+        self.table = {c: np.zeros(days, dtype=np.float64 if c == "mean_score" else np.int64)
+                      for c in cols}
+        self._delisted_before = 0
+
+    def step(self, day: int, events: Events, records: Records) -> None:
+        t = self.table
+        counts = self.sanctions.counts
+        t["day"][day] = day
+        t["mean_score"][day] = self.scoring.mean_score(self.n)
+        for g, name in enumerate(self.grade_names):
+            t[f"n_grade_{name}"][day] = counts[g]
+        t["n_travel_banned"][day] = counts[C_BANNED]
+        t["n_dishonest"][day] = counts[C_LISTED]
+        t["n_wrongly_banned"][day] = counts[C_WRONGLY]
+        t["n_records"][day] = len(records)
+        t["n_false_records"][day] = len(records) - int(records.correct.sum())
+        t["n_events"][day] = len(events)
+        t["n_speech_events"][day] = int(self.speech[events.behaviour].sum()) if len(events) else 0
+        t["n_consumption_banned"][day] = counts[C_CONSUMPTION]
+        t["n_media_suspended"][day] = counts[C_SUSPENDED]
+        t["n_shamed"][day] = self.sanctions.n_shamed
+        t["n_shamed_wrongly"][day] = self.sanctions.n_shamed_wrongly
+        delisted = int(self.sanctions.n_delisted[0])
+        t["n_delisted"][day] = delisted - self._delisted_before
+        self._delisted_before = delisted
+        for name, grades in self.rewards:
+            t[f"n_rewarded_{name}"][day] = int(counts[grades].sum())
+
+    def frame(self, days_done: int) -> pd.DataFrame:
+        return pd.DataFrame({c: v[:days_done] for c, v in self.table.items()})

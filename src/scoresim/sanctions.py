@@ -1,0 +1,218 @@
+"""Sanctions: the dishonest list, travel and consumption bans, suspended accounts, shaming.
+
+A person's sanction status is a pure function of their state (score, false
+points, list and suspension end days) and the day. It is cached per person in
+a small bit field and re-derived only for people something happened to today
+(a record, or a listing or suspension falling due), so the daily counts of the
+sanctioned are kept incrementally and a day costs its events, not its people.
+
+"Wrongly banned" follows REFERENCE_MODEL.md: banned, but not banned on the
+correctly attributed records alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from scoresim.calendar import Calendar
+from scoresim.observation import Records
+from scoresim.random import geometric_skip, stream_key, uniform
+from scoresim.scenario.schema import Scenario
+from scoresim.scoring import Scoring, grade_index
+
+# status bits
+GRADE_MASK = 0b111
+BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
+# counts layout: one slot per grade, then one per flag
+N_GRADE_SLOTS = 8
+C_BANNED, C_WRONGLY, C_LISTED, C_SUSPENDED, C_CONSUMPTION = range(8, 13)
+N_COUNTS = 13
+
+
+class Sanctions:
+    name = "sanctions"
+
+    def __init__(self, scenario: Scenario, scoring: Scoring, n: int, seed: int, days: int):
+        s = scenario.sanctions
+        names = list(scenario.behaviours)
+        n_b = len(names)
+        self.n = n
+        self.scoring = scoring
+
+        def mask(triggers: list[str]) -> np.ndarray:
+            m = np.zeros(n_b, dtype=np.bool_)
+            for t in triggers:
+                m[names.index(t)] = True
+            return m
+
+        dl = s.dishonest_list
+        self.list_enabled = dl is not None
+        self.list_trigger = mask(dl.triggers if dl else [])
+        self.list_duration = dl.duration_days if dl else 0
+        self.list_log_q = math.log1p(-dl.repayment_rate) if dl and dl.repayment_rate < 1 else (
+            -math.inf if dl else 0.0)
+        self.repay = bool(dl and dl.repayment_rate > 0)
+        ms = s.media_suspension
+        self.media_trigger = mask(ms.triggers if ms else [])
+        self.media_duration = ms.duration_days if ms else 0
+        self.shame_trigger = mask(s.shaming.triggers if s.shaming else [])
+        self.shaming = s.shaming is not None
+
+        tb = s.travel_ban
+        self.travel_grades = np.zeros(N_GRADE_SLOTS, dtype=np.bool_)
+        if tb is not None:
+            for g in tb.grades:
+                self.travel_grades[scoring.grade_names.index(g)] = True
+        self.travel_list = bool(tb and tb.dishonest_list)
+        self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
+
+        self.listed_until = np.zeros(n if self.list_enabled else 0, dtype=np.int32)
+        self.suspended_until = np.zeros(n if ms is not None else 0, dtype=np.int32)
+        self.repay_key = stream_key(seed, "sanctions", "repayment")
+        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64)
+        self.status = np.zeros(n, dtype=np.uint16)
+        self.counts = np.zeros(N_COUNTS, dtype=np.int64)
+        self.n_shamed = 0
+        self.n_shamed_wrongly = 0
+        self.n_delisted = np.zeros(1, dtype=np.int64)
+        self._init_status()
+
+    def _config(self):
+        return (self.scoring.score, self.scoring.false_points, self.scoring.thresholds,
+                self.scoring.enabled, self.listed_until, self.suspended_until,
+                self.travel_grades, self.travel_list, self.consumption_list)
+
+    def _init_status(self) -> None:
+        self.status[:] = 0
+        _init_counts(self.n, 0, self.status, self.counts, *self._config())
+
+    def step(self, day: int, records: Records) -> None:
+        """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
+        if len(records):
+            if self.list_enabled or self.media_duration:
+                due = _impose(
+                    day, records.subject, records.behaviour, self.list_trigger,
+                    self.list_duration, self.repay, self.list_log_q, self.repay_key,
+                    self.listed_until, self.media_trigger, self.media_duration,
+                    self.suspended_until,
+                )
+                self.reviews.push(due[0], due[1])
+            if self.shaming:
+                shown = self.shame_trigger[records.behaviour]
+                self.n_shamed = int(shown.sum())
+                self.n_shamed_wrongly = int((shown & ~records.correct).sum())
+        else:
+            self.n_shamed = self.n_shamed_wrongly = 0
+        touched = self.reviews.pop(day).astype(np.int64)
+        _refresh(records.subject, day, self.status, self.counts, self.n_delisted,
+                 *self._config())
+        _refresh(touched, day, self.status, self.counts, self.n_delisted, *self._config())
+
+    def banned(self) -> np.ndarray:
+        return (self.status & BANNED) != 0
+
+    @property
+    def nbytes(self) -> int:
+        return (self.listed_until.nbytes + self.suspended_until.nbytes + self.status.nbytes
+                + self.reviews.nbytes)
+
+
+@nb.njit(cache=True)
+def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_log_q,
+            repay_key, listed_until, media_trigger, media_duration, suspended_until):
+    n = subject.shape[0]
+    who = np.empty(2 * n, dtype=np.int64)
+    when = np.empty(2 * n, dtype=np.int64)
+    m = 0
+    for r in range(n):
+        s = subject[r]
+        b = behaviour[r]
+        if list_trigger[b]:
+            until = day + list_duration
+            if repay:
+                u = uniform(repay_key, np.uint64(s), np.uint64(day))
+                until = min(until, day + 1 + geometric_skip(u, list_log_q))
+            if until > listed_until[s]:
+                listed_until[s] = until
+                who[m] = s
+                when[m] = until
+                m += 1
+        if media_duration > 0 and media_trigger[b]:
+            until = day + media_duration
+            if until > suspended_until[s]:
+                suspended_until[s] = until
+                who[m] = s
+                when[m] = until
+                m += 1
+    return who[:m], when[:m]
+
+
+@nb.njit(inline="always", cache=True)
+def _status_of(p, day, score, false_points, thresholds, scored, listed_until,
+               suspended_until, travel_grades, travel_list, consumption_list):
+    st = 0
+    listed = False
+    if listed_until.shape[0] > 0 and listed_until[p] > day:
+        listed = True
+        st |= LISTED
+        if consumption_list:
+            st |= CONSUMPTION_BANNED
+    if suspended_until.shape[0] > 0 and suspended_until[p] > day:
+        st |= SUSPENDED
+    if scored:
+        g = grade_index(score[p], thresholds)
+        st |= g
+        banned = travel_grades[g] or (travel_list and listed)
+        if banned:
+            st |= BANNED
+            g_true = grade_index(score[p] - false_points[p], thresholds)
+            if not (travel_grades[g_true] or (travel_list and listed)):
+                st |= WRONGLY_BANNED
+    elif travel_list and listed:
+        st |= BANNED
+    return st
+
+
+@nb.njit(inline="always", cache=True)
+def _count(st, counts, sign, scored):
+    if scored:
+        counts[st & GRADE_MASK] += sign
+    if st & BANNED:
+        counts[C_BANNED] += sign
+    if st & WRONGLY_BANNED:
+        counts[C_WRONGLY] += sign
+    if st & LISTED:
+        counts[C_LISTED] += sign
+    if st & SUSPENDED:
+        counts[C_SUSPENDED] += sign
+    if st & CONSUMPTION_BANNED:
+        counts[C_CONSUMPTION] += sign
+
+
+@nb.njit(cache=True)
+def _init_counts(n, day, status, counts, score, false_points, thresholds, scored,
+                 listed_until, suspended_until, travel_grades, travel_list, consumption_list):
+    for p in range(n):
+        st = _status_of(p, day, score, false_points, thresholds, scored, listed_until,
+                        suspended_until, travel_grades, travel_list, consumption_list)
+        status[p] = st
+        _count(st, counts, 1, scored)
+
+
+@nb.njit(cache=True)
+def _refresh(people, day, status, counts, n_delisted, score, false_points, thresholds, scored,
+             listed_until, suspended_until, travel_grades, travel_list, consumption_list):
+    for k in range(people.shape[0]):
+        p = people[k]
+        old = status[p]
+        st = _status_of(p, day, score, false_points, thresholds, scored, listed_until,
+                        suspended_until, travel_grades, travel_list, consumption_list)
+        if st != old:
+            _count(old, counts, -1, scored)
+            _count(st, counts, 1, scored)
+            status[p] = st
+            if (old & LISTED) and not (st & LISTED):
+                n_delisted[0] += 1

@@ -1,0 +1,245 @@
+"""The scenario schema: the one place where a scenario (data) meets the modules (code).
+
+Every field a scenario file may hold is declared here, with its type, its
+bounds and, where it is a default, the source it rests on. Models are strict
+(a string is never silently turned into a number) and closed (an unknown field
+is an error), because a typo in a hand-written scenario must never run as a
+different experiment than the one its author meant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Days = Annotated[int, Field(ge=1, le=36_500)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Population(Model):
+    """Who lives in the synthetic society, from aggregate shares only."""
+
+    group_shares: list[Probability] = Field(
+        default_factory=lambda: [0.8, 0.2],
+        min_length=1,
+        max_length=8,
+        description="Share of each demographic group; group g is the g-th entry. "
+        "Face recognition error rates are given per group.",
+    )
+    propensity_sigma: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.5,
+        description="Spread of each person's propensity for each behaviour: "
+        "m ~ LogNormal(-sigma^2/2, sigma), so E[m] = 1.",
+    )
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> Population:
+        total = sum(self.group_shares)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"group_shares must sum to 1, they sum to {total:g}")
+        return self
+
+
+class Behaviour(Model):
+    """A kind of true event: what people really do, whether or not anyone sees it."""
+
+    rate: Rate = Field(description="Probability per person and day, before propensity.")
+    channel: Name | None = Field(None, description="The observation channel that can record it.")
+    speech: bool = Field(False, description="True for speech (counted in n_speech_events).")
+    source: str = ""
+
+
+class Channel(Model):
+    """A way the system sees events: a register that records, or a camera that captures."""
+
+    kind: Literal["register", "camera"]
+    record_probability: Probability = Field(
+        1.0, description="register: probability that a true event becomes a record."
+    )
+    capture_probability: Probability = Field(
+        1.0, description="camera: probability that a true event is captured on camera."
+    )
+    face_recognition: Name | None = Field(
+        None, description="camera: the face recognition profile that attributes captures."
+    )
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _camera_needs_face_recognition(self) -> Channel:
+        if self.kind == "camera" and self.face_recognition is None:
+            raise ValueError("a camera channel needs a face_recognition profile")
+        if self.kind == "register" and self.face_recognition is not None:
+            raise ValueError("face_recognition applies to camera channels only")
+        return self
+
+
+class FaceRecognition(Model):
+    """Face recognition, modelled by its error rates only (never run on images)."""
+
+    tmr: Probability = Field(0.90, description="True-match rate: attributed to the true actor.")
+    fmr: list[Probability] = Field(
+        description="False-match rate per demographic group of the true actor: "
+        "attributed to another person of the same group."
+    )
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _rates_fit(self) -> FaceRecognition:
+        worst = self.tmr + max(self.fmr, default=0.0)
+        if worst > 1.0 + 1e-12:
+            raise ValueError(f"tmr + fmr must not exceed 1 (it is {worst:g})")
+        return self
+
+
+class Grade(Model):
+    name: Name
+    min_score: int | None = Field(
+        None, description="Lowest score of the grade; null for the bottom grade."
+    )
+
+
+class Scoring(Model):
+    """Rules that turn records into points and scores into grades."""
+
+    initial: int = Field(1000, ge=-10**8, le=10**8)
+    points: dict[Name, Annotated[int, Field(ge=-10**6, le=10**6)]] = Field(default_factory=dict)
+    grades: list[Grade] = Field(min_length=1, max_length=8)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _grades_descend(self) -> Scoring:
+        names = [g.name for g in self.grades]
+        if len(set(names)) != len(names):
+            raise ValueError("grade names must be unique")
+        mins = [g.min_score for g in self.grades]
+        if mins[-1] is not None:
+            raise ValueError("the last (bottom) grade must have min_score: null")
+        if any(m is None for m in mins[:-1]):
+            raise ValueError("every grade but the bottom one needs a min_score")
+        if any(a <= b for a, b in zip(mins[:-2], mins[1:-1], strict=False)):
+            raise ValueError("grades must be listed from the highest min_score down")
+        return self
+
+
+class DishonestList(Model):
+    """The national list of "dishonest persons subject to enforcement" (SPC)."""
+
+    triggers: list[Name] = Field(description="Behaviours whose records put the subject on it.")
+    duration_days: Days = 730
+    repayment_rate: Rate = Field(
+        0.0, description="Daily probability that a listed person pays and is removed early."
+    )
+    source: str = ""
+
+
+class TravelBan(Model):
+    grades: list[Name] = Field(default_factory=list, description="Grades that are banned.")
+    dishonest_list: bool = Field(True, description="Listed people are banned.")
+    source: str = ""
+
+
+class ConsumptionBan(Model):
+    dishonest_list: bool = True
+    source: str = ""
+
+
+class MediaSuspension(Model):
+    triggers: list[Name]
+    duration_days: Days = 180
+    source: str = ""
+
+
+class Shaming(Model):
+    triggers: list[Name] = Field(description="Behaviours whose records are shown on public screens.")
+    source: str = ""
+
+
+class Sanctions(Model):
+    dishonest_list: DishonestList | None = None
+    travel_ban: TravelBan | None = None
+    consumption_ban: ConsumptionBan | None = None
+    media_suspension: MediaSuspension | None = None
+    shaming: Shaming | None = None
+
+
+class Reward(Model):
+    name: Name
+    grades: list[Name]
+    source: str = ""
+
+
+class Scenario(Model):
+    """A whole experiment: the society, what people do, how they are seen and judged."""
+
+    name: Name
+    description: str = ""
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+    agents: int = Field(100_000, ge=1, le=10**10)
+    days: Days = 365
+    population: Population = Field(default_factory=Population)
+    behaviours: dict[Name, Behaviour] = Field(min_length=1, max_length=64)
+    channels: dict[Name, Channel] = Field(default_factory=dict)
+    face_recognition: dict[Name, FaceRecognition] = Field(default_factory=dict)
+    scoring: Scoring | None = None
+    sanctions: Sanctions = Field(default_factory=Sanctions)
+    rewards: list[Reward] = Field(default_factory=list)
+    records: Literal["all", "sample", "none"] = "all"
+    records_sample: Probability = Field(
+        0.01, description="With records: sample, the share of people whose files are kept."
+    )
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Scenario:
+        n_groups = len(self.population.group_shares)
+        for name, b in self.behaviours.items():
+            if b.channel is not None and b.channel not in self.channels:
+                raise _ref_error(f"behaviours.{name}.channel", b.channel, "channel", self.channels)
+        for name, c in self.channels.items():
+            if c.face_recognition is not None and c.face_recognition not in self.face_recognition:
+                raise _ref_error(
+                    f"channels.{name}.face_recognition",
+                    c.face_recognition,
+                    "face recognition profile",
+                    self.face_recognition,
+                )
+        for name, fr in self.face_recognition.items():
+            if len(fr.fmr) != n_groups:
+                raise ValueError(
+                    f"face_recognition.{name}.fmr: expected one rate per group "
+                    f"({n_groups}), got {len(fr.fmr)}"
+                )
+        grade_names = [g.name for g in self.scoring.grades] if self.scoring else []
+        if self.scoring is not None:
+            for b in self.scoring.points:
+                if b not in self.behaviours:
+                    raise _ref_error(f"scoring.points.{b}", b, "behaviour", self.behaviours)
+        s = self.sanctions
+        for field, triggers in (
+            ("dishonest_list", s.dishonest_list.triggers if s.dishonest_list else []),
+            ("media_suspension", s.media_suspension.triggers if s.media_suspension else []),
+            ("shaming", s.shaming.triggers if s.shaming else []),
+        ):
+            for b in triggers:
+                if b not in self.behaviours:
+                    raise _ref_error(f"sanctions.{field}.triggers", b, "behaviour", self.behaviours)
+        banned_grades = s.travel_ban.grades if s.travel_ban else []
+        for where, grades in [("sanctions.travel_ban.grades", banned_grades)] + [
+            (f"rewards.{r.name}.grades", r.grades) for r in self.rewards
+        ]:
+            for g in grades:
+                if g not in grade_names:
+                    raise _ref_error(where, g, "grade", grade_names)
+        return self
+
+
+def _ref_error(where: str, value: str, kind: str, known) -> ValueError:
+    known_list = ", ".join(sorted(known)) or "none defined"
+    return ValueError(f"{where}: unknown {kind} '{value}' (known: {known_list})")
