@@ -47,7 +47,7 @@ class Metrics:
 
     def step(self, day: int, events: Events, records: Records) -> None:
         t = self.table
-        counts = self.sanctions.counts
+        counts = self.sanctions.counts  # summed over shards once a day
         t["day"][day] = day
         t["mean_score"][day] = self.scoring.mean_score(self.n)
         for g, name in enumerate(self.grade_names):
@@ -63,7 +63,7 @@ class Metrics:
         t["n_media_suspended"][day] = counts[C_SUSPENDED]
         t["n_shamed"][day] = self.sanctions.n_shamed
         t["n_shamed_wrongly"][day] = self.sanctions.n_shamed_wrongly
-        delisted = int(self.sanctions.n_delisted[0])
+        delisted = self.sanctions.n_delisted
         t["n_delisted"][day] = delisted - self._delisted_before
         self._delisted_before = delisted
         for name, grades in self.rewards:

@@ -25,6 +25,7 @@ from scoresim.society import Society
 
 REGISTER, CAMERA = 0, 1
 MAX_PICK_TRIES = 100_000
+PAR_CHUNK = 1 << 14
 
 
 @dataclass
@@ -106,12 +107,11 @@ def _pick_same_group(actor, g, group, key, counter):
     return -1
 
 
-@nb.njit(parallel=True, cache=True)
-def _observe(day, actor, behaviour, channel_of, kind, p_seen, profile_of, tmr, fmr,
-             seen_keys, match_keys, pick_key, group):
-    n = actor.shape[0]
-    subj = np.full(n, -1, dtype=np.int64)
-    for k in nb.prange(n):
+@nb.njit(cache=True)
+def _observe_chunk(lo, hi, day, actor, behaviour, channel_of, kind, p_seen, profile_of, tmr,
+                   fmr, seen_keys, match_keys, pick_key, group, subj):
+    for k in range(lo, hi):
+        subj[k] = -1
         b = behaviour[k]
         c = channel_of[b]
         if c < 0:
@@ -130,6 +130,18 @@ def _observe(day, actor, behaviour, channel_of, kind, p_seen, profile_of, tmr, f
             subj[k] = i
         elif u < tmr[f] + fmr[f, g]:
             subj[k] = _pick_same_group(i, g, group, pick_key, ctr)
+
+
+@nb.njit(parallel=True, cache=True)
+def _observe(day, actor, behaviour, channel_of, kind, p_seen, profile_of, tmr, fmr,
+             seen_keys, match_keys, pick_key, group):
+    n = actor.shape[0]
+    subj = np.empty(n, dtype=np.int64)
+    n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
+    for t in nb.prange(n_chunks):
+        _observe_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), day, actor, behaviour,
+                       channel_of, kind, p_seen, profile_of, tmr, fmr, seen_keys, match_keys,
+                       pick_key, group, subj)
     keep = np.flatnonzero(subj >= 0)
     m = keep.shape[0]
     subject = np.empty(m, dtype=np.int64)
@@ -137,7 +149,7 @@ def _observe(day, actor, behaviour, channel_of, kind, p_seen, profile_of, tmr, f
     beh = np.empty(m, dtype=np.uint8)
     chan = np.empty(m, dtype=np.uint8)
     correct = np.empty(m, dtype=np.bool_)
-    for r in nb.prange(m):
+    for r in range(m):
         k = keep[r]
         subject[r] = subj[k]
         true_actor[r] = actor[k]

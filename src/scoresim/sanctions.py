@@ -22,6 +22,7 @@ from scoresim.observation import Records
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring, grade_index
+from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards
 
 # status bits
 GRADE_MASK = 0b111
@@ -41,6 +42,7 @@ class Sanctions:
         n_b = len(names)
         self.n = n
         self.scoring = scoring
+        self.standing = scoring.standing
 
         def mask(triggers: list[str]) -> np.ndarray:
             m = np.zeros(n_b, dtype=np.bool_)
@@ -52,14 +54,15 @@ class Sanctions:
         self.list_enabled = dl is not None
         self.list_trigger = mask(dl.triggers if dl else [])
         self.list_duration = dl.duration_days if dl else 0
-        self.list_log_q = math.log1p(-dl.repayment_rate) if dl and dl.repayment_rate < 1 else (
-            -math.inf if dl else 0.0)
         self.repay = bool(dl and dl.repayment_rate > 0)
+        self.list_log_q = math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 \
+            else -math.inf
         ms = s.media_suspension
         self.media_trigger = mask(ms.triggers if ms else [])
         self.media_duration = ms.duration_days if ms else 0
         self.shame_trigger = mask(s.shaming.triggers if s.shaming else [])
         self.shaming = s.shaming is not None
+        self.imposing = self.list_trigger | self.media_trigger
 
         tb = s.travel_ban
         self.travel_grades = np.zeros(N_GRADE_SLOTS, dtype=np.bool_)
@@ -69,60 +72,70 @@ class Sanctions:
         self.travel_list = bool(tb and tb.dishonest_list)
         self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
 
-        self.listed_until = np.zeros(n if self.list_enabled else 0, dtype=np.int32)
         self.suspended_until = np.zeros(n if ms is not None else 0, dtype=np.int32)
         self.repay_key = stream_key(seed, "sanctions", "repayment")
         self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64)
-        self.status = np.zeros(n, dtype=np.uint16)
-        self.counts = np.zeros(N_COUNTS, dtype=np.int64)
+        self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
+        self.delisted_by_shard = np.zeros(n_shards(), dtype=np.int64)
         self.n_shamed = 0
         self.n_shamed_wrongly = 0
-        self.n_delisted = np.zeros(1, dtype=np.int64)
-        self._init_status()
+        _init_status(self.standing, self.counts_by_shard, *self._rules())
 
-    def _config(self):
-        return (self.scoring.score, self.scoring.false_points, self.scoring.thresholds,
-                self.scoring.enabled, self.listed_until, self.suspended_until,
-                self.travel_grades, self.travel_list, self.consumption_list)
+    @property
+    def status(self) -> np.ndarray:
+        return self.standing[:, STATUS]
 
-    def _init_status(self) -> None:
-        self.status[:] = 0
-        _init_counts(self.n, 0, self.status, self.counts, *self._config())
+    @property
+    def listed_until(self) -> np.ndarray:
+        return self.standing[:, LISTED_UNTIL]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.counts_by_shard.sum(axis=0)
+
+    @property
+    def n_delisted(self) -> int:
+        return int(self.delisted_by_shard.sum())
+
+    def _rules(self):
+        return (self.scoring.thresholds, self.scoring.enabled, self.list_enabled,
+                self.suspended_until, self.travel_grades, self.travel_list,
+                self.consumption_list)
 
     def step(self, day: int, records: Records) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
+        self.n_shamed = self.n_shamed_wrongly = 0
         if len(records):
-            if self.list_enabled or self.media_duration:
-                due = _impose(
-                    day, records.subject, records.behaviour, self.list_trigger,
-                    self.list_duration, self.repay, self.list_log_q, self.repay_key,
-                    self.listed_until, self.media_trigger, self.media_duration,
+            imposing = np.flatnonzero(self.imposing[records.behaviour])
+            if imposing.shape[0]:
+                who, when = _impose(
+                    day, records.subject[imposing], records.behaviour[imposing],
+                    self.list_trigger, self.list_duration, self.repay, self.list_log_q,
+                    self.repay_key, self.standing, self.media_trigger, self.media_duration,
                     self.suspended_until,
                 )
-                self.reviews.push(due[0], due[1])
+                self.reviews.push(who, when)
             if self.shaming:
                 shown = self.shame_trigger[records.behaviour]
                 self.n_shamed = int(shown.sum())
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())
-        else:
-            self.n_shamed = self.n_shamed_wrongly = 0
-        touched = self.reviews.pop(day).astype(np.int64)
-        _refresh(records.subject, day, self.status, self.counts, self.n_delisted,
-                 *self._config())
-        _refresh(touched, day, self.status, self.counts, self.n_delisted, *self._config())
+        due = self.reviews.pop(day)
+        for people in (records.subject, due):
+            if people.shape[0]:
+                _refresh(people, day, self.standing, self.counts_by_shard,
+                         self.delisted_by_shard, *self._rules())
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0
 
     @property
     def nbytes(self) -> int:
-        return (self.listed_until.nbytes + self.suspended_until.nbytes + self.status.nbytes
-                + self.reviews.nbytes)
+        return self.suspended_until.nbytes + self.reviews.nbytes
 
 
 @nb.njit(cache=True)
 def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_log_q,
-            repay_key, listed_until, media_trigger, media_duration, suspended_until):
+            repay_key, standing, media_trigger, media_duration, suspended_until):
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -135,8 +148,8 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
             if repay:
                 u = uniform(repay_key, np.uint64(s), np.uint64(day))
                 until = min(until, day + 1 + geometric_skip(u, list_log_q))
-            if until > listed_until[s]:
-                listed_until[s] = until
+            if until > standing[s, LISTED_UNTIL]:
+                standing[s, LISTED_UNTIL] = until
                 who[m] = s
                 when[m] = until
                 m += 1
@@ -151,11 +164,11 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
 
 
 @nb.njit(inline="always", cache=True)
-def _status_of(p, day, score, false_points, thresholds, scored, listed_until,
-               suspended_until, travel_grades, travel_list, consumption_list):
+def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
+               travel_grades, travel_list, consumption_list):
     st = 0
     listed = False
-    if listed_until.shape[0] > 0 and listed_until[p] > day:
+    if list_enabled and standing[p, LISTED_UNTIL] > day:
         listed = True
         st |= LISTED
         if consumption_list:
@@ -163,12 +176,13 @@ def _status_of(p, day, score, false_points, thresholds, scored, listed_until,
     if suspended_until.shape[0] > 0 and suspended_until[p] > day:
         st |= SUSPENDED
     if scored:
-        g = grade_index(score[p], thresholds)
+        score = standing[p, SCORE]
+        g = grade_index(score, thresholds)
         st |= g
         banned = travel_grades[g] or (travel_list and listed)
         if banned:
             st |= BANNED
-            g_true = grade_index(score[p] - false_points[p], thresholds)
+            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds)
             if not (travel_grades[g_true] or (travel_list and listed)):
                 st |= WRONGLY_BANNED
     elif travel_list and listed:
@@ -192,27 +206,50 @@ def _count(st, counts, sign, scored):
         counts[C_CONSUMPTION] += sign
 
 
-@nb.njit(cache=True)
-def _init_counts(n, day, status, counts, score, false_points, thresholds, scored,
-                 listed_until, suspended_until, travel_grades, travel_list, consumption_list):
-    for p in range(n):
-        st = _status_of(p, day, score, false_points, thresholds, scored, listed_until,
-                        suspended_until, travel_grades, travel_list, consumption_list)
-        status[p] = st
-        _count(st, counts, 1, scored)
+@nb.njit(parallel=True, cache=True)
+def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
+                 suspended_until, travel_grades, travel_list, consumption_list):
+    shards = counts_by_shard.shape[0]
+    n = standing.shape[0]
+    per = (n + shards - 1) // shards
+    for t in nb.prange(shards):
+        for p in range(t * per, min(n, (t + 1) * per)):
+            st = _status_of(p, 0, standing, thresholds, scored, list_enabled, suspended_until,
+                            travel_grades, travel_list, consumption_list)
+            standing[p, STATUS] = st
+            _count(st, counts_by_shard[t], 1, scored)
 
 
 @nb.njit(cache=True)
-def _refresh(people, day, status, counts, n_delisted, score, false_points, thresholds, scored,
-             listed_until, suspended_until, travel_grades, travel_list, consumption_list):
+def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored, list_enabled,
+                   suspended_until, travel_grades, travel_list, consumption_list):
+    delisted = 0
     for k in range(people.shape[0]):
-        p = people[k]
-        old = status[p]
-        st = _status_of(p, day, score, false_points, thresholds, scored, listed_until,
-                        suspended_until, travel_grades, travel_list, consumption_list)
+        p = np.int64(people[k])
+        if p % shards != t:
+            continue
+        old = standing[p, STATUS]
+        st = _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
+                        travel_grades, travel_list, consumption_list)
         if st != old:
             _count(old, counts, -1, scored)
             _count(st, counts, 1, scored)
-            status[p] = st
+            standing[p, STATUS] = st
             if (old & LISTED) and not (st & LISTED):
-                n_delisted[0] += 1
+                delisted += 1
+    return delisted
+
+
+@nb.njit(parallel=True, cache=True)
+def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, thresholds, scored,
+             list_enabled, suspended_until, travel_grades, travel_list, consumption_list):
+    """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
+
+    Each thread takes the people of its own shard, so no row is touched twice at once
+    and the counts (integers, summed over shards) do not depend on the schedule.
+    """
+    shards = counts_by_shard.shape[0]
+    for t in nb.prange(shards):
+        delisted_by_shard[t] += _refresh_shard(
+            t, shards, people, day, standing, counts_by_shard[t], thresholds, scored,
+            list_enabled, suspended_until, travel_grades, travel_list, consumption_list)

@@ -13,6 +13,7 @@ import numpy as np
 
 from scoresim.observation import Records
 from scoresim.scenario.schema import Scenario
+from scoresim.standing import FALSE_POINTS, SCORE, n_shards, new_standing
 
 
 class Scoring:
@@ -36,17 +37,24 @@ class Scoring:
             self.thresholds = np.array(
                 [g.min_score for g in reversed(scheme.grades[:-1])], dtype=np.int64
             )
-        self.score = np.full(n, self.initial, dtype=np.int32)
-        self.false_points = np.zeros(n, dtype=np.int32)
-        self.score_sum = np.zeros(1, dtype=np.int64)
+        self.standing = new_standing(n, self.initial)
+        self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(self.initial) * n
+
+    @property
+    def score(self) -> np.ndarray:
+        return self.standing[:, SCORE]
+
+    @property
+    def false_points(self) -> np.ndarray:
+        return self.standing[:, FALSE_POINTS]
 
     def step(self, records: Records) -> None:
         """Give today's records their points and add them to their subjects' scores."""
         if not self.enabled or len(records) == 0:
             return
         _apply_points(records.subject, records.behaviour, records.correct, self.points,
-                      records.points, self.score, self.false_points, self.score_sum)
+                      records.points, self.standing, self.score_sum)
 
     def grade_of(self, score: np.ndarray) -> np.ndarray:
         """Grade index (0 = top grade) of each score."""
@@ -56,11 +64,11 @@ class Scoring:
         )
 
     def mean_score(self, n: int) -> float:
-        return float(self.score_sum[0]) / n if self.enabled else float("nan")
+        return float(self.score_sum.sum()) / n if self.enabled else float("nan")
 
     @property
     def nbytes(self) -> int:
-        return self.score.nbytes + self.false_points.nbytes
+        return self.standing.nbytes
 
 
 @nb.njit(inline="always", cache=True)
@@ -74,15 +82,25 @@ def grade_index(score, thresholds):
 
 
 @nb.njit(cache=True)
-def _apply_points(subject, behaviour, correct, points, rec_points, score, false_points,
-                  score_sum):
+def _apply_points_shard(t, shards, subject, behaviour, correct, points, rec_points, standing):
     total = 0
     for r in range(subject.shape[0]):
+        s = subject[r]
+        if s % shards != t:
+            continue
         p = points[behaviour[r]]
         rec_points[r] = p
-        s = subject[r]
-        score[s] += p
+        standing[s, SCORE] += p
         if not correct[r]:
-            false_points[s] += p
+            standing[s, FALSE_POINTS] += p
         total += p
-    score_sum[0] += total
+    return total
+
+
+@nb.njit(parallel=True, cache=True)
+def _apply_points(subject, behaviour, correct, points, rec_points, standing, score_sum):
+    """Each thread takes the records of its own people, so no row is touched twice at once."""
+    shards = score_sum.shape[0]
+    for t in nb.prange(shards):
+        score_sum[t] += _apply_points_shard(t, shards, subject, behaviour, correct, points,
+                                            rec_points, standing)
