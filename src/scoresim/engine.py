@@ -25,11 +25,21 @@ from scoresim.behaviour import Behaviour
 from scoresim.credit_file import CreditFile
 from scoresim.metrics import Metrics
 from scoresim.observation import Observation
-from scoresim.sanctions import GRADE_MASK, Sanctions
+from scoresim.sanctions import (
+    BANNED,
+    CONSUMPTION_BANNED,
+    GRADE_MASK,
+    LISTED,
+    SUSPENDED,
+    WRONGLY_BANNED,
+    SanctionLog,
+    Sanctions,
+)
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring
 from scoresim.society import Society
 
+SANCTIONS_LOG = "sanctions.parquet"  # results.SANCTIONS
 PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "metrics")
 
 
@@ -52,6 +62,9 @@ class Simulation:
         )
         self.scoring = Scoring(scenario, self.n)
         self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
+        if records_path is not None and scenario.records != "none":
+            keep = self.credit_file.in_sample if scenario.records == "sample" else None
+            self.sanctions.log = SanctionLog(records_path.with_name(SANCTIONS_LOG), keep)
         self.metrics = Metrics(scenario, self.scoring, self.sanctions, self.n, self.days,
                                self.behaviour.speech)
         self.day = 0
@@ -87,6 +100,8 @@ class Simulation:
             if on_day is not None:
                 on_day(self.day)
         self.credit_file.close()
+        if self.sanctions.log is not None:
+            self.sanctions.log.close()
         return self
 
     # what the run leaves behind -------------------------------------------------
@@ -113,14 +128,10 @@ class Simulation:
                 np.full(self.n, -1, np.int8), categories=["none"]
             )
             cols["false_points"] = np.zeros(self.n, dtype=np.int32)
-        from scoresim.sanctions import (
-            BANNED,
-            CONSUMPTION_BANNED,
-            LISTED,
-            SUSPENDED,
-            WRONGLY_BANNED,
-        )
-
+        for name in self.society.trait_names[1:]:
+            cols[name] = pd.Categorical.from_codes(
+                self.society.trait(name).astype(np.int8), categories=self.society.levels[name]
+            )
         cols["travel_banned"] = (status & BANNED) != 0
         cols["listed"] = (status & LISTED) != 0
         cols["wrongly_banned"] = (status & WRONGLY_BANNED) != 0

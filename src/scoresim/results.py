@@ -8,6 +8,7 @@ run that did not finish is never taken for one that did.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ MANIFEST = "manifest.json"
 TIMESERIES = "timeseries.parquet"
 PEOPLE = "people.parquet"
 RECORDS = "records.parquet"
+SANCTIONS = "sanctions.parquet"
 
 
 class RunFolderError(OSError):
@@ -59,6 +61,14 @@ class Results:
                 df = RECORD_SCHEMA.empty_table().to_pandas()
             self._records = df
         return self._records
+
+    @property
+    def sanctions(self) -> pd.DataFrame:
+        """Each sanction begun or ended (day, person, sanction, started), for kept files."""
+        path = self.records_path.with_name(SANCTIONS) if self.records_path else None
+        if path is None or not path.exists():
+            return pd.DataFrame({"day": [], "person": [], "sanction": [], "started": []})
+        return pq.read_table(path).to_pandas()
 
     def summary(self) -> dict[str, Any]:
         """The key numbers of the last day, for tables and registries."""
@@ -100,10 +110,12 @@ class Results:
                        tmp / TIMESERIES, compression="zstd")
         pq.write_table(pa.Table.from_pandas(self.people, preserve_index=False),
                        tmp / PEOPLE, compression="zstd")
-        if self.records_path is not None and self.records_path.exists():
-            target = tmp / RECORDS
-            if self.records_path.resolve() != target.resolve():
-                shutil.copyfile(self.records_path, target)
+        if self.records_path is not None:
+            for name in (RECORDS, SANCTIONS):
+                source = self.records_path.with_name(name)
+                target = tmp / name
+                if source.exists() and source.resolve() != target.resolve():
+                    shutil.copyfile(source, target)
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items())
@@ -114,39 +126,164 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-class staging:
-    """A hidden folder beside `final` that is renamed to `final` only on success."""
+PARTIAL_MARK = ".partial-"  # a staging folder is named .<final name>.partial-<pid>-<random>
 
-    def __init__(self, final: Path):
+
+def is_partial(folder: Path) -> bool:
+    """A staging folder: an unfinished run, or one whose process was killed."""
+    return folder.name.startswith(".") and PARTIAL_MARK in folder.name
+
+
+class staging:
+    """A hidden folder beside `final` that is renamed to `final` only on success.
+
+    The rename is the commit: `final` holds a whole run or does not exist. Files
+    are flushed to disk (fsync) before it and the parent directory after it, so
+    a crash of the machine does not leave a folder whose files are empty. On any
+    failure the staging folder, and any parent folders this created, are
+    removed; an OSError while writing (a full disk, a read-only folder) becomes
+    a RunFolderError that says so.
+
+    `unique`: `final` is only a suggestion (the CLI's default ./runs/<time>-<name>):
+    when another run holds that name, even one finishing at the same moment in
+    another process, the folder goes to `final-2`, `final-3`, ... instead.
+    Without it, a taken `final` is an error and the new run is not kept. Either
+    way an existing run is never replaced: rename(2) only ever replaces an empty
+    directory. `self.final` is where the run went.
+    """
+
+    def __init__(self, final: Path, unique: bool = False):
         self.final = Path(final)
+        self.unique = unique
         self.tmp: Path | None = None
+        self._made: list[Path] = []
 
     def __enter__(self) -> Path:
         final = self.final
-        if final.exists() and (not final.is_dir() or any(final.iterdir())):
-            raise RunFolderError(f"{final}: already exists and is not empty; choose another --out")
         parent = final.parent
         try:
-            parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = parent / f".{final.name}.partial-{uuid.uuid4().hex[:8]}"
+            if final.exists() and not final.is_dir():
+                raise RunFolderError(f"{final}: exists and is a file; choose another --out")
+            if not self.unique and _taken(final):
+                raise RunFolderError(
+                    f"{final}: already exists and is not empty; choose another --out")
+            self._made = _make_parents(parent)
+            self.tmp = parent / f".{final.name}{PARTIAL_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self.tmp.mkdir()
+        except RunFolderError:
+            raise
         except OSError as exc:
-            raise RunFolderError(f"{parent}: cannot create the run folder ({exc.strerror})") from None
+            self._abandon()
+            raise RunFolderError(f"{parent}: cannot create the run folder ({_why(exc)})") from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.tmp is not None
         if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self._abandon()
+            if isinstance(exc, OSError) and not isinstance(exc, RunFolderError):
+                raise RunFolderError(
+                    f"{self.final}: cannot write the run folder ({_why(exc)}); nothing was kept"
+                ) from None
             return
         try:
-            if self.final.exists():
-                self.final.rmdir()  # empty, checked on entry
-            os.replace(self.tmp, self.final)
+            _sync_tree(self.tmp)
+            self.final = _commit(self.tmp, self.final, self.unique)
+            _sync_dir(self.final.parent)
+        except RunFolderError:
+            self._abandon()
+            raise
         except OSError as exc:
+            self._abandon()
+            raise RunFolderError(f"{self.final}: cannot finish the run folder ({_why(exc)}); "
+                                 "nothing was kept") from None
+
+    def _abandon(self) -> None:
+        if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
-            raise RunFolderError(f"{self.final}: cannot finish the run folder ({exc.strerror})") \
-                from None
+        for folder in reversed(self._made):  # deepest first; only if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self._made = []
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _taken(folder: Path) -> bool:
+    try:
+        return folder.is_dir() and any(folder.iterdir())
+    except OSError:
+        return True
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and its missing ancestors; return those created, outermost first."""
+    missing = []
+    for p in [folder, *folder.parents]:
+        if p.is_dir():
+            break
+        missing.append(p)
+    made = []
+    for p in reversed(missing):
+        try:
+            p.mkdir()
+            made.append(p)
+        except FileExistsError:
+            if not p.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{p} is a file, not a folder") from None
+    return made
+
+
+def _commit(tmp: Path, final: Path, unique: bool) -> Path:
+    """Rename `tmp` to `final`, or with `unique` to the first free `final-k`."""
+    def names():
+        yield final
+        if unique:
+            for k in range(2, 1000):
+                yield final.with_name(f"{final.name}-{k}")
+            yield final.with_name(f"{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+    for target in names():
+        try:
+            os.rename(tmp, target)  # replaces an empty directory, never a full one
+            return target
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            if not unique:
+                raise RunFolderError(
+                    f"{final}: another run was written there first; choose another --out "
+                    "(this run was not kept)"
+                ) from None
+    raise RunFolderError(f"{final}: no free name for the run folder beside it")
+
+
+def _sync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # some systems cannot open a directory; the rename still happened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # directories cannot be fsynced on every file system
+    finally:
+        os.close(fd)
 
 
 def scratch_folder() -> Path:
@@ -159,16 +296,39 @@ def attach_cleanup(results: Results, folder: Path) -> None:
 
 
 def load(folder: str | Path) -> Results:
-    """Read a run folder back."""
+    """Read a run folder back; refuse anything that is not a finished run.
+
+    A staging folder (an interrupted or killed run) and a folder missing any
+    file the manifest promises are refused, so a run that did not finish is
+    never taken for one that did.
+    """
     folder = Path(folder)
+    if is_partial(folder):
+        raise RunFolderError(f"{folder}: an unfinished run (its process stopped before the "
+                             "run folder was complete); it can be deleted")
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder}: no such run folder")
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         raise RunFolderError(f"{folder}: not a run folder (no {MANIFEST})")
     try:
         manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: unreadable {MANIFEST} ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
+        raise RunFolderError(f"{folder}: {MANIFEST} is not a scoresim manifest")
+    needed = [TIMESERIES, PEOPLE]
+    if manifest.get("records", "none") != "none":
+        needed.append(RECORDS)
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise RunFolderError(f"{folder}: incomplete run folder (missing {', '.join(missing)})")
+    records = folder / RECORDS
+    try:
         timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
         people = pq.read_table(folder / PEOPLE).to_pandas()
+        if records.exists():
+            pq.read_metadata(records)  # a whole file ends with its footer
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
-    records = folder / RECORDS
     return Results(manifest, timeseries, people, records if records.exists() else None, folder)

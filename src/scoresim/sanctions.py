@@ -13,9 +13,13 @@ correctly attributed records alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numba as nb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scoresim.calendar import Calendar
 from scoresim.observation import Records
@@ -31,6 +35,78 @@ BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 1
 N_GRADE_SLOTS = 8
 C_BANNED, C_WRONGLY, C_LISTED, C_SUSPENDED, C_CONSUMPTION = range(8, 13)
 N_COUNTS = 13
+
+
+SANCTION_BITS = {
+    "travel_ban": BANNED,
+    "wrongful_travel_ban": WRONGLY_BANNED,
+    "dishonest_list": LISTED,
+    "consumption_ban": CONSUMPTION_BANNED,
+    "media_suspension": SUSPENDED,
+}
+SANCTION_MASK = sum(SANCTION_BITS.values())
+LOG_SCHEMA = pa.schema([
+    ("day", pa.int32()),
+    ("person", pa.int64()),
+    ("sanction", pa.dictionary(pa.int8(), pa.string())),
+    ("started", pa.bool_()),
+])
+
+
+class SanctionLog:
+    """Each sanction begun or ended, per person and day: `sanctions.parquet`.
+
+    Kept for the same people as the credit file (all, or the sampled files), so that
+    a person's story can be told from records and sanctions alone.
+    """
+
+    def __init__(self, path: Path, keep: Callable[[np.ndarray], np.ndarray] | None):
+        self.path = path
+        self.keep = keep
+        self.names = pa.array(list(SANCTION_BITS), pa.string())
+        self.bits = np.array(list(SANCTION_BITS.values()), dtype=np.int32)
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._rows = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def note(self, day: int, people: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
+        changed = np.flatnonzero((before ^ after) & SANCTION_MASK)
+        if changed.shape[0] == 0:
+            return
+        people, before, after = people[changed].astype(np.int64), before[changed], after[changed]
+        if self.keep is not None:
+            kept = self.keep(people)
+            people, before, after = people[kept], before[kept], after[kept]
+        flips = ((before ^ after)[:, None] & self.bits[None, :]) != 0
+        row, which = np.nonzero(flips)
+        started = (after[row] & self.bits[which]) != 0
+        self._parts.append((np.full(row.shape[0], day, np.int32), people[row],
+                            which.astype(np.int8), started))
+        self._rows += row.shape[0]
+        if self._rows >= 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._parts:
+            return
+        cols = [np.concatenate(c) for c in zip(*self._parts, strict=True)]
+        table = pa.Table.from_arrays(
+            [pa.array(cols[0]), pa.array(cols[1]),
+             pa.DictionaryArray.from_arrays(pa.array(cols[2]), self.names), pa.array(cols[3])],
+            schema=LOG_SCHEMA,
+        )
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, LOG_SCHEMA, compression="zstd")
+        self._writer.write_table(table)
+        self._parts, self._rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is None:
+            pq.write_table(LOG_SCHEMA.empty_table(), self.path)
+        else:
+            self._writer.close()
+            self._writer = None
 
 
 class Sanctions:
@@ -79,6 +155,7 @@ class Sanctions:
         self.delisted_by_shard = np.zeros(n_shards(), dtype=np.int64)
         self.n_shamed = 0
         self.n_shamed_wrongly = 0
+        self.log: SanctionLog | None = None
         _init_status(self.standing, self.counts_by_shard, *self._rules())
 
     @property
@@ -122,8 +199,12 @@ class Sanctions:
         due = self.reviews.pop(day)
         for people in (records.subject, due):
             if people.shape[0]:
+                before = np.empty(people.shape[0], dtype=np.int32)
+                after = np.empty(people.shape[0], dtype=np.int32)
                 _refresh(people, day, self.standing, self.counts_by_shard,
-                         self.delisted_by_shard, *self._rules())
+                         self.delisted_by_shard, *self._rules(), before, after)
+                if self.log is not None:
+                    self.log.note(day, people, before, after)
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0
@@ -222,7 +303,7 @@ def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
 
 @nb.njit(cache=True)
 def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored, list_enabled,
-                   suspended_until, travel_grades, travel_list, consumption_list):
+                   suspended_until, travel_grades, travel_list, consumption_list, before, after):
     delisted = 0
     for k in range(people.shape[0]):
         p = np.int64(people[k])
@@ -231,6 +312,8 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
         old = standing[p, STATUS]
         st = _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
                         travel_grades, travel_list, consumption_list)
+        before[k] = old
+        after[k] = st
         if st != old:
             _count(old, counts, -1, scored)
             _count(st, counts, 1, scored)
@@ -242,7 +325,8 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
 
 @nb.njit(parallel=True, cache=True)
 def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, thresholds, scored,
-             list_enabled, suspended_until, travel_grades, travel_list, consumption_list):
+             list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
+             before, after):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
@@ -252,4 +336,5 @@ def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, threshol
     for t in nb.prange(shards):
         delisted_by_shard[t] += _refresh_shard(
             t, shards, people, day, standing, counts_by_shard[t], thresholds, scored,
-            list_enabled, suspended_until, travel_grades, travel_list, consumption_list)
+            list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
+            before, after)

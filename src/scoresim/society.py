@@ -1,15 +1,17 @@
 """The synthetic society: people as arrays, built from aggregate shares only.
 
 There is no object per person and no field for a name, an identity number, a
-face or an address: a person is an index into a few small typed arrays. What
-can be recomputed from the seed (each person's propensity for each behaviour)
-is recomputed where it is used instead of stored, which keeps a person to a
-few dozen bytes.
+face or an address: a person is an index into a few small typed arrays, and
+every trait is drawn from published marginal shares, never from individual
+records. Traits are pure functions of (seed, trait, person), computed when a
+module first asks for one and kept from then on, so a scenario pays memory
+only for the traits it uses, and the same person has the same traits in every
+scenario with the same seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba as nb
 import numpy as np
@@ -23,27 +25,58 @@ CHUNK = 1 << 20
 @dataclass
 class Society:
     n: int
+    seed: int
     group: np.ndarray  # uint8, the demographic group face recognition treats differently
     group_shares: np.ndarray
     propensity_sigma: float
+    levels: dict[str, list[str]] = field(default_factory=dict)
+    shares: dict[str, np.ndarray] = field(default_factory=dict)
+    _traits: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, scenario: Scenario, n: int, seed: int) -> Society:
-        shares = np.asarray(scenario.population.group_shares, dtype=np.float64)
-        cum = np.cumsum(shares)
-        cum[-1] = 1.0
-        group = np.empty(n, dtype=np.uint8)
-        _draw_groups(stream_key(seed, "society", "group"), cum, group)
-        return cls(n=n, group=group, group_shares=shares,
-                   propensity_sigma=scenario.population.propensity_sigma)
+        pop = scenario.population
+        shares = np.asarray(pop.group_shares, dtype=np.float64)
+        group = draw_categorical(seed, "group", shares, n)
+        society = cls(n=n, seed=seed, group=group, group_shares=shares,
+                      propensity_sigma=pop.propensity_sigma)
+        for name, attr in pop.attributes.items():
+            society.levels[name] = list(attr.levels)
+            society.shares[name] = np.asarray(attr.shares, dtype=np.float64)
+        society.levels["group"] = [str(g) for g in range(shares.shape[0])]
+        return society
+
+    def trait(self, name: str) -> np.ndarray:
+        """The level index (uint8) of trait `name` for every person, drawn on first use."""
+        if name == "group":
+            return self.group
+        if name not in self._traits:
+            if name not in self.shares:
+                known = ", ".join(["group", *self.shares])
+                raise KeyError(f"unknown trait '{name}' (known: {known})")
+            self._traits[name] = draw_categorical(self.seed, name, self.shares[name], self.n)
+        return self._traits[name]
+
+    @property
+    def trait_names(self) -> list[str]:
+        return ["group", *self.shares]
 
     @property
     def nbytes(self) -> int:
-        return self.group.nbytes
+        return self.group.nbytes + sum(a.nbytes for a in self._traits.values())
+
+
+def draw_categorical(seed: int, trait: str, shares: np.ndarray, n: int) -> np.ndarray:
+    """Level of `trait` for people 0..n-1: keyed by the trait's name, not by draw order."""
+    cum = np.cumsum(np.asarray(shares, dtype=np.float64))
+    cum[-1] = 1.0
+    out = np.empty(n, dtype=np.uint8)
+    _draw(stream_key(seed, "society", trait), cum, out)
+    return out
 
 
 @nb.njit(parallel=True, cache=True)
-def _draw_groups(key, cum, out):
+def _draw(key, cum, out):
     n = out.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in nb.prange(n_chunks):

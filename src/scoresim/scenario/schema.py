@@ -23,6 +23,27 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
+class Attribute(Model):
+    """A categorical trait of people, drawn from its marginal shares (never from records)."""
+
+    levels: list[Name] = Field(min_length=1, max_length=64)
+    shares: list[Probability] = Field(min_length=1, max_length=64)
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> Attribute:
+        if len(self.levels) != len(self.shares):
+            raise ValueError(
+                f"levels and shares differ in length ({len(self.levels)} vs {len(self.shares)})"
+            )
+        if len(set(self.levels)) != len(self.levels):
+            raise ValueError("levels must be unique")
+        total = sum(self.shares)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"shares must sum to 1, they sum to {total:g}")
+        return self
+
+
 class Population(Model):
     """Who lives in the synthetic society, from aggregate shares only."""
 
@@ -37,6 +58,11 @@ class Population(Model):
         0.5,
         description="Spread of each person's propensity for each behaviour: "
         "m ~ LogNormal(-sigma^2/2, sigma), so E[m] = 1.",
+    )
+    attributes: dict[Name, Attribute] = Field(
+        default_factory=dict,
+        description="Further traits (sex, age band, urban, income band, education, "
+        "occupation...), each drawn independently from its marginal shares.",
     )
     source: str = ""
 
