@@ -69,6 +69,11 @@ class Calendar:
              self.count, self.free, self.n_free)
         return out
 
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the content with a `state()` taken earlier (same order within each day)."""
+        self.__init__(self.days, self.dtype, initial_entries=state["entries"].shape[0])
+        self.push(state["entries"], state["days"].astype(np.int64))
+
     def pending(self) -> int:
         return int(self.count.sum())
 

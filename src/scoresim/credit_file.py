@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from scoresim.observation import Records
+from scoresim.parquet_stream import ParquetStream
 from scoresim.random import stream_key, uniforms
-
-ROW_GROUP = 1 << 20
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -38,17 +36,19 @@ class CreditFile:
     name = "credit_file"
 
     def __init__(self, behaviour_names: list[str], channel_names: list[str], mode: str,
-                 sample_share: float, seed: int, path: Path | None):
+                 sample_share: float, seed: int, path: Path | None, parts: bool = False):
         self.behaviour_names = pa.array(behaviour_names, pa.string())
         self.channel_names = pa.array(channel_names or [""], pa.string())
         self.mode = mode if path is not None else "none"
         self.sample_share = sample_share
         self.sample_key = stream_key(seed, "credit_file", "sample")
         self.path = path
-        self._writer: pq.ParquetWriter | None = None
-        self._buffer: list[Records] = []
-        self._buffered = 0
-        self.n_written = 0
+        self.stream = (ParquetStream(path, RECORD_SCHEMA, self._table, parts)
+                       if self.mode != "none" else None)
+
+    @property
+    def n_written(self) -> int:
+        return self.stream.n_rows if self.stream is not None else 0
 
     def in_sample(self, people: np.ndarray) -> np.ndarray:
         """Whether each person's whole file is kept under records: sample."""
@@ -59,55 +59,36 @@ class CreditFile:
         return records
 
     def archive(self, records: Records) -> None:
-        if self.mode == "none" or len(records) == 0:
+        if self.stream is None or len(records) == 0:
             return
         if self.mode == "sample":
             keep = self.in_sample(records.subject)
             records = Records(records.day, records.subject[keep], records.true_actor[keep],
                               records.behaviour[keep], records.channel[keep],
                               records.correct[keep], records.points[keep])
-            if len(records) == 0:
-                return
-        self._buffer.append(records)
-        self._buffered += len(records)
-        if self._buffered >= ROW_GROUP:
-            self._flush()
+        self.stream.append(records, len(records))
 
-    def _flush(self) -> None:
-        if not self._buffer:
-            return
+    def _table(self, batch: list[Records]) -> pa.Table:
         cat = np.concatenate
-        b = self._buffer
-        day = cat([np.full(len(r), r.day, dtype=np.int32) for r in b])
-        table = pa.Table.from_arrays(
+        day = cat([np.full(len(r), r.day, dtype=np.int32) for r in batch])
+        return pa.Table.from_arrays(
             [
                 pa.array(day),
-                pa.array(cat([r.subject for r in b])),
+                pa.array(cat([r.subject for r in batch])),
                 pa.DictionaryArray.from_arrays(
-                    pa.array(cat([r.behaviour for r in b]).astype(np.int8)), self.behaviour_names
+                    pa.array(cat([r.behaviour for r in batch]).astype(np.int8)),
+                    self.behaviour_names,
                 ),
                 pa.DictionaryArray.from_arrays(
-                    pa.array(cat([r.channel for r in b]).astype(np.int8)), self.channel_names
+                    pa.array(cat([r.channel for r in batch]).astype(np.int8)), self.channel_names
                 ),
-                pa.array(cat([r.points for r in b])),
-                pa.array(cat([r.true_actor for r in b])),
-                pa.array(cat([r.correct for r in b])),
+                pa.array(cat([r.points for r in batch])),
+                pa.array(cat([r.true_actor for r in batch])),
+                pa.array(cat([r.correct for r in batch])),
             ],
             schema=RECORD_SCHEMA,
         )
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, RECORD_SCHEMA, compression="zstd")
-        self._writer.write_table(table, row_group_size=ROW_GROUP)
-        self.n_written += table.num_rows
-        self._buffer, self._buffered = [], 0
 
     def close(self) -> None:
-        """Flush what is buffered; an empty file is still written so readers find the schema."""
-        if self.mode == "none":
-            return
-        self._flush()
-        if self._writer is None:
-            pq.write_table(RECORD_SCHEMA.empty_table(), self.path)
-        else:
-            self._writer.close()
-            self._writer = None
+        if self.stream is not None:
+            self.stream.close()

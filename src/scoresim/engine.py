@@ -14,6 +14,7 @@ Each phase is timed, so a benchmark can say where a day's time goes.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,8 @@ PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "me
 class Simulation:
     """A scenario built on a synthetic society, ready to run day by day."""
 
-    def __init__(self, scenario: Scenario, records_path: Path | None = None):
+    def __init__(self, scenario: Scenario, records_path: Path | None = None,
+                 parts: bool = False):
         self.scenario = scenario
         self.seed = scenario.seed
         self.n = scenario.agents
@@ -58,13 +60,13 @@ class Simulation:
         self.observation = Observation(scenario, self.society, self.seed)
         self.credit_file = CreditFile(
             self.behaviour.names, self.observation.channel_names, scenario.records,
-            scenario.records_sample, self.seed, records_path,
+            scenario.records_sample, self.seed, records_path, parts,
         )
         self.scoring = Scoring(scenario, self.n)
         self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
         if records_path is not None and scenario.records != "none":
             keep = self.credit_file.in_sample if scenario.records == "sample" else None
-            self.sanctions.log = SanctionLog(records_path.with_name(SANCTIONS_LOG), keep)
+            self.sanctions.log = SanctionLog(records_path.with_name(SANCTIONS_LOG), keep, parts)
         self.metrics = Metrics(scenario, self.scoring, self.sanctions, self.n, self.days,
                                self.behaviour.speech)
         self.day = 0
@@ -94,15 +96,82 @@ class Simulation:
         self.n_events += len(events)
         self.day += 1
 
-    def run(self, on_day: Callable[[int], None] | None = None) -> Simulation:
+    def run(self, on_day: Callable[[int], None] | None = None,
+            checkpoint_every: int | None = None,
+            checkpoint_to: Path | None = None) -> Simulation:
         while self.day < self.days:
             self.step()
             if on_day is not None:
                 on_day(self.day)
+            if checkpoint_every and self.day % checkpoint_every == 0 and self.day < self.days:
+                self.save_checkpoint(checkpoint_to)
         self.credit_file.close()
         if self.sanctions.log is not None:
             self.sanctions.log.close()
         return self
+
+    # checkpoints ------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything a resumed run needs that cannot be rebuilt from the scenario."""
+        cal = self.behaviour.calendar.state()
+        reviews = self.sanctions.reviews.state()
+        st: dict[str, np.ndarray] = {
+            "day": np.array(self.day), "n_events": np.array(self.n_events),
+            "timings": np.array([self.timings[k] for k in self.timings]),
+            "calendar_entries": cal["entries"], "calendar_days": cal["days"],
+            "standing": self.scoring.standing, "score_sum": np.array(self.scoring.score_sum.sum()),
+            "suspended_until": self.sanctions.suspended_until,
+            "review_entries": reviews["entries"], "review_days": reviews["days"],
+            "counts": self.sanctions.counts, "delisted": np.array(self.sanctions.n_delisted),
+            "delisted_before": np.array(self.metrics._delisted_before),
+        }
+        for col, values in self.metrics.table.items():
+            st[f"metric:{col}"] = values[: self.day]
+        streams = {"records": self.credit_file.stream,
+                   "sanctions": self.sanctions.log.stream if self.sanctions.log else None}
+        for name, stream in streams.items():
+            if stream is not None:
+                done = stream.checkpoint()
+                st[f"stream:{name}"] = np.array([done["n_rows"], done["n_parts"]])
+        return st
+
+    def save_checkpoint(self, folder: Path) -> None:
+        """Write the state atomically: a checkpoint is either whole or the previous one."""
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "state.tmp.npz"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **self.state())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, folder / "state.npz")
+
+    def restore(self, folder: Path) -> None:
+        with np.load(folder / "state.npz") as z:
+            st = {k: z[k] for k in z.files}
+        self.day, self.n_events = int(st["day"]), int(st["n_events"])
+        for k, v in zip(list(self.timings), st["timings"], strict=True):
+            self.timings[k] = float(v)
+        self.behaviour.calendar.restore({"entries": st["calendar_entries"],
+                                         "days": st["calendar_days"]})
+        self.scoring.standing[:] = st["standing"]
+        self.scoring.score_sum[:] = 0
+        self.scoring.score_sum[0] = st["score_sum"]
+        self.sanctions.suspended_until[:] = st["suspended_until"]
+        self.sanctions.reviews.restore({"entries": st["review_entries"],
+                                        "days": st["review_days"]})
+        self.sanctions.counts_by_shard[:] = 0
+        self.sanctions.counts_by_shard[0] = st["counts"]
+        self.sanctions.delisted_by_shard[:] = 0
+        self.sanctions.delisted_by_shard[0] = st["delisted"]
+        self.metrics._delisted_before = int(st["delisted_before"])
+        for col, values in self.metrics.table.items():
+            values[: self.day] = st[f"metric:{col}"]
+        streams = {"records": self.credit_file.stream,
+                   "sanctions": self.sanctions.log.stream if self.sanctions.log else None}
+        for name, stream in streams.items():
+            if stream is not None and f"stream:{name}" in st:
+                n_rows, n_parts = st[f"stream:{name}"]
+                stream.restore({"n_rows": n_rows, "n_parts": n_parts})
 
     # what the run leaves behind -------------------------------------------------
     def timeseries(self) -> pd.DataFrame:

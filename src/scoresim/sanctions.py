@@ -19,10 +19,10 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from scoresim.calendar import Calendar
 from scoresim.observation import Records
+from scoresim.parquet_stream import ParquetStream
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring, grade_index
@@ -60,14 +60,12 @@ class SanctionLog:
     a person's story can be told from records and sanctions alone.
     """
 
-    def __init__(self, path: Path, keep: Callable[[np.ndarray], np.ndarray] | None):
-        self.path = path
+    def __init__(self, path: Path, keep: Callable[[np.ndarray], np.ndarray] | None,
+                 parts: bool = False):
         self.keep = keep
         self.names = pa.array(list(SANCTION_BITS), pa.string())
         self.bits = np.array(list(SANCTION_BITS.values()), dtype=np.int32)
-        self._parts: list[tuple[np.ndarray, ...]] = []
-        self._rows = 0
-        self._writer: pq.ParquetWriter | None = None
+        self.stream = ParquetStream(path, LOG_SCHEMA, self._table, parts)
 
     def note(self, day: int, people: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
         changed = np.flatnonzero((before ^ after) & SANCTION_MASK)
@@ -80,33 +78,19 @@ class SanctionLog:
         flips = ((before ^ after)[:, None] & self.bits[None, :]) != 0
         row, which = np.nonzero(flips)
         started = (after[row] & self.bits[which]) != 0
-        self._parts.append((np.full(row.shape[0], day, np.int32), people[row],
-                            which.astype(np.int8), started))
-        self._rows += row.shape[0]
-        if self._rows >= 1 << 20:
-            self.flush()
+        chunk = (np.full(row.shape[0], day, np.int32), people[row], which.astype(np.int8), started)
+        self.stream.append(chunk, row.shape[0])
 
-    def flush(self) -> None:
-        if not self._parts:
-            return
-        cols = [np.concatenate(c) for c in zip(*self._parts, strict=True)]
-        table = pa.Table.from_arrays(
+    def _table(self, chunks: list) -> pa.Table:
+        cols = [np.concatenate(c) for c in zip(*chunks, strict=True)]
+        return pa.Table.from_arrays(
             [pa.array(cols[0]), pa.array(cols[1]),
              pa.DictionaryArray.from_arrays(pa.array(cols[2]), self.names), pa.array(cols[3])],
             schema=LOG_SCHEMA,
         )
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, LOG_SCHEMA, compression="zstd")
-        self._writer.write_table(table)
-        self._parts, self._rows = [], 0
 
     def close(self) -> None:
-        self.flush()
-        if self._writer is None:
-            pq.write_table(LOG_SCHEMA.empty_table(), self.path)
-        else:
-            self._writer.close()
-            self._writer = None
+        self.stream.close()
 
 
 class Sanctions:

@@ -1,0 +1,5 @@
+"""`python -m scoresim` is the `scoresim` command."""
+
+from scoresim.cli import app
+
+app()

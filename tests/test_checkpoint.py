@@ -1,0 +1,87 @@
+"""Checkpoints: a run killed with SIGKILL resumes and ends identical to an uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scoresim
+from scoresim.checkpoint import CHECKPOINT
+from scoresim.results import RunFolderError
+
+TABLES = ("timeseries", "people", "records", "sanctions")
+
+
+def assert_same_run(a: scoresim.Results, b: scoresim.Results) -> None:
+    for table in TABLES:
+        pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), obj=table)
+
+
+def test_checkpointed_run_equals_plain_run(tmp_path: Path) -> None:
+    plain = scoresim.run("pilot-city", agents=5_000, days=40, out=tmp_path / "plain")
+    ckpt = scoresim.run("pilot-city", agents=5_000, days=40, out=tmp_path / "ckpt",
+                        checkpoint_every=3)
+    assert_same_run(plain, ckpt)
+    assert not (tmp_path / "ckpt" / CHECKPOINT).exists()
+    assert not list(tmp_path.glob(".ckpt*"))  # the staging folder became the run folder
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    args = ["reference", "--agents", "150000", "--days", "365", "--checkpoint-every", "2"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scoresim", "run", *args, "--out", str(tmp_path / "a"), "-q"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    state = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list(tmp_path.glob(f".a.partial-*/{CHECKPOINT}/state.npz"))
+        if found:
+            state = found[0]
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed: make it longer"
+    assert state is not None, proc.stderr.read().decode() if proc.stderr else ""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "a").exists()
+    with np.load(state) as z:
+        stopped_at = int(z["day"])
+    assert 0 < stopped_at < 365
+
+    resumed = scoresim.api.resume(tmp_path / "a")
+    whole = scoresim.run("reference", agents=150_000, days=365, out=tmp_path / "b")
+    assert_same_run(resumed, whole)
+    again = scoresim.load(tmp_path / "a")
+    assert_same_run(again, whole)
+    for name in ("timeseries.parquet", "people.parquet"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert not list(tmp_path.glob(".a.partial-*"))
+
+
+def test_resume_refuses_without_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(RunFolderError, match="no checkpoint"):
+        scoresim.api.resume(tmp_path / "never")
+    scoresim.run("reference", agents=500, days=3, out=tmp_path / "done")
+    with pytest.raises(RunFolderError, match="finished"):
+        scoresim.api.resume(tmp_path / "done")
+
+
+def test_cli_resume_reports_clean_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scoresim.cli import app
+
+    result = CliRunner().invoke(app, ["resume", str(tmp_path / "nothing")])
+    assert result.exit_code == 2
+    assert "no checkpoint" in result.output
+    assert "Traceback" not in result.output
