@@ -13,7 +13,16 @@ import numba
 import numpy as np
 
 from scoresim import __version__
+from scoresim.checkpoint import (
+    CHECKPOINT,
+    checkpointed_staging,
+    drop_checkpoints,
+    find_checkpoint,
+    read_run_meta,
+    write_run_meta,
+)
 from scoresim.engine import Simulation
+from scoresim.guards import check_memory
 from scoresim.results import (
     RECORDS,
     Results,
@@ -51,24 +60,37 @@ def run(
     out: str | Path | None = None,
     set: dict[str, Any] | None = None,  # noqa: A002 - mirrors the CLI's --set
     on_day: Callable[[int], None] | None = None,
+    force: bool = False,
+    unique: bool = False,
+    checkpoint_every: int | None = None,
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
 
     Dotted overrides go in `set={"scoring.points.jaywalking": -10}`, or as keyword
     arguments with `__` for the dots: `scoring__points__jaywalking=-10`.
+    A scenario whose estimated memory exceeds what the machine has available is
+    refused before anything is allocated (guards.ResourceError), unless `force`.
+    With `unique`, a taken `out` is not an error: the run goes to `out-2`, `out-3`,
+    ... and `Results.folder` says where.
     """
     sets = dict(set or {})
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
     resolved = resolve(scenario, agents=agents, days=days, seed=seed, records=records,
                        overrides=sets)
+    check_memory(resolved, force=force)
+    if checkpoint_every is not None and out is None:
+        raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
     if out is not None:
-        with staging(Path(out)) as tmp:
-            results = _simulate(resolved, tmp, on_day)
+        stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
+                 else staging(Path(out), unique=unique))
+        with stage as tmp:
+            results = _simulate(resolved, tmp, on_day, checkpoint_every)
             results._write_into(tmp)
-        results.folder = Path(out)
+            drop_checkpoints(tmp)
+        results.folder = stage.final
         if results.records_path is not None:
-            results.records_path = Path(out) / RECORDS
+            results.records_path = stage.final / RECORDS
         return results
     tmp = scratch_folder()
     results = _simulate(resolved, tmp, on_day)
@@ -76,12 +98,37 @@ def run(
     return results
 
 
-def _simulate(scenario: Scenario, folder: Path, on_day) -> Results:
-    started = datetime.now(UTC).isoformat(timespec="seconds")
+def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> Results:
+    """Finish a run that was interrupted after a checkpoint (see `run(checkpoint_every=)`).
+
+    The output is identical to that of an uninterrupted run with the same settings.
+    """
+    final = Path(folder)
+    tmp = find_checkpoint(final)
+    meta = read_run_meta(tmp)
+    scenario = load_scenario(meta["scenario"])
+    with checkpointed_staging(final, adopt=tmp) as tmp:
+        results = _simulate(scenario, tmp, on_day, meta["checkpoint_every"], resume_from=tmp,
+                            started=meta["started"])
+        results._write_into(tmp)
+        drop_checkpoints(tmp)
+    results.folder = final
+    if results.records_path is not None:
+        results.records_path = final / RECORDS
+    return results
+
+
+def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | None = None,
+              resume_from: Path | None = None, started: str | None = None) -> Results:
+    started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
-    sim = Simulation(scenario, records_path=records_path)
-    sim.run(on_day)
+    sim = Simulation(scenario, records_path=records_path, parts=bool(checkpoint_every))
+    if resume_from is not None:
+        sim.restore(resume_from / CHECKPOINT)
+    elif checkpoint_every:
+        write_run_meta(folder, scenario, checkpoint_every, started)
+    sim.run(on_day, checkpoint_every, folder / CHECKPOINT)
     wall = time.perf_counter() - t0
     manifest = {
         "scoresim_version": __version__,

@@ -24,7 +24,6 @@ from scoresim.society import Society
 
 CHUNK = 1 << 20
 PAR_CHUNK = 1 << 14
-CACHE_BYTES_PER_PERSON = 16  # room for log(1-p) of the 4 most frequent behaviours
 
 
 @dataclass
@@ -58,51 +57,44 @@ class Behaviour:
         self.sigma = float(society.propensity_sigma)
         self.n = society.n
         self.days = days
-        # Propensities are redrawn from their seed at every event, which costs a few
-        # transcendental functions. For the behaviours that make most events, log(1-p) is
-        # cached instead (float32, 4 bytes per person each), within a per-person budget.
-        n_slots = min(CACHE_BYTES_PER_PERSON // 4, self.n_behaviours)
-        by_rate = np.argsort(-self.rates, kind="stable")[:n_slots]
-        by_rate = by_rate[self.rates[by_rate] > 0]
-        self.slot = np.full(self.n_behaviours, -1, dtype=np.int64)
-        self.slot[by_rate] = np.arange(by_rate.shape[0])
-        self.n_slots = int(by_rate.shape[0])
-        # flat, person-major: numba indexes a flat array markedly faster than a 2-D one
-        self.log_q_cache = np.empty(society.n * self.n_slots, dtype=np.float32)
-        # an entry is (person << shift) | behaviour: unpacked with a shift and a mask
+        # An entry is (person << shift) | behaviour, unpacked with a shift and a mask. It
+        # carries log(1 - p) for its pair as payload: computing p from the propensity costs a
+        # few transcendental functions and looking it up in a per-person table costs a memory
+        # miss, while the payload is already at hand when the entry falls due.
         self.shift = max(1, int(self.n_behaviours - 1).bit_length())
         code_max = society.n << self.shift
         dtype = np.uint32 if code_max < 2**32 else np.uint64
-        self.calendar = Calendar(days, dtype, initial_entries=0)
+        # an upper bound on the pairs with an event in the horizon (Jensen: E[(1-p)^D] is at
+        # least (1-E[p])^D), so the calendar is allocated once, at its full size
+        expected = society.n * float(np.sum(1.0 - (1.0 - np.minimum(self.rates, 1.0)) ** days))
+        self.calendar = Calendar(days, dtype, initial_entries=int(expected * 1.01) + 4096,
+                                 payload_dtype=np.float32)
         self._start()
 
     def _start(self) -> None:
         """Draw every pair's first event day, a million people at a time."""
         for lo in range(0, self.n, CHUNK):
             hi = min(self.n, lo + CHUNK)
-            codes, first = _first_days(
+            codes, first, lq = _first_days(
                 lo, hi, self.n_behaviours, self.shift, self.rates, self.clock_keys,
-                self.propensity_keys, self.sigma, self.days, self.slot, self.n_slots, self.log_q_cache,
+                self.propensity_keys, self.sigma, self.days,
             )
-            self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first)
+            self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, lq)
 
     def step(self, day: int) -> Events:
-        codes = self.calendar.pop(day)
-        actor, behaviour, next_day = _advance(
-            codes, day, self.shift, self.rates, self.clock_keys,
-            self.propensity_keys, self.sigma, self.slot, self.n_slots, self.log_q_cache,
-        )
-        self.calendar.push(codes, next_day)
+        codes, lq = self.calendar.pop_with_payload(day)
+        actor, behaviour, next_day = _advance(codes, lq, day, self.shift, self.clock_keys)
+        self.calendar.push(codes, next_day, lq)
         return Events(day, actor, behaviour)
 
     @property
     def nbytes(self) -> int:
-        return self.calendar.nbytes + self.log_q_cache.nbytes
+        return self.calendar.nbytes
 
 
 @nb.njit(inline="always", cache=True)
 def log_q(i, b, rates, propensity_keys, sigma):
-    """log(1 - p) for person i and behaviour b: the propensity is redrawn, never stored."""
+    """log(1 - p) for person i and behaviour b, from the person's propensity m[i, b]."""
     m = 1.0
     if sigma > 0.0:
         z = normal(propensity_keys[b], np.uint64(i), np.uint64(0))
@@ -110,16 +102,15 @@ def log_q(i, b, rates, propensity_keys, sigma):
     p = rates[b] * m
     if p >= 1.0:
         return -math.inf
-    # rounded to float32 whether cached or not, so caching never changes a draw
-    return np.float64(np.float32(math.log1p(-p)))
+    return math.log1p(-p)
 
 
 @nb.njit(parallel=True, cache=True)
-def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, sigma, days, slot,
-                n_slots, cache):
+def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, sigma, days):
     n = hi - lo
     codes = np.empty(n * n_b, dtype=np.int64)
     first = np.empty(n * n_b, dtype=np.int64)
+    lqs = np.empty(n * n_b, dtype=np.float32)
     for k in nb.prange(n):
         i = lo + k
         for b in range(n_b):
@@ -127,36 +118,31 @@ def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, sigma, d
             codes[j] = (i << shift) | b
             if rates[b] == 0.0:
                 first[j] = days
+                lqs[j] = 0.0
                 continue
-            lq = log_q(i, b, rates, propensity_keys, sigma)
-            if slot[b] >= 0:
-                cache[i * n_slots + slot[b]] = lq
+            # the run uses the float32 value throughout, for the first day as for the rest
+            lq = np.float64(np.float32(log_q(i, b, rates, propensity_keys, sigma)))
+            lqs[j] = lq
             u = uniform(clock_keys[b], np.uint64(i), np.uint64(0))
             first[j] = min(geometric_skip(u, lq), days)
-    return codes, first
+    return codes, first, lqs
 
 
 @nb.njit(cache=True)
-def _advance_chunk(lo, hi, codes, day, shift, rates, clock_keys, propensity_keys, sigma, slot,
-                   n_slots, cache, actor, behaviour, next_day):
+def _advance_chunk(lo, hi, codes, lqs, day, shift, clock_keys, actor, behaviour, next_day):
     for k in range(lo, hi):
         c = np.int64(codes[k])
         i = c >> shift
         b = c & ((1 << shift) - 1)
         actor[k] = i
         behaviour[k] = b
-        if slot[b] >= 0:
-            lq = np.float64(cache[i * n_slots + slot[b]])
-        else:
-            lq = log_q(i, b, rates, propensity_keys, sigma)
         u = uniform(clock_keys[b], np.uint64(i), np.uint64(day + 1))
-        next_day[k] = day + 1 + geometric_skip(u, lq)
+        next_day[k] = day + 1 + geometric_skip(u, np.float64(lqs[k]))
 
 
 @nb.njit(parallel=True, cache=True)
-def _advance(codes, day, shift, rates, clock_keys, propensity_keys, sigma, slot, n_slots,
-             cache):
-    """Today's events from their codes, and each pair's next event day."""
+def _advance(codes, lqs, day, shift, clock_keys):
+    """Today's events from their entries, and each pair's next event day."""
     n = codes.shape[0]
     actor = np.empty(n, dtype=np.int64)
     behaviour = np.empty(n, dtype=np.uint8)
@@ -165,7 +151,6 @@ def _advance(codes, day, shift, rates, clock_keys, propensity_keys, sigma, slot,
     # better than the body of a prange
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for t in nb.prange(n_chunks):
-        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), codes, day, shift, rates,
-                       clock_keys, propensity_keys, sigma, slot, n_slots, cache, actor,
-                       behaviour, next_day)
+        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), codes, lqs, day, shift,
+                       clock_keys, actor, behaviour, next_day)
     return actor, behaviour, next_day

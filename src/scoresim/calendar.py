@@ -17,13 +17,22 @@ BLOCK = 2048
 
 
 class Calendar:
-    """Entries (integers of a fixed dtype) filed under days 0..days-1."""
+    """Entries (integers of a fixed dtype) filed under days 0..days-1.
 
-    def __init__(self, days: int, dtype: np.dtype, initial_entries: int = 0):
+    An entry may carry a payload (one number of another dtype) that travels with it,
+    so that what an entry needs when it falls due is at hand rather than looked up
+    at random in a large array.
+    """
+
+    def __init__(self, days: int, dtype: np.dtype, initial_entries: int = 0,
+                 payload_dtype: np.dtype | None = None):
         self.days = int(days)
         self.dtype = np.dtype(dtype)
+        self.payload_dtype = np.dtype(payload_dtype) if payload_dtype is not None else None
         n_blocks = max(16, initial_entries // BLOCK + days + 16)
         self.pool = np.empty(n_blocks * BLOCK, dtype=self.dtype)
+        self.payload = np.empty(n_blocks * BLOCK if payload_dtype is not None else 0,
+                                dtype=payload_dtype or np.float32)
         self.next_block = np.full(n_blocks, -1, dtype=np.int64)
         self.head = np.full(days, -1, dtype=np.int64)
         self.tail = np.full(days, -1, dtype=np.int64)
@@ -34,7 +43,8 @@ class Calendar:
 
     @property
     def nbytes(self) -> int:
-        return self.pool.nbytes + self.next_block.nbytes + self.free.nbytes
+        return (self.pool.nbytes + self.payload.nbytes + self.next_block.nbytes
+                + self.free.nbytes)
 
     def _reserve(self, n_entries: int) -> None:
         """Make sure `n_entries` pushes cannot run out of blocks."""
@@ -45,6 +55,9 @@ class Calendar:
         old = self.next_block.shape[0]
         grow = max(need - have, old // 2, 16)
         self.pool = np.concatenate([self.pool, np.empty(grow * BLOCK, dtype=self.dtype)])
+        if self.payload_dtype is not None:
+            self.payload = np.concatenate(
+                [self.payload, np.empty(grow * BLOCK, dtype=self.payload_dtype)])
         self.next_block = np.concatenate([self.next_block, np.full(grow, -1, dtype=np.int64)])
         free = np.empty(old + grow, dtype=np.int64)  # room for every block
         free[:have] = self.free[:have]
@@ -52,27 +65,39 @@ class Calendar:
         self.free = free
         self.n_free[0] = have + grow
 
-    def push(self, entries: np.ndarray, days: np.ndarray) -> None:
-        """File entries[k] under days[k]; days outside the horizon are dropped."""
+    def push(self, entries: np.ndarray, days: np.ndarray,
+             payload: np.ndarray | None = None) -> None:
+        """File entries[k] (with payload[k]) under days[k]; days past the horizon are dropped."""
         if entries.shape[0] == 0:
             return
         self._reserve(entries.shape[0])
+        if payload is None:
+            payload = self.payload[:0]
         _push(
-            entries.astype(self.dtype, copy=False), days, self.pool, self.next_block,
-            self.head, self.tail, self.tail_fill, self.count, self.free, self.n_free,
+            entries.astype(self.dtype, copy=False), days,
+            payload.astype(self.payload.dtype, copy=False), self.pool, self.payload,
+            self.next_block, self.head, self.tail, self.tail_fill, self.count, self.free,
+            self.n_free,
         )
 
     def pop(self, day: int) -> np.ndarray:
         """Everything filed under `day`, in filing order; the day is emptied."""
-        out = np.empty(int(self.count[day]), dtype=self.dtype)
-        _pop(day, out, self.pool, self.next_block, self.head, self.tail, self.tail_fill,
-             self.count, self.free, self.n_free)
-        return out
+        return self.pop_with_payload(day)[0]
+
+    def pop_with_payload(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        n = int(self.count[day])
+        out = np.empty(n, dtype=self.dtype)
+        out_payload = np.empty(n if self.payload_dtype is not None else 0,
+                               dtype=self.payload.dtype)
+        _pop(day, out, out_payload, self.pool, self.payload, self.next_block, self.head,
+             self.tail, self.tail_fill, self.count, self.free, self.n_free)
+        return out, out_payload
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
         """Replace the content with a `state()` taken earlier (same order within each day)."""
-        self.__init__(self.days, self.dtype, initial_entries=state["entries"].shape[0])
-        self.push(state["entries"], state["days"].astype(np.int64))
+        self.__init__(self.days, self.dtype, initial_entries=state["entries"].shape[0],
+                      payload_dtype=self.payload_dtype)
+        self.push(state["entries"], state["days"].astype(np.int64), state.get("payload"))
 
     def pending(self) -> int:
         return int(self.count.sum())
@@ -80,20 +105,32 @@ class Calendar:
     def state(self) -> dict[str, np.ndarray]:
         """The calendar's content, compactly, for checkpoints."""
         days = np.repeat(np.arange(self.days, dtype=np.int32), self.count)
-        entries = np.concatenate(
-            [self.peek(d) for d in range(self.days)] or [np.empty(0, self.dtype)]
-        )
-        return {"entries": entries, "days": days}
+        peeked = [self.peek_with_payload(d) for d in range(self.days)]
+        st = {"entries": np.concatenate([p[0] for p in peeked] or [np.empty(0, self.dtype)]),
+              "days": days}
+        if self.payload_dtype is not None:
+            st["payload"] = np.concatenate([p[1] for p in peeked]
+                                           or [np.empty(0, self.payload_dtype)])
+        return st
 
     def peek(self, day: int) -> np.ndarray:
-        out = np.empty(int(self.count[day]), dtype=self.dtype)
-        _peek(day, out, self.pool, self.next_block, self.head, self.tail, self.tail_fill)
-        return out
+        return self.peek_with_payload(day)[0]
+
+    def peek_with_payload(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        n = int(self.count[day])
+        out = np.empty(n, dtype=self.dtype)
+        out_payload = np.empty(n if self.payload_dtype is not None else 0,
+                               dtype=self.payload.dtype)
+        _peek(day, out, out_payload, self.pool, self.payload, self.next_block, self.head,
+              self.tail, self.tail_fill)
+        return out, out_payload
 
 
 @nb.njit(cache=True)
-def _push(entries, days, pool, next_block, head, tail, tail_fill, count, free, n_free):
+def _push(entries, days, payload, pool, pool_payload, next_block, head, tail, tail_fill, count,
+          free, n_free):
     horizon = head.shape[0]
+    carry = payload.shape[0] > 0
     for k in range(entries.shape[0]):
         d = days[k]
         if d < 0 or d >= horizon:
@@ -110,29 +147,39 @@ def _push(entries, days, pool, next_block, head, tail, tail_fill, count, free, n
             tail[d] = nb_
             tail_fill[d] = 0
             t = nb_
-        pool[t * BLOCK + tail_fill[d]] = entries[k]
+        at = t * BLOCK + tail_fill[d]
+        pool[at] = entries[k]
+        if carry:
+            pool_payload[at] = payload[k]
         tail_fill[d] += 1
         count[d] += 1
 
 
 @nb.njit(cache=True)
-def _peek(day, out, pool, next_block, head, tail, tail_fill):
+def _peek(day, out, out_payload, pool, pool_payload, next_block, head, tail, tail_fill):
     b = head[day]
     pos = 0
+    carry = out_payload.shape[0] > 0
     while b >= 0:
         n = tail_fill[day] if b == tail[day] else BLOCK
         out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        if carry:
+            out_payload[pos:pos + n] = pool_payload[b * BLOCK:b * BLOCK + n]
         pos += n
         b = next_block[b]
 
 
 @nb.njit(cache=True)
-def _pop(day, out, pool, next_block, head, tail, tail_fill, count, free, n_free):
+def _pop(day, out, out_payload, pool, pool_payload, next_block, head, tail, tail_fill, count,
+         free, n_free):
     b = head[day]
     pos = 0
+    carry = out_payload.shape[0] > 0
     while b >= 0:
         n = tail_fill[day] if b == tail[day] else BLOCK
         out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        if carry:
+            out_payload[pos:pos + n] = pool_payload[b * BLOCK:b * BLOCK + n]
         pos += n
         nxt = next_block[b]
         free[n_free[0]] = b

@@ -113,14 +113,16 @@ class Simulation:
     # checkpoints ------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         """Everything a resumed run needs that cannot be rebuilt from the scenario."""
-        cal = self.behaviour.calendar.state()
+        cal = self.behaviour.calendar.state()  # entries, days and payloads
         reviews = self.sanctions.reviews.state()
         st: dict[str, np.ndarray] = {
             "day": np.array(self.day), "n_events": np.array(self.n_events),
             "timings": np.array([self.timings[k] for k in self.timings]),
             "calendar_entries": cal["entries"], "calendar_days": cal["days"],
+            "calendar_payload": cal["payload"],
             "standing": self.scoring.standing, "score_sum": np.array(self.scoring.score_sum.sum()),
             "suspended_until": self.sanctions.suspended_until,
+            "true_listed_until": self.sanctions.true_listed_until,
             "review_entries": reviews["entries"], "review_days": reviews["days"],
             "counts": self.sanctions.counts, "delisted": np.array(self.sanctions.n_delisted),
             "delisted_before": np.array(self.metrics._delisted_before),
@@ -152,11 +154,13 @@ class Simulation:
         for k, v in zip(list(self.timings), st["timings"], strict=True):
             self.timings[k] = float(v)
         self.behaviour.calendar.restore({"entries": st["calendar_entries"],
-                                         "days": st["calendar_days"]})
+                                         "days": st["calendar_days"],
+                                         "payload": st["calendar_payload"]})
         self.scoring.standing[:] = st["standing"]
         self.scoring.score_sum[:] = 0
         self.scoring.score_sum[0] = st["score_sum"]
         self.sanctions.suspended_until[:] = st["suspended_until"]
+        self.sanctions.true_listed_until[:] = st["true_listed_until"]
         self.sanctions.reviews.restore({"entries": st["review_entries"],
                                         "days": st["review_days"]})
         self.sanctions.counts_by_shard[:] = 0

@@ -121,6 +121,12 @@ class Results:
         rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items())
         return f"<table><caption>scoresim run</caption>{rows}</table>"
 
+    def plot(self) -> Any:
+        """The run at a glance, as a plotly Figure: grade shares and sanctions, day by day."""
+        from scoresim.report import overview_figure
+
+        return overview_figure(self)
+
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
@@ -252,7 +258,9 @@ def _commit(tmp: Path, final: Path, unique: bool) -> Path:
             os.rename(tmp, target)  # replaces an empty directory, never a full one
             return target
         except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            taken = exc.errno in (errno.ENOTEMPTY, errno.EEXIST) or (
+                exc.errno == errno.ENOTDIR and target.exists() and not target.is_dir())
+            if not taken:
                 raise
             if not unique:
                 raise RunFolderError(
@@ -263,14 +271,15 @@ def _commit(tmp: Path, final: Path, unique: bool) -> Path:
 
 
 def _sync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
+    """Flush every file and folder under `folder` to disk, innermost first."""
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-    _sync_dir(folder)
+        _sync_dir(Path(root))
 
 
 def _sync_dir(folder: Path) -> None:

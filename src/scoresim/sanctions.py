@@ -133,6 +133,15 @@ class Sanctions:
         self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
 
         self.suspended_until = np.zeros(n if ms is not None else 0, dtype=np.int32)
+        # A listing from a wrongly attributed record is a wrongful listing. Where every
+        # trigger is recorded by a channel that never errs (courts), the true listing is
+        # the listing and no array is needed.
+        errs = any(
+            scenario.behaviours[t].channel is not None
+            and scenario.channels[scenario.behaviours[t].channel].kind == "camera"
+            for t in (dl.triggers if dl else [])
+        )
+        self.true_listed_until = np.zeros(n if errs else 0, dtype=np.int32)
         self.repay_key = stream_key(seed, "sanctions", "repayment")
         self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64)
         self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
@@ -160,8 +169,8 @@ class Sanctions:
 
     def _rules(self):
         return (self.scoring.thresholds, self.scoring.enabled, self.list_enabled,
-                self.suspended_until, self.travel_grades, self.travel_list,
-                self.consumption_list)
+                self.suspended_until, self.true_listed_until, self.travel_grades,
+                self.travel_list, self.consumption_list)
 
     def step(self, day: int, records: Records) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
@@ -171,8 +180,9 @@ class Sanctions:
             if imposing.shape[0]:
                 who, when = _impose(
                     day, records.subject[imposing], records.behaviour[imposing],
-                    self.list_trigger, self.list_duration, self.repay, self.list_log_q,
-                    self.repay_key, self.standing, self.media_trigger, self.media_duration,
+                    records.correct[imposing], self.list_trigger, self.list_duration,
+                    self.repay, self.list_log_q, self.repay_key, self.standing,
+                    self.true_listed_until, self.media_trigger, self.media_duration,
                     self.suspended_until,
                 )
                 self.reviews.push(who, when)
@@ -199,8 +209,9 @@ class Sanctions:
 
 
 @nb.njit(cache=True)
-def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_log_q,
-            repay_key, standing, media_trigger, media_duration, suspended_until):
+def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay, list_log_q,
+            repay_key, standing, true_listed_until, media_trigger, media_duration,
+            suspended_until):
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -213,6 +224,8 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
             if repay:
                 u = uniform(repay_key, np.uint64(s), np.uint64(day))
                 until = min(until, day + 1 + geometric_skip(u, list_log_q))
+            if correct[r] and true_listed_until.shape[0] > 0 and until > true_listed_until[s]:
+                true_listed_until[s] = until
             if until > standing[s, LISTED_UNTIL]:
                 standing[s, LISTED_UNTIL] = until
                 who[m] = s
@@ -230,7 +243,7 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
 
 @nb.njit(inline="always", cache=True)
 def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-               travel_grades, travel_list, consumption_list):
+               true_listed_until, travel_grades, travel_list, consumption_list):
     st = 0
     listed = False
     if list_enabled and standing[p, LISTED_UNTIL] > day:
@@ -248,10 +261,15 @@ def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_unt
         if banned:
             st |= BANNED
             g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds)
-            if not (travel_grades[g_true] or (travel_list and listed)):
+            truly_listed = listed
+            if true_listed_until.shape[0] > 0:
+                truly_listed = true_listed_until[p] > day
+            if not (travel_grades[g_true] or (travel_list and truly_listed)):
                 st |= WRONGLY_BANNED
     elif travel_list and listed:
         st |= BANNED
+        if true_listed_until.shape[0] > 0 and not true_listed_until[p] > day:
+            st |= WRONGLY_BANNED
     return st
 
 
@@ -273,21 +291,23 @@ def _count(st, counts, sign, scored):
 
 @nb.njit(parallel=True, cache=True)
 def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
-                 suspended_until, travel_grades, travel_list, consumption_list):
+                 suspended_until, true_listed_until, travel_grades, travel_list,
+                 consumption_list):
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards
     for t in nb.prange(shards):
         for p in range(t * per, min(n, (t + 1) * per)):
             st = _status_of(p, 0, standing, thresholds, scored, list_enabled, suspended_until,
-                            travel_grades, travel_list, consumption_list)
+                            true_listed_until, travel_grades, travel_list, consumption_list)
             standing[p, STATUS] = st
             _count(st, counts_by_shard[t], 1, scored)
 
 
 @nb.njit(cache=True)
 def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored, list_enabled,
-                   suspended_until, travel_grades, travel_list, consumption_list, before, after):
+                   suspended_until, true_listed_until, travel_grades, travel_list,
+                   consumption_list, before, after):
     delisted = 0
     for k in range(people.shape[0]):
         p = np.int64(people[k])
@@ -295,7 +315,7 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
             continue
         old = standing[p, STATUS]
         st = _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-                        travel_grades, travel_list, consumption_list)
+                        true_listed_until, travel_grades, travel_list, consumption_list)
         before[k] = old
         after[k] = st
         if st != old:
@@ -309,8 +329,8 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
 
 @nb.njit(parallel=True, cache=True)
 def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, thresholds, scored,
-             list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
-             before, after):
+             list_enabled, suspended_until, true_listed_until, travel_grades, travel_list,
+             consumption_list, before, after):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
@@ -320,5 +340,5 @@ def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, threshol
     for t in nb.prange(shards):
         delisted_by_shard[t] += _refresh_shard(
             t, shards, people, day, standing, counts_by_shard[t], thresholds, scored,
-            list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
-            before, after)
+            list_enabled, suspended_until, true_listed_until, travel_grades, travel_list,
+            consumption_list, before, after)

@@ -4,7 +4,10 @@ Each command group lives in its own module and registers itself on `app`.
 Bad input ends with a one-line message and exit code 2, never a traceback.
 """
 
+from scoresim.cli import run_commands  # noqa: F401,I001  (registers commands)
 from scoresim.cli.common import app
-from scoresim.cli import run_commands  # noqa: F401,E402  (registers commands)
+from scoresim.cli import sweep_commands  # noqa: F401,E402  (sweep, runs, query)
+from scoresim.cli import report_commands  # noqa: F401,E402  (report, explain)
+from scoresim.cli import resume_commands  # noqa: F401,E402  (resume)
 
 __all__ = ["app"]

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from scoresim.results import RunFolderError
 from scoresim.scenario import ScenarioError
@@ -26,7 +27,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ScenarioError, RunFolderError)
 
 
 def fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     raise typer.Exit(2)
 
 

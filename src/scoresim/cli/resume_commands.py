@@ -18,7 +18,7 @@ from scoresim.cli.run_commands import print_summary
 def resume(
     run: Annotated[Path, typer.Argument(help="The --out folder of the interrupted run.")],
 ) -> None:
-    """Continue an interrupted run from its last checkpoint; the result equals an uninterrupted run."""
+    """Continue an interrupted run from its last checkpoint, as if it had never stopped."""
     results = api.resume(run)
     print_summary(results)
     console.print(f"run folder: [bold]{escape(str(results.folder))}[/]")

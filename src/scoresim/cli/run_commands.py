@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scoresim import api
 from scoresim.cli.common import app, console, fail, user_errors
+from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
 from scoresim.results import Results
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 
@@ -36,6 +43,19 @@ def default_out(name: str) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (a batch system's time limit, `kill`) into SystemExit while running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 @user_errors
 def run(
@@ -50,6 +70,14 @@ def run(
     set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.path=value override.")]
     = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Run even if the estimated memory exceeds what is available.")] = False,
+    checkpoint_every: Annotated[int | None, typer.Option(
+        help="Keep a checkpoint every DAYS days; `scoresim resume RUN` continues a killed run.",
+        min=1)] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write RUN/report.html.")]
+    = False,
 ) -> None:
     """Run a scenario and write its run folder."""
     if records is not None and records not in ("all", "sample", "none"):
@@ -63,15 +91,23 @@ def run(
         console=console, disable=quiet, transient=True,
     ) as progress:
         task = progress.add_task("run", total=resolved.days)
-        results = api.run(resolved, out=folder,
-                          on_day=lambda d: progress.update(task, completed=d))
+        with exit_on_sigterm():  # so an interrupted run removes its staging folder
+            results = api.run(resolved, out=folder, force=force, unique=out is None,
+                              checkpoint_every=checkpoint_every,
+                              on_day=lambda d: progress.update(task, completed=d))
     print_summary(results)
-    console.print(f"run folder: [bold]{folder}[/]")
+    console.print(f"run folder: [bold]{escape(str(results.folder))}[/]")
+    record_run(registry, results, parse_sets(set_))
+    if report:
+        from scoresim.report import write_report
+
+        console.print(f"report: [bold]{escape(str(write_report(results.folder)))}[/]")
 
 
 def print_summary(results: Results) -> None:
     s = results.summary()
-    table = Table(title=f"{s['scenario']}: {s['agents']:,} people, {s['days']} days, seed {s['seed']}")
+    title = f"{s['scenario']}: {s['agents']:,} people, {s['days']} days, seed {s['seed']}"
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in s.items():

@@ -10,23 +10,39 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from scoresim.scenario.schema import Scenario
 
+M = TypeVar("M", bound=BaseModel)
+
 BUILTIN_PACKAGE = "scoresim.scenario.builtin"
-MAX_FILE_BYTES = 10 * 1024 * 1024
+# Limits far beyond any real scenario (pilot-city: 10 KB, about 300 values, 5 levels
+# deep), there so that a malformed or hostile file fails within a second or two
+# instead of hanging: PyYAML's pure-Python parser (the only one that can stop at a
+# depth limit) reads some 20,000 values or 1 MB of plain text a second.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_VALUES = 20_000
+MAX_DEPTH = 32
 
 
 class ScenarioError(ValueError):
-    """Bad scenario input: the message is meant for the person who wrote it."""
+    """Bad scenario input: the message is meant for the person who wrote it.
 
-    def __init__(self, source: str, message: str, field: str | None = None, line: int | None = None):
+    Field names and values come from the input, so they are shortened and their
+    control characters escaped: a hostile file cannot flood or drive the terminal.
+    """
+
+    def __init__(self, source: str, message: str, field: str | None = None,
+                 line: int | None = None):
+        source, message = _printable(source, 300, keep_end=True), _printable(message, 500)
+        field = _printable(field, 80) if field else field
         self.source, self.field, self.line, self.detail = source, field, line, message
         where = source
         if line is not None:
@@ -34,6 +50,17 @@ class ScenarioError(ValueError):
         if field:
             where += f", field '{field}'"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):
+        # rebuilt from its parts, so it survives pickling (sweeps run on Dask workers)
+        return (self.__class__, (self.source, self.detail, self.field, self.line))
+
+
+def _printable(text: str, limit: int, keep_end: bool = False) -> str:
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    if len(text) <= limit:
+        return text
+    return "..." + text[-(limit - 3):] if keep_end else text[: limit - 3] + "..."
 
 
 def builtin_names() -> list[str]:
@@ -50,34 +77,123 @@ def builtin_text(name: str) -> str:
 
 
 def read_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML safely, keeping the line of every key so errors can point at it."""
+    """Parse YAML safely, keeping the line of every key so errors can point at it.
+
+    Only YAML's safe constructors run: a tag such as !!python/object is an error,
+    never executed. The parsed tree is checked before anything is built from it,
+    against what would make later steps hang or crash: aliases that refer to
+    themselves or expand past MAX_VALUES values ("billion laughs"), nesting deeper
+    than MAX_DEPTH, and duplicate keys (YAML would silently keep the last one, so
+    a pasted block could override a value without anyone noticing).
+
+    Other loaders (sweeps, calibration targets) use this too, so that every input
+    file is read and reported the same way.
+    """
+    loader = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _DepthLimitedLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines = _check_nodes(node, source)
+        data = loader.construct_document(node)
+    except ScenarioError:
+        raise
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        code = f" (character {exc.character:#x})" if isinstance(exc.character, int) else ""
+        raise ScenarioError(source, f"not valid YAML: {exc.reason}{code}", line=line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _TooDeep):
+            raise ScenarioError(source, problem, line=line) from None
         raise ScenarioError(source, f"not valid YAML: {problem}", line=line) from None
-    except (ValueError, RecursionError, UnicodeError) as exc:
+    except RecursionError:
+        raise ScenarioError(source, f"nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeError, OverflowError) as exc:
         raise ScenarioError(source, f"not valid YAML: {exc}") from None
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        _collect_lines(node, (), lines)
+    finally:
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
-def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
-            lines[path + (k,)] = key.start_mark.line + 1
-            _collect_lines(value, path + (k,), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines[path + (i,)] = item.start_mark.line + 1
-            _collect_lines(item, path + (i,), lines)
+class _TooDeep(yaml.MarkedYAMLError):
+    pass
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """The safe loader, stopping as soon as nesting passes MAX_DEPTH or values MAX_VALUES.
+
+    PyYAML's scanner does work proportional to the nesting depth for every
+    token, so a file of deeply nested brackets costs time quadratic in its
+    size (80 KB of 400-deep lists took 9 s): composition stops at the limit
+    before the rest of the file is scanned.
+    """
+
+    _depth = 0
+    _nodes = 0
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        self._depth += 1
+        self._nodes += 1
+        try:
+            if self._depth > MAX_DEPTH + 1:
+                raise _TooDeep(problem=f"nested deeper than {MAX_DEPTH} levels",
+                               problem_mark=self.peek_event().start_mark)
+            if self._nodes > MAX_VALUES:
+                raise _TooDeep(problem=f"more than {MAX_VALUES:,} values; a scenario is far "
+                               "smaller", problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_nodes(root: yaml.Node, source: str) -> dict[tuple, int]:
+    """The line of every key path, walking aliases as often as they are used, without recursion."""
+    lines: dict[tuple, int] = {}
+    stack: list[tuple[yaml.Node, tuple]] = [(root, ())]
+    visited = 0
+    while stack:
+        node, path = stack.pop()
+        line = node.start_mark.line + 1
+        visited += 1
+        if visited > MAX_VALUES:
+            raise ScenarioError(
+                source, f"more than {MAX_VALUES:,} values once aliases are expanded; "
+                "a scenario is far smaller (aliases nested in aliases?)", line=line,
+            )
+        if len(path) > MAX_DEPTH:
+            raise ScenarioError(
+                source, f"nested deeper than {MAX_DEPTH} levels (or an alias contains itself)",
+                field=_dotted(path[:4]), line=line,
+            )
+        lines.setdefault(path, line)
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    k = key.value
+                    if key.tag != "tag:yaml.org,2002:merge":
+                        here = key.start_mark.line + 1
+                        if (key.tag, k) in first_line:
+                            raise ScenarioError(
+                                source,
+                                f"duplicate key (first given on line {first_line[key.tag, k]})",
+                                field=_dotted(path + (k,)), line=here,
+                            )
+                        first_line[key.tag, k] = here
+                else:
+                    k = f"<{key.id} as key>"
+                lines[path + (k,)] = key.start_mark.line + 1
+                stack.append((value, path + (k,)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[path + (i,)] = item.start_mark.line + 1
+                stack.append((item, path + (i,)))
+    return lines
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -87,11 +203,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     path, raw = text.split("=", 1)
     path = path.strip()
     if not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*", path):
-        raise ScenarioError("--set", f"'{path}' is not a dotted path like scoring.points.jaywalking")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ScenarioError("--set", f"value of '{path}' is not valid YAML: {raw!r}") from None
+        raise ScenarioError("--set",
+                            f"'{path}' is not a dotted path like scoring.points.jaywalking")
+    value, _ = read_yaml(raw, f"--set {path}") if raw.strip() else (None, {})
     return path, value
 
 
@@ -124,41 +238,77 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set"
     return data
 
 
-def validate(data: Any, source: str, lines: dict[tuple, int] | None = None) -> Scenario:
+def validate(data: Any, source: str, lines: dict[tuple, int] | None = None,
+             overridden: Collection[str] = ()) -> Scenario:
+    """A Scenario from parsed data, or a ScenarioError naming file, field and line."""
+    return validate_model(Scenario, data, source, lines, overridden, what="scenario")
+
+
+def validate_model(model: type[M], data: Any, source: str, lines: dict[tuple, int] | None = None,
+                   overridden: Collection[str] = (), what: str = "scenario") -> M:
+    """Validate parsed input against a schema model, with errors people can act on.
+
+    Shared by every loader (scenarios, sweeps, targets) so all input errors read
+    alike. `overridden` lists the dotted paths set by overrides: an error there
+    says so and names no line, since the file's line would point at the wrong value.
+    """
     lines = lines or {}
     if not isinstance(data, dict):
-        raise ScenarioError(source, "expected a mapping of scenario fields at the top level", line=1)
-    _refuse_non_finite(data, (), source, lines)
+        raise ScenarioError(source, f"expected a mapping of {what} fields at the top level",
+                            line=1 if lines else None)
+    check_tree(data, source, lines)
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        m = re.match(r"^([A-Za-z0-9_.\-]+): (.*)$", msg)
-        if m and not loc:
-            field_path = m.group(1)
-            msg = m.group(2)
-            loc = tuple(field_path.split("."))
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        elif "input" in err and err["type"].endswith("_type"):
-            msg = f"{msg} (got {type(err['input']).__name__} {_short(err['input'])})"
-        more = len(exc.errors()) - 1
-        if more:
-            msg += f" (and {more} more error{'s' if more > 1 else ''})"
-        field = ".".join(str(p) for p in loc) or None
-        return_line = _line_for(loc, lines)
-        raise ScenarioError(source, msg, field=field, line=return_line) from None
+        raise validation_error(exc, source, lines, overridden) from None
+    except RecursionError:
+        raise ScenarioError(source, f"nested deeper than {MAX_DEPTH} levels") from None
+
+
+def validation_error(exc: ValidationError, source: str, lines: dict[tuple, int] | None = None,
+                     overridden: Collection[str] = ()) -> ScenarioError:
+    """The first of pydantic's errors, phrased for the author of the file."""
+    lines = lines or {}
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    m = re.match(r"^([A-Za-z0-9_.\-]+): (.*)$", msg, flags=re.DOTALL)
+    if m and not loc:
+        field_path = m.group(1)
+        msg = m.group(2)
+        loc = tuple(field_path.split("."))
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    elif "input" in err and err["type"].endswith("_type"):
+        msg = f"{msg} (got {type(err['input']).__name__} {_short(err['input'])})"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more error{'s' if more > 1 else ''})"
+    line = _line_for(loc, lines)
+    dotted = tuple(str(p) for p in loc)
+    for path in overridden:
+        parts = tuple(path.split("."))
+        if dotted[: len(parts)] == parts:
+            msg += f" (value set by an override of '{path}')"
+            line = None
+            break
+    return ScenarioError(source, msg, field=_dotted(loc), line=line)
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<deeply nested {type(value).__name__}>"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _dotted(path: tuple) -> str | None:
+    return ".".join(str(p) for p in path) or None
 
 
 def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
@@ -168,25 +318,33 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return None
 
 
-def _refuse_non_finite(node: Any, path: tuple, source: str, lines: dict[tuple, int]) -> None:
-    if isinstance(node, float) and not math.isfinite(node):
-        field = ".".join(str(p) for p in path)
-        raise ScenarioError(
-            source, f"expected a finite number, got {node}", field=field, line=_line_for(path, lines)
-        )
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if not isinstance(k, str):
-                raise ScenarioError(
-                    source,
-                    f"field names must be text, got {_short(k)}",
-                    field=".".join(str(p) for p in path) or None,
-                    line=_line_for(path, lines),
-                )
-            _refuse_non_finite(v, path + (k,), source, lines)
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _refuse_non_finite(v, path + (i,), source, lines)
+def check_tree(data: Any, source: str, lines: dict[tuple, int] | None = None) -> None:
+    """Refuse what the schema cannot see or should never get: non-text keys, NaN and
+    infinities, nesting past MAX_DEPTH (a dict that contains itself), more than
+    MAX_VALUES values. Iterative, so no input can exhaust the stack."""
+    lines = lines or {}
+    stack: list[tuple[Any, tuple]] = [(data, ())]
+    visited = 0
+    while stack:
+        node, path = stack.pop()
+        visited += 1
+        if visited > MAX_VALUES:
+            raise ScenarioError(source, f"more than {MAX_VALUES:,} values; a scenario is far "
+                                "smaller")
+        if len(path) > MAX_DEPTH:
+            raise ScenarioError(source, f"nested deeper than {MAX_DEPTH} levels (or contains "
+                                "itself)", field=_dotted(path[:4]))
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ScenarioError(source, f"expected a finite number, got {node}",
+                                field=_dotted(path), line=_line_for(path, lines))
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    raise ScenarioError(source, f"field names must be text, got {_short(k)}",
+                                        field=_dotted(path), line=_line_for(path, lines))
+                stack.append((v, path + (k,)))
+        elif isinstance(node, list | tuple):
+            stack.extend((v, path + (i,)) for i, v in enumerate(node))
 
 
 def load_scenario(
@@ -200,15 +358,16 @@ def load_scenario(
         data, lines, source = spec.model_dump(mode="json"), {}, spec.name
     elif isinstance(spec, dict):
         data, lines, source = spec, {}, "<dict>"
+        check_tree(data, source)  # before overrides deep-copy it
     else:
         text, source = _read_source(str(spec))
         data, lines = read_yaml(text, source)
     if overrides:
         if not isinstance(data, dict):
-            raise ScenarioError(source, "expected a mapping of scenario fields at the top level")
+            raise ScenarioError(source, "expected a mapping of scenario fields at the top level",
+                                line=1 if lines else None)
         data = apply_overrides(data, overrides)
-        lines = {}  # overridden values have no line
-    return validate(data, source, lines)
+    return validate(data, source, lines, overridden=list(overrides))
 
 
 def _read_source(spec: str) -> tuple[str, str]:
@@ -216,18 +375,32 @@ def _read_source(spec: str) -> tuple[str, str]:
     looks_like_file = path.suffix in (".yaml", ".yml") or "/" in spec or path.exists()
     if not looks_like_file:
         return builtin_text(spec), f"built-in scenario '{spec}'"
-    if not path.is_file():
-        raise ScenarioError(spec, "no such scenario file")
+    return read_text_file(spec, "scenario file"), spec
+
+
+def read_text_file(spec: str | Path, what: str = "file", max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The text of a small UTF-8 input file, or a ScenarioError saying why not."""
+    spec = str(spec)
+    path = Path(spec)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise ScenarioError(spec, f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
-        raw = path.read_bytes()
+        if not path.is_file():
+            raise ScenarioError(spec, f"no such {what}")
+        with path.open("rb") as f:
+            raw = f.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+        if len(raw) > max_bytes:
+            raise ScenarioError(spec, f"file is larger than {human_size(max_bytes)}; "
+                                f"a {what} is a few KB")
     except OSError as exc:
-        raise ScenarioError(spec, f"cannot read: {exc.strerror}") from None
+        raise ScenarioError(spec, f"cannot read: {exc.strerror or exc}") from None
     try:
-        return raw.decode("utf-8"), spec
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ScenarioError(spec, f"not UTF-8 text (byte {exc.start})") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(spec, f"not UTF-8 text (byte {exc.start})", line=line) from None
+
+
+def human_size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 2**10:g} KiB"
 
 
 def resolved_yaml(scenario: Scenario) -> str:

@@ -184,7 +184,9 @@ class MediaSuspension(Model):
 
 
 class Shaming(Model):
-    triggers: list[Name] = Field(description="Behaviours whose records are shown on public screens.")
+    triggers: list[Name] = Field(
+        description="Behaviours whose records are shown on public screens."
+    )
     source: str = ""
 
 

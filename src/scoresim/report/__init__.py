@@ -1,0 +1,172 @@
+"""Reports: what a run or a sweep did, as one HTML file people would rather look at than read.
+
+`write_report(folder)` writes FOLDER/report.html for a run folder or a sweep
+folder. The file is self-contained (plotly.js inline, no network request of any
+kind), so it can be mailed, archived or opened offline. Sections appear when
+the run has the data they need and are skipped otherwise, so the same code
+reports old runs and runs with outputs added later (sanctions log, breakdowns,
+firms, regions, joint punishment, paired baselines).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
+from scoresim.report.page import Section, grade_colours, line_style, render_page
+from scoresim.report.run import RUN_SECTIONS, SANCTION_SERIES, Run, days_axis, scenario
+from scoresim.results import MANIFEST, Results, RunFolderError, load
+
+REPORT = "report.html"
+
+__all__ = ["REPORT", "ReportError", "is_sweep", "overview_figure", "run_report_html",
+           "write_report"]
+
+
+class ReportError(ValueError):
+    """A report that cannot be made from what was given; the message says why."""
+
+
+def is_sweep(folder: str | Path) -> bool:
+    from scoresim.sweep import MEMBERS, SUMMARY_FILE
+
+    folder = Path(folder)
+    return (folder / SUMMARY_FILE).is_file() and (folder / MEMBERS).is_dir()
+
+
+def _results(source: Results | str | Path, what: str) -> Results:
+    if isinstance(source, Results):
+        return source
+    folder = Path(source)
+    if not (folder / MANIFEST).is_file():
+        raise ReportError(f"{folder}: {what} is not a run folder (no {MANIFEST})"
+                          + (" or sweep folder (no summary.parquet)" if what == "RUN" else ""))
+    return load(folder)
+
+
+def run_report_html(results: Results | str | Path, baseline: Results | str | Path | None = None,
+                    story_budget: int = DEFAULT_BUDGET) -> str:
+    """The report of one run as an HTML string (optionally against a paired baseline run)."""
+    run = Run(_results(results, "RUN"))
+    base = Run(_results(baseline, "--baseline")) if baseline is not None else None
+    try:
+        if base is not None and (base.agents, base.days) != (run.agents, run.days):
+            raise ReportError(
+                f"--baseline {base.folder or ''}: {base.agents:,} people over {base.days} days, "
+                f"but the run has {run.agents:,} people over {run.days} days; a baseline must "
+                "be the same society over the same days")
+        sections = [s for s in (build(run, base) for build in RUN_SECTIONS) if s is not None]
+        data = embedded_stories(run.results, story_budget)
+        where = str(run.folder) if run.folder is not None else "RUN"
+        sections.append(Section("lookup", "Look up a person",
+                                "Type the id of a person to read their credit file as "
+                                "`scoresim explain` tells it: each record, whether it was "
+                                "true, and each sanction it brought.",
+                                html=lookup_html(data, where)))
+        sections.append(scenario(run, base))
+    finally:
+        run.close()
+        if base is not None:
+            base.close()
+    sc = run.scenario
+    subtitle = (f"Scenario '{run.name}': {sc.get('description', '')} — {run.agents:,} synthetic "
+                f"people, {run.days:,} days, seed {run.manifest['seed']}")
+    notes = []
+    if base is not None:
+        notes.append(f"Compared with the baseline run '{base.name}'"
+                     + (" (paired: same seed, same people)."
+                        if base.manifest.get("seed") == run.manifest.get("seed") else
+                        " (not paired: the seeds differ, so differences include chance)."))
+    return render_page(f"scoresim report: {run.name}", subtitle, sections, get_plotlyjs(),
+                       stories=data, notes=notes,
+                       scripts=[LOOKUP_SCRIPT] if data else None)
+
+
+def write_report(source: Results | str | Path, out: str | Path | None = None, *,
+                 baseline: Results | str | Path | None = None,
+                 story_budget: int = DEFAULT_BUDGET) -> Path:
+    """Write the report of a run folder or a sweep folder; returns the file written.
+
+    The default file is SOURCE/report.html. It is written whole to a temporary
+    name and renamed, so a failed report never leaves half a file behind.
+    """
+    if isinstance(source, Results):
+        default_dir = source.folder
+        html = run_report_html(source, baseline, story_budget)
+    else:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise ReportError(f"{folder}: no such run or sweep folder")
+        default_dir = folder
+        if is_sweep(folder):
+            if baseline is not None:
+                raise ReportError("--baseline: applies to a run; a sweep compares its arms "
+                                  "with its own baseline arm")
+            from scoresim.report.sweep import sweep_report_html
+
+            html = sweep_report_html(folder)
+        else:
+            html = run_report_html(folder, baseline, story_budget)
+    if out is None:
+        if default_dir is None:
+            raise ReportError("this run was kept in memory; give out= to say where the "
+                              "report goes")
+        out = Path(default_dir) / REPORT
+    out = Path(out)
+    if out.is_dir():
+        raise ReportError(f"{out}: is a folder; --out names the report file")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunFolderError(f"{out}: cannot write the report ({exc.strerror})") from None
+    return out
+
+
+def overview_figure(results: Results) -> go.Figure:
+    """The run at a glance: grade shares and people under sanction, day by day."""
+    run = Run(results)
+    ts = run.ts
+    scored = run.scored
+    rows = 2 if scored else 1
+    series = [(c, n) for c, n in SANCTION_SERIES + [("n_wrongly_banned", "wrongly travel-banned")]
+              if c in ts and ts[c].any()]
+    lower, unit = "People under each sanction", "people"
+    if not series:  # no system: what people did, which a system would watch
+        series = [(c, n) for c, n in (("n_events", "true events"),
+                                      ("n_speech_events", "speech events")) if c in ts]
+        lower, unit = "What people did, per day (no sanctions in this run)", "events per day"
+    fig = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+        subplot_titles=(["Share of people in each grade (%)"] if scored else []) + [lower])
+    if scored:
+        colours = grade_colours(run.rules.grade_names)
+        for g in reversed(run.rules.grade_names):
+            col = f"n_grade_{g}"
+            if col in ts:
+                fig.add_trace(go.Scatter(
+                    x=ts["day"].tolist(), y=(ts[col] / run.agents * 100).round(4).tolist(),
+                    name=f"grade {g}", stackgroup="grades", mode="lines",
+                    line={"width": 0.5, "color": colours[g]}, fillcolor=colours[g],
+                    legendgroup="grades"), row=1, col=1)
+        fig.update_yaxes(title_text="share of people (%)", range=[0, 100], row=1, col=1)
+    for k, (col, name) in enumerate(series):
+        fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
+                                 mode="lines", line=line_style(k), legendgroup="lower"),
+                      row=rows, col=1)
+    fig.update_yaxes(title_text=unit, rangemode="tozero", row=rows, col=1)
+    fig.update_xaxes(title_text=days_axis(run), row=rows, col=1)
+    fig.update_layout(
+        title={"text": f"{run.name}: {run.agents:,} people, {run.days:,} days, seed "
+               f"{run.manifest['seed']}", "x": 0},
+        template="plotly_white", height=380 * rows, font={"size": 13},
+        legend={"orientation": "v", "x": 1.02, "y": 1})
+    return fig

@@ -1,0 +1,719 @@
+"""The sections of a run's report, each built only when the run has the data it needs.
+
+A section is a function of the run (and, for paired comparisons, a baseline)
+that returns a Section or None. Later outputs (a sanctions log, breakdowns by
+dimension, firms, regions, joint punishment) get their sections the same way,
+so a report of an old run and of a new one are made by the same code and
+simply differ in what they show.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pyarrow.parquet as pq
+import yaml
+from plotly.subplots import make_subplots
+
+from scoresim.explain import Rules, file_kept, records_kept
+from scoresim.report.page import (
+    OKABE_ITO,
+    RIGHT,
+    WRONG,
+    Chart,
+    Section,
+    esc,
+    fmt,
+    grade_colours,
+    line_style,
+    styled,
+    table,
+)
+from scoresim.results import Results
+
+SANCTION_SERIES = [
+    ("n_travel_banned", "travel-banned"),
+    ("n_dishonest", "on the dishonest list"),
+    ("n_consumption_banned", "consumption-banned"),
+    ("n_media_suspended", "social media suspended"),
+]
+COLLATERAL = re.compile(r"^n_(collateral|family|relatives|joint|firm|firms)_?")
+BREAKDOWN = "breakdown.parquet"
+FIRMS = "firms.parquet"
+MAX_BREAKDOWN_CHARTS = 12
+MAX_LINES = 8
+
+
+class Run:
+    """A run as the report reads it: its tables, its rules, and queries over its credit file."""
+
+    def __init__(self, results: Results):
+        self.results = results
+        self.manifest = results.manifest
+        self.scenario = results.scenario
+        self.rules = Rules.from_manifest(results.manifest)
+        self.ts = daily(results.timeseries)
+        self.people = results.people
+        self.agents = int(results.manifest["agents"])
+        self.days = int(results.manifest["days"])
+        self.kept = records_kept(results)
+        self.folder = (Path(results.folder) if results.folder is not None else
+                       Path(results.records_path).parent if results.records_path else None)
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.scenario.get("name", "run"))
+
+    @property
+    def scored(self) -> bool:
+        return self.rules.initial is not None and "score" in self.people \
+            and self.people["score"].notna().any()
+
+    def optional(self, filename: str) -> Path | None:
+        """A file later versions write beside the run's tables, if this run has it."""
+        if self.folder is None:
+            return None
+        path = self.folder / filename
+        return path if path.exists() else None
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """A query over `records` (the credit file) and `people` (id, group)."""
+        if self._con is None:
+            con = duckdb.connect()
+            con.execute("SET threads TO 2")
+            path = str(self.results.records_path).replace("'", "''")
+            con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet('{path}')")
+            con.register("people", self.people[["id", "group"]])
+            self._con = con
+        return self._con.execute(query).df()
+
+    def population(self) -> np.ndarray:
+        """Whose whole files the credit file holds: everyone, a sample, or no one."""
+        return file_kept(self.results, self.people["id"].to_numpy())
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def daily(ts: pd.DataFrame) -> pd.DataFrame:
+    """One row per day: a timeseries split by group or region is summed back to days."""
+    if ts.empty or ts["day"].is_unique:
+        return ts.reset_index(drop=True)
+    counts = [c for c in ts.columns if c.startswith("n_")]
+    out = ts.groupby("day", sort=True)[counts].sum()
+    if "mean_score" in ts:
+        out["mean_score"] = ts.groupby("day", sort=True)["mean_score"].mean()
+    return out.reset_index()
+
+
+def grade_index(rules: Rules, score: np.ndarray) -> np.ndarray:
+    """0 for the top grade, as scoring.py grades (a score gets the first grade it reaches)."""
+    cut = np.array([m for _, m in rules.grades[:-1]], dtype=np.int64)
+    return (np.asarray(score, dtype=np.int64)[:, None] < cut[None, :]).sum(axis=1)
+
+
+def days_axis(run: Run) -> str:
+    return "day of the run (0 = first day)"
+
+
+def _series_alt(what: str, days: pd.Series, values: dict[str, pd.Series], unit: str) -> str:
+    last = int(days.iloc[-1]) if len(days) else 0
+    parts = [f"{name} {fmt(_py(v.iloc[-1]))}{unit}, peak {fmt(_py(v.max()))}{unit}"
+             for name, v in values.items() if len(v)]
+    return f"{what}, day 0 to {last}. On the last day: " + "; ".join(parts) + "."
+
+
+def _py(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+# -- key numbers ------------------------------------------------------------------------
+
+def label_of(key: str) -> str:
+    if key.startswith("n_grade_"):
+        return f"people in grade {key[8:]} (last day)"
+    if key.startswith("total_"):
+        return f"{key[6:].replace('_', ' ')} (all days)"
+    if key.startswith("n_"):
+        return f"{key[2:].replace('_', ' ')} (last day)"
+    return key.replace("_", " ")
+
+
+CARDS = [
+    ("n_travel_banned", "travel-banned", "people, last day"),
+    ("n_wrongly_banned", "wrongly travel-banned", "people, last day"),
+    ("n_dishonest", "on the dishonest list", "people, last day"),
+    ("n_media_suspended", "social media suspended", "people, last day"),
+    ("total_false_records", "wrong records", "filed over the run"),
+    ("total_shamed_wrongly", "shown wrongly on screens", "records over the run"),
+    ("mean_score", "mean score", "points, last day"),
+    ("total_speech_events", "speech events", "over the run"),
+]
+
+WRONG_CARDS = ("n_wrongly_banned", "total_false_records", "total_shamed_wrongly")
+
+
+def key_numbers(run: Run, baseline: Run | None) -> Section:
+    s = run.results.summary()
+    b = baseline.results.summary() if baseline is not None else None
+    skip = ("scenario", "agents", "days", "seed")
+    cards = []
+    for key, name, unit in CARDS:
+        if key not in s or s[key] is None:
+            continue
+        if not s[key] and key not in ("n_wrongly_banned",):
+            continue
+        sub = unit
+        if b is not None and isinstance(b.get(key), int | float) and math.isfinite(b[key]):
+            diff = s[key] - b[key]
+            sub += f"; {fmt(diff) if diff < 0 else '+' + fmt(diff)} against the baseline"
+        value = f"{s[key]:,.1f}" if isinstance(s[key], float) else fmt(s[key])
+        cls = "card wrong" if key in WRONG_CARDS else "card"
+        cards.append(f'<div class="{cls}"><dt>{esc(name)}</dt><dd class="big">'
+                     f'{esc(value)}</dd><dd>{esc(sub)}</dd></div>')
+    if b is None:
+        rows = [[label_of(k), v] for k, v in s.items() if k not in skip]
+        header = ["measure", run.name]
+    else:
+        rows = []
+        for k, v in s.items():
+            if k in skip:
+                continue
+            bv = b.get(k)
+            diff = v - bv if isinstance(v, int | float) and isinstance(bv, int | float) \
+                and not isinstance(v, bool) else None
+            rows.append([label_of(k), v, bv, diff])
+        header = ["measure", run.name, f"baseline: {baseline.name}", "difference"]
+    intro = (f"{run.agents:,} synthetic people over {run.days:,} days, seed "
+             f"{run.manifest['seed']}. Counts of people under a sanction are on the last day; "
+             "totals add up every day.")
+    html = (f'<dl class="cards">{"".join(cards)}</dl>' if cards else "") + (
+        "<details><summary>All the key numbers</summary>"
+        + table(rows, header, "Key numbers of the run") + "</details>")
+    return Section("key-numbers", "Key numbers", intro, html=html)
+
+
+# -- scores and grades ------------------------------------------------------------------
+
+def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
+    if not run.scored:
+        return None
+    ts, names = run.ts, run.rules.grade_names
+    colours = grade_colours(names)
+    fig = go.Figure()
+    shares: dict[str, pd.Series] = {}
+    for g in reversed(names):  # the bottom grade first, so the top grade is drawn on top
+        col = f"n_grade_{g}"
+        if col not in ts:
+            continue
+        share = ts[col] / run.agents * 100
+        shares[g] = share
+        fig.add_trace(go.Scatter(
+            x=ts["day"].tolist(), y=share.round(4).tolist(), name=g, mode="lines",
+            stackgroup="grades", line={"width": 0.5, "color": colours[g]},
+            fillcolor=colours[g], hovertemplate=f"grade {g}: %{{y:.2f}}% on day %{{x}}"
+            "<extra></extra>"))
+    styled(fig, "Share of people in each grade, day by day", days_axis(run),
+           "share of people (%)")
+    fig.update_yaxes(range=[0, 100])
+    shares = {g: shares[g] for g in names if g in shares}
+    charts = [Chart("grade-shares", fig,
+                    _series_alt("Stacked area chart of the share of people in each grade",
+                                ts["day"], shares, "%"),
+                    "Each band is one grade, the top grade on top; the bands add up to "
+                    "100% of people on every day.")]
+
+    score = run.people["score"].to_numpy()
+    lo, hi = int(np.floor(score.min() / 10) * 10), int(np.ceil((score.max() + 1) / 10) * 10)
+    width = max(10, int(np.ceil((hi - lo) / 120 / 10) * 10))
+    edges = np.arange(lo, hi + width, width)
+    counts, edges = np.histogram(score, bins=edges)
+    gi = grade_index(run.rules, edges[:-1])
+    fig = go.Figure()
+    for k, g in enumerate(names):
+        m = gi == k
+        if not m.any():
+            continue
+        fig.add_trace(go.Bar(
+            x=(edges[:-1][m] + width / 2).tolist(), y=counts[m].tolist(), width=width,
+            name=g, marker={"color": colours[g], "line": {"width": 0.3, "color": "#333"}},
+            hovertemplate=f"grade {g}: %{{y:,}} people scoring %{{x}}±{width // 2}"
+            "<extra></extra>"))
+    for k, (g, minimum) in enumerate(run.rules.grades[:-1]):
+        fig.add_vline(x=minimum, line={"color": "#333", "dash": "dot", "width": 1})
+        fig.add_annotation(x=minimum, y=1.0 if k % 2 == 0 else 0.92, yref="paper",
+                           text=f"{g} ≥ {minimum}", showarrow=False, xanchor="left",
+                           yanchor="bottom", font={"size": 11}, bgcolor="rgba(255,255,255,0.8)")
+    styled(fig, "Final scores", "score on the last day (points)", "people")
+    fig.update_layout(bargap=0)
+    q = np.percentile(score, [5, 50, 95])
+    charts.append(Chart(
+        "score-histogram", fig,
+        f"Histogram of {len(score):,} final scores in bins of {width} points: median "
+        f"{q[1]:.0f}, 5% below {q[0]:.0f}, 5% above {q[2]:.0f}; everyone started at "
+        f"{run.rules.initial}.",
+        "Bars are coloured by grade; dotted lines are the grade cut-offs."))
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["mean_score"].round(3).tolist(),
+                             name=run.name, mode="lines", line=line_style(0)))
+    series = {run.name: ts["mean_score"]}
+    if baseline is not None and baseline.scored:
+        fig.add_trace(go.Scatter(x=baseline.ts["day"].tolist(),
+                                 y=baseline.ts["mean_score"].round(3).tolist(),
+                                 name=f"baseline: {baseline.name}", mode="lines",
+                                 line=line_style(1)))
+        series[f"baseline {baseline.name}"] = baseline.ts["mean_score"]
+    styled(fig, "Mean score", days_axis(run), "mean score (points)", height=340)
+    fig.update_yaxes(rangemode="normal")
+    charts.append(Chart("mean-score", fig,
+                        _series_alt("Line chart of the mean score", ts["day"], series,
+                                    " points")))
+    return Section("scores", "Scores and grades",
+                   f"Everyone starts at {run.rules.initial} points; each record in their "
+                   "credit file adds or takes points, and the score decides the grade.",
+                   charts)
+
+
+def grade_flows(run: Run, baseline: Run | None) -> Section | None:
+    """Where the people of each grade went: grades at four checkpoints, from the credit file."""
+    if not run.scored or run.kept == "none" or run.days < 2:
+        return None
+    names = run.rules.grade_names
+    checks = sorted({max(0, (k * run.days) // 4 - 1) for k in range(1, 5)})
+    cols = ", ".join(f"SUM(points) FILTER (WHERE day <= {c}) AS p{c}" for c in checks)
+    pts = run.sql(f"SELECT subject, {cols} FROM records GROUP BY subject")
+    in_pop = run.population()
+    ids = run.people["id"].to_numpy()[in_pop]
+    if ids.size == 0:
+        return None
+    pts = pts.set_index("subject").reindex(ids).fillna(0)
+    grades = [np.zeros(ids.size, dtype=np.int64) + grade_index(run.rules,
+                                                                np.array([run.rules.initial]))[0]]
+    for c in checks:
+        grades.append(grade_index(run.rules, run.rules.initial + pts[f"p{c}"].to_numpy()))
+    labels = ["start"] + [f"day {c}" for c in checks]
+    colours = grade_colours(names)
+    node_id: dict[tuple[int, int], int] = {}
+    node_label, node_colour, node_x, node_y = [], [], [], []
+    for k, g in enumerate(grades):
+        present = sorted(set(np.unique(g).tolist()))
+        for gi in present:
+            node_id[(k, gi)] = len(node_label)
+            node_label.append(f"{names[gi]} ({labels[k]})")
+            node_colour.append(colours[names[gi]])
+            node_x.append(min(0.99, max(0.01, k / (len(grades) - 1))))
+            node_y.append(min(0.99, max(0.01, (gi + 0.5) / len(names))))
+    src, dst, val, lcol = [], [], [], []
+    for k in range(len(grades) - 1):
+        pair = grades[k] * len(names) + grades[k + 1]
+        uniq, cnt = np.unique(pair, return_counts=True)
+        for u, n in zip(uniq.tolist(), cnt.tolist(), strict=True):
+            a, b = divmod(u, len(names))
+            src.append(node_id[(k, a)])
+            dst.append(node_id[(k + 1, b)])
+            val.append(n)
+            lcol.append(_rgba(colours[names[a]], 0.35))
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node={"label": node_label, "color": node_colour, "x": node_x, "y": node_y, "pad": 12,
+              "thickness": 16, "line": {"color": "#333", "width": 0.5}},
+        link={"source": src, "target": dst, "value": val, "color": lcol,
+              "hovertemplate": "%{value:,} people: %{source.label} → %{target.label}"
+              "<extra></extra>"}))
+    styled(fig, "Grade flows: where the people of each grade went", "", "", height=480)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    final = np.bincount(grades[-1], minlength=len(names))
+    who = "everyone" if run.kept == "all" else f"the {ids.size:,} people whose files were kept"
+    alt = (f"Flow diagram of the grades of {who} at the start and on days "
+           f"{', '.join(map(str, checks))}. On day {checks[-1]}: "
+           + ", ".join(f"{names[k]} {final[k]:,}" for k in range(len(names))) + ".")
+    return Section("flows", "Grade flows",
+                   f"Grades recomputed from the credit file of {who}, at the start and at "
+                   "the end of each quarter of the run; each band is a set of people moving "
+                   "from one grade to another.",
+                   [Chart("grade-flows", fig, alt, "Read from left to right; band width is "
+                          "the number of people.")])
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# -- sanctions ---------------------------------------------------------------------------
+
+def sanctions(run: Run, baseline: Run | None) -> Section | None:
+    ts = run.ts
+    present = [(c, n) for c, n in SANCTION_SERIES if c in ts and ts[c].any()]
+    charts = []
+    if present:
+        fig = go.Figure()
+        for k, (col, name) in enumerate(present):
+            fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
+                                     mode="lines", line=line_style(k),
+                                     hovertemplate=f"%{{y:,}} {name} on day %{{x}}"
+                                     "<extra></extra>"))
+        styled(fig, "People under each sanction, day by day", days_axis(run), "people")
+        charts.append(Chart("sanctions", fig, _series_alt(
+            "Line chart of the number of people under each sanction", ts["day"],
+            {n: ts[c] for c, n in present}, " people")))
+    rewards = [c for c in ts.columns if c.startswith("n_rewarded_") and ts[c].any()]
+    if rewards:
+        fig = go.Figure()
+        for k, col in enumerate(rewards):
+            name = col[len("n_rewarded_"):].replace("_", " ")
+            fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
+                                     mode="lines", line=line_style(k)))
+        styled(fig, "People receiving each reward, day by day", days_axis(run), "people")
+        charts.append(Chart("rewards", fig, _series_alt(
+            "Line chart of the number of people receiving each reward", ts["day"],
+            {c[len('n_rewarded_'):].replace('_', ' '): ts[c] for c in rewards}, " people")))
+    if "n_delisted" in ts and ts["n_delisted"].any():
+        fig = go.Figure(go.Scatter(x=ts["day"].tolist(), y=ts["n_delisted"].cumsum().tolist(),
+                                   name="left the list", mode="lines", line=line_style(2)))
+        styled(fig, "People who left the dishonest list, cumulative", days_axis(run),
+               "people (cumulative)", height=320)
+        charts.append(Chart("delisted", fig,
+                            f"Line chart: {int(ts['n_delisted'].sum()):,} people left the "
+                            f"dishonest list over the run."))
+    if not charts:
+        return None
+    return Section("sanctions", "Sanctions and rewards",
+                   "Who is restricted and who is rewarded. A person can be under several "
+                   "sanctions at once.", charts)
+
+
+# -- wrongful sanctions -----------------------------------------------------------------
+
+def wrongful(run: Run, baseline: Run | None) -> Section | None:
+    ts, p = run.ts, run.people
+    charts = []
+    if "n_wrongly_banned" in ts and "n_travel_banned" in ts and ts["n_travel_banned"].any():
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["n_wrongly_banned"].tolist(),
+                                 name="wrongly travel-banned", mode="lines",
+                                 line={**line_style(1), "color": WRONG}))
+        if "n_false_records" in ts:
+            fig.add_trace(go.Scatter(x=ts["day"].tolist(),
+                                     y=ts["n_false_records"].cumsum().tolist(),
+                                     name="wrong records so far", mode="lines",
+                                     line=line_style(0), yaxis="y2"))
+        styled(fig, "Wrongly travel-banned people, and wrong records filed", days_axis(run),
+               "people wrongly travel-banned")
+        if "n_false_records" in ts:
+            fig.update_layout(yaxis2={"title": {"text": "wrong records (cumulative)"},
+                                      "overlaying": "y", "side": "right", "rangemode": "tozero",
+                                      "showgrid": False, "showline": True, "linecolor": "#444",
+                                      "ticks": "outside"}, margin={"r": 80})
+        charts.append(Chart("wrongly-banned", fig, _series_alt(
+            "Line chart of people travel-banned only because of wrong records", ts["day"],
+            {"wrongly travel-banned": ts["n_wrongly_banned"]}, " people")
+            + (f" {int(ts['n_false_records'].sum()):,} wrong records were filed in all."
+               if "n_false_records" in ts else ""),
+            "Wrongly banned: banned, but the correctly attributed records alone would not "
+            "ban them."))
+
+    groups = sorted(p["group"].unique().tolist())
+    size = p.groupby("group").size()
+    bars: list[tuple[str, pd.Series]] = []
+    for col, name in (("travel_banned", "travel-banned"),
+                      ("wrongly_banned", "wrongly travel-banned")):
+        if col in p and p[col].any():
+            bars.append((name, p[col].groupby(p["group"]).sum()))
+    if "false_points" in p and (p["false_points"] != 0).any():
+        bars.append(("with points from wrong records",
+                     (p["false_points"] != 0).groupby(p["group"]).sum()))
+    if bars:
+        fig = make_subplots(rows=1, cols=len(bars), subplot_titles=[b[0] for b in bars],
+                            horizontal_spacing=0.08)
+        alt_parts = []
+        for k, (name, counts) in enumerate(bars):
+            rate = (counts / size * 1000).reindex(groups).fillna(0)
+            fig.add_trace(go.Bar(
+                x=[f"group {g}" for g in groups], y=rate.round(3).tolist(), name=name,
+                marker={"color": [RIGHT, WRONG, OKABE_ITO["orange"]][k % 3],
+                        "pattern": {"shape": ["", "/", "."][k % 3]}},
+                customdata=counts.reindex(groups).fillna(0).astype(int).tolist(),
+                hovertemplate=f"{name}: %{{y:.2f}} per 1,000 (%{{customdata:,}} people)"
+                "<extra></extra>", showlegend=False), row=1, col=k + 1)
+            alt_parts.append(f"{name}: " + ", ".join(
+                f"group {g} {rate.loc[g]:.2f}" for g in groups))
+        styled(fig, "Sanctions and wrong records by group (last day)", "demographic group",
+               "people per 1,000 of the group")
+        fig.update_yaxes(title_text="", col=2)
+        fig.update_yaxes(title_text="", col=3)
+        fig.update_layout(margin={"t": 90})
+        charts.append(Chart(
+            "wrongful-by-group", fig,
+            "Bar charts, people per 1,000 of each group. " + "; ".join(alt_parts) + ". Group "
+            "sizes: " + ", ".join(f"group {g} {int(size.loc[g]):,}" for g in groups) + ".",
+            "Each panel has its own scale. Face recognition makes more false matches for some "
+            "groups (NIST FRVT, NISTIR 8280); this is where that difference lands."))
+
+    if run.kept != "none":
+        df = run.sql("SELECT r.channel AS channel, p.\"group\" AS grp, COUNT(*) AS n, "
+                     "COUNT(*) FILTER (WHERE NOT r.correct) AS wrong FROM records r "
+                     "JOIN people p ON r.subject = p.id GROUP BY ALL")
+        if len(df) and df["wrong"].sum() > 0:
+            df["channel"] = df["channel"].astype(str)
+            per_channel = df.groupby("channel")[["n", "wrong"]].sum()
+            chans = per_channel.index[per_channel["wrong"] > 0].tolist()
+            chans.sort(key=lambda c: -per_channel.loc[c, "wrong"])
+            fig = go.Figure()
+            for k, g in enumerate(sorted(df["grp"].unique().tolist())):
+                sub = df[df["grp"] == g].set_index("channel").reindex(chans).fillna(0)
+                rate = (sub["wrong"] / sub["n"].where(sub["n"] > 0) * 10_000).fillna(0)
+                fig.add_trace(go.Bar(
+                    x=chans, y=sub["wrong"].astype(int).tolist(), name=f"group {g}",
+                    marker={"color": [RIGHT, WRONG, OKABE_ITO["green"], OKABE_ITO["orange"],
+                                      OKABE_ITO["purple"]][k % 5],
+                            "pattern": {"shape": ["", "/", ".", "x", "-"][k % 5]}},
+                    customdata=rate.round(2).tolist(),
+                    hovertemplate="%{x}: %{y:,} wrong records (%{customdata} per 10,000 "
+                    "records of the channel)<extra></extra>"))
+            styled(fig, "Wrong records by channel and by group of the person blamed",
+                   "observation channel", "wrong records (all days)")
+            fig.update_layout(barmode="stack")
+            who = "" if run.kept == "all" else " (in the kept sample of credit files)"
+            charts.append(Chart(
+                "wrongful-by-channel", fig,
+                "Stacked bar chart of wrong records by channel" + who + ": " + ", ".join(
+                    f"{c} {int(per_channel.loc[c, 'wrong']):,} of "
+                    f"{int(per_channel.loc[c, 'n']):,}" for c in chans) + ".",
+                "A wrong record is filed under someone who did not do it; camera channels "
+                "misattribute through face recognition."))
+    if not charts:
+        return None
+    return Section("wrongful", "Wrongful sanctions",
+                   "Every record keeps its truth, so every sanction can be checked against "
+                   "what really happened.", charts)
+
+
+# -- shaming ---------------------------------------------------------------------------------
+
+def shaming(run: Run, baseline: Run | None) -> Section | None:
+    ts = run.ts
+    if "n_shamed" not in ts or not ts["n_shamed"].any():
+        return None
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["n_shamed"].cumsum().tolist(),
+                             name="shown", mode="lines", line=line_style(0)))
+    wrong = ts["n_shamed_wrongly"] if "n_shamed_wrongly" in ts else ts["n_shamed"] * 0
+    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=wrong.cumsum().tolist(),
+                             name="shown wrongly (someone else did it)", mode="lines",
+                             line={**line_style(1), "color": WRONG}))
+    styled(fig, "Shown on public screens, cumulative", days_axis(run),
+           "records shown (cumulative)")
+    total, total_w = int(ts["n_shamed"].sum()), int(wrong.sum())
+    share = total_w / total * 100 if total else 0.0
+    triggers = ", ".join(sorted(run.rules.shame_triggers)) or "its triggers"
+    charts = [Chart("shaming", fig,
+                    f"Line chart: {total:,} records shown on public screens over the run, "
+                    f"{total_w:,} of them ({share:.2f}%) of someone who did not do it.",
+                    f"Records of {triggers} are shown on public screens, as the jaywalker "
+                    "screens of Shenzhen did from April 2017.")]
+    if run.kept != "none" and run.rules.shame_triggers and total_w:
+        trig = ", ".join("'" + t.replace("'", "''") + "'" for t in run.rules.shame_triggers)
+        df = run.sql(
+            "SELECT p.\"group\" AS grp, COUNT(DISTINCT r.subject) AS people, COUNT(*) AS shown "
+            f"FROM records r JOIN people p ON r.subject = p.id WHERE NOT r.correct AND "
+            f"CAST(r.behaviour AS VARCHAR) IN ({trig}) GROUP BY ALL ORDER BY grp")
+        pop = run.people[run.population()]
+        size = pop.groupby("group").size()
+        groups = size.index.tolist()
+        df = df.set_index("grp").reindex(groups).fillna(0)
+        rate = df["people"] / size * 1000
+        fig = go.Figure(go.Bar(
+            x=[f"group {g}" for g in groups], y=rate.round(3).tolist(),
+            marker={"color": WRONG, "pattern": {"shape": "/"}},
+            customdata=df["people"].astype(int).tolist(),
+            hovertemplate="%{y:.2f} per 1,000 (%{customdata:,} people)<extra></extra>"))
+        styled(fig, "People shown on public screens for something they did not do",
+               "demographic group", "people per 1,000 of the group", height=360)
+        charts.append(Chart("shaming-by-group", fig, "Bar chart, people per 1,000 shown "
+                            "wrongly at least once: " + ", ".join(
+                                f"group {g} {rate.loc[g]:.2f}" for g in groups) + "."))
+    return Section("shaming", "Public shaming", "", charts)
+
+
+# -- speech ------------------------------------------------------------------------------
+
+def speech(run: Run, baseline: Run | None) -> Section | None:
+    ts = run.ts
+    has = "n_speech_events" in ts and ts["n_speech_events"].any()
+    if not has:
+        return None
+    charts = []
+    fig = go.Figure()
+    roll = ts["n_speech_events"].rolling(7, min_periods=1).mean()
+    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=roll.round(2).tolist(), name=run.name,
+                             mode="lines", line=line_style(0)))
+    series = {run.name: roll}
+    paired = baseline is not None and "n_speech_events" in baseline.ts \
+        and baseline.ts["n_speech_events"].any()
+    if paired:
+        broll = baseline.ts["n_speech_events"].rolling(7, min_periods=1).mean()
+        fig.add_trace(go.Scatter(x=baseline.ts["day"].tolist(), y=broll.round(2).tolist(),
+                                 name=f"baseline: {baseline.name}", mode="lines",
+                                 line=line_style(1)))
+        series[f"baseline {baseline.name}"] = broll
+    styled(fig, "Speech: critical posts per day (7-day average)", days_axis(run),
+           "speech events per day")
+    charts.append(Chart("speech", fig, _series_alt(
+        "Line chart of speech events per day, 7-day average", ts["day"], series, "")))
+    if paired:
+        n = min(len(ts), len(baseline.ts))
+        run_c = ts["n_speech_events"].iloc[:n].cumsum().to_numpy(dtype=float)
+        base_c = baseline.ts["n_speech_events"].iloc[:n].cumsum().to_numpy(dtype=float)
+        lost = np.where(base_c > 0, (1 - run_c / np.where(base_c > 0, base_c, 1)) * 100, 0.0)
+        fig = go.Figure(go.Scatter(x=ts["day"].iloc[:n].tolist(), y=np.round(lost, 3).tolist(),
+                                   name="speech lost", mode="lines",
+                                   line={**line_style(1), "color": WRONG}))
+        styled(fig, "Speech lost to the system, compared with the baseline", days_axis(run),
+               "speech lost so far (% of the baseline's)", height=340)
+        fig.update_yaxes(rangemode="normal")
+        charts.append(Chart("speech-lost", fig,
+                            f"Line chart: by the last day, {lost[-1]:.2f}% of the speech of "
+                            f"the baseline run did not happen under the system."))
+    intro = ("Speech is counted whether or not anyone records it." +
+             (f" Compared with the paired baseline '{baseline.name}'." if paired else
+              " Give a baseline run (--baseline) to see what the system costs in speech."))
+    return Section("speech", "Speech", intro, charts)
+
+
+# -- joint punishment, regions, breakdowns, firms --------------------------------------------
+
+def collateral(run: Run, baseline: Run | None) -> Section | None:
+    ts, p = run.ts, run.people
+    charts = []
+    cols = [c for c in ts.columns if COLLATERAL.match(c) and ts[c].any()]
+    if cols:
+        fig = go.Figure()
+        for k, c in enumerate(cols[:MAX_LINES]):
+            fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[c].tolist(),
+                                     name=c[2:].replace("_", " "), mode="lines",
+                                     line=line_style(k)))
+        styled(fig, "Joint punishment: people sanctioned through a relative or a firm",
+               days_axis(run), "people")
+        charts.append(Chart("collateral", fig, _series_alt(
+            "Line chart of collateral sanctions", ts["day"],
+            {c[2:].replace("_", " "): ts[c] for c in cols[:MAX_LINES]}, " people")))
+    flags = [c for c in p.columns if c.startswith("collateral") and p[c].dtype == bool]
+    if "region" in p:
+        regions = sorted(p["region"].unique().tolist())[:40]
+        size = p.groupby("region").size()
+        fig = go.Figure()
+        alt = []
+        for k, (col, name) in enumerate([("travel_banned", "travel-banned"),
+                                         ("wrongly_banned", "wrongly travel-banned")]
+                                        + [(c, c.replace("_", " ")) for c in flags]):
+            if col not in p:
+                continue
+            rate = (p[col].groupby(p["region"]).sum() / size * 1000).reindex(regions)
+            fig.add_trace(go.Bar(x=[str(r) for r in regions], y=rate.round(3).tolist(),
+                                 name=name, marker={"color": line_style(k)["color"]}))
+            alt.append(f"{name}: highest in region {rate.idxmax()} ({rate.max():.2f})")
+        styled(fig, "Sanctions by region (last day)", "region", "people per 1,000 of the region")
+        fig.update_layout(barmode="group")
+        charts.append(Chart("regions", fig, "Bar chart by region. " + "; ".join(alt) + "."))
+    if not charts:
+        return None
+    return Section("collateral", "Joint punishment and regions",
+                   "Sanctions that reach people through their family or firm, and how "
+                   "outcomes differ between regions.", charts)
+
+
+def breakdowns(run: Run, baseline: Run | None) -> Section | None:
+    path = run.optional(BREAKDOWN)
+    if path is None:
+        return None
+    df = pq.read_table(path).to_pandas()
+    if not {"day", "dimension", "value"} <= set(df.columns):
+        return None
+    metrics = [c for c in df.columns if c not in ("day", "dimension", "value")
+               and pd.api.types.is_numeric_dtype(df[c])]
+    charts = []
+    for dim in sorted(df["dimension"].astype(str).unique().tolist()):
+        sub = df[df["dimension"].astype(str) == dim]
+        values = sub["value"].astype(str)
+        top = values.value_counts().index.tolist()[:MAX_LINES]
+        for metric in metrics:
+            if len(charts) >= MAX_BREAKDOWN_CHARTS or not sub[metric].any():
+                continue
+            fig = go.Figure()
+            for k, v in enumerate(top):
+                s = sub[values == v].groupby("day")[metric].sum()
+                fig.add_trace(go.Scatter(x=s.index.tolist(), y=s.tolist(), name=v,
+                                         mode="lines", line=line_style(k)))
+            nice = metric.removeprefix("n_").replace("_", " ")
+            styled(fig, f"{nice} by {dim}", days_axis(run), nice)
+            last = sub[sub["day"] == sub["day"].max()].groupby(values)[metric].sum()
+            charts.append(Chart(f"breakdown-{_slug(dim)}-{_slug(metric)}", fig,
+                                f"Line chart of {nice} by {dim}. On the last day: "
+                                + ", ".join(f"{k} {fmt(_py(v))}" for k, v in
+                                            last.reindex(top).fillna(0).items()) + "."))
+    if not charts:
+        return None
+    return Section("breakdowns", "Breakdowns", "The run's measures split by dimension.", charts)
+
+
+def firms(run: Run, baseline: Run | None) -> Section | None:
+    path = run.optional(FIRMS)
+    if path is None:
+        return None
+    df = pq.read_table(path).to_pandas()
+    if df.empty:
+        return None
+    rows: list[list[Any]] = [["firms", len(df)]]
+    for c in df.columns:
+        if df[c].dtype == bool:
+            rows.append([f"{c.replace('_', ' ')}", int(df[c].sum())])
+        elif pd.api.types.is_numeric_dtype(df[c]) and c not in ("id", "firm"):
+            rows.append([f"mean {c.replace('_', ' ')}", float(df[c].mean())])
+    return Section("firms", "Firms", "The firms of the synthetic society, at the end of the "
+                   "run.", html=table(rows, ["measure", "value"], "Firms"))
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "x"
+
+
+# -- scenario ------------------------------------------------------------------------------
+
+def scenario(run: Run, baseline: Run | None) -> Section:
+    text = yaml.safe_dump(run.scenario, sort_keys=False, allow_unicode=True, width=100)
+    m = run.manifest
+    facts = [["scoresim version", m.get("scoresim_version")], ["started", m.get("started")],
+             ["wall time (s)", m.get("wall_seconds")], ["records kept", run.kept],
+             ["run folder", str(run.folder) if run.folder else "in memory"]]
+    if baseline is not None:
+        paired = baseline.manifest.get("seed") == m.get("seed")
+        facts.append(["baseline", f"{baseline.name}, seed {baseline.manifest.get('seed')} "
+                      f"({'paired: same people, same seed' if paired else 'not paired: seeds differ'})"])  # noqa: E501
+    return Section(
+        "scenario", "The scenario",
+        "The fully resolved scenario this run used: `scoresim run FILE` accepts it as is.",
+        html=table(facts, ["", ""], "The run", numeric=False)
+        + "<details><summary>Scenario (YAML)</summary>"
+        f"<pre><code>{esc(text)}</code></pre></details>")
+
+
+RUN_SECTIONS: list[Callable[[Run, Run | None], Section | None]] = [
+    key_numbers, scores_and_grades, grade_flows, sanctions, wrongful, shaming, speech,
+    collateral, breakdowns, firms,
+]
+__all__ = ["RUN_SECTIONS", "Run", "scenario"]

@@ -1,0 +1,233 @@
+"""Resource guards and privacy by design.
+
+A run the machine cannot hold is refused before anything is allocated, with
+the estimate and exit code 2; `--force` overrides. The estimate is checked
+against the engine's real arrays, so it cannot silently fall behind the engine.
+And nothing a run writes has a place for a real identity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import scoresim
+from scoresim import guards
+from scoresim.api import resolve
+from scoresim.calendar import BLOCK
+from scoresim.cli import app
+from scoresim.engine import Simulation
+from scoresim.guards import ResourceError, check_memory, estimate_memory
+from scoresim.scenario.schema import Population
+
+runner = CliRunner()
+GIB = 2**30
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+# ---------------------------------------------------------------- refusing, at once
+def test_five_billion_people_are_refused_at_once_without_allocating(tmp_path: Path) -> None:
+    out = tmp_path / "huge"
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    result = runner.invoke(app, ["run", "reference", "--agents", "5000000000", "--out", str(out),
+                                 "--quiet", "--registry", "none"])
+    elapsed = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.exit_code == 2, result.output
+    assert elapsed < 5.0  # generous: the refusal itself is arithmetic, well under 0.1 s
+    assert peak < 50 * 2**20  # NumPy's arrays are traced; the run's would be ~1 TiB
+    message = result.output
+    assert message.startswith("error: scenario 'reference', field 'agents': 5,000,000,000 people")
+    assert "memory" in message and "--force" in message and "available" in message
+    assert "Traceback" not in message
+    assert not out.exists() and not any(tmp_path.iterdir())
+
+
+def test_the_api_refuses_too(tmp_path: Path) -> None:
+    with pytest.raises(ResourceError) as info:
+        scoresim.run("pilot-city", agents=5_000_000_000, out=tmp_path / "huge")
+    assert info.value.field == "agents"
+    assert isinstance(info.value, scoresim.ScenarioError)  # reported like any bad input
+    assert not (tmp_path / "huge").exists()
+
+
+def test_normal_sizes_are_accepted() -> None:
+    for name in scoresim.builtin_names():
+        estimate = check_memory(resolve(name, agents=200_000, days=365))
+        assert estimate.total < 1 * GIB
+    result = runner.invoke(app, ["run", "reference", "--agents", "1000", "--days", "5",
+                                 "--out", "small", "--quiet", "--registry", "none"])
+    assert result.exit_code == 0, result.output
+    assert scoresim.load("small").manifest["agents"] == 1000
+
+
+def test_force_runs_what_the_guard_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(guards, "available_memory", lambda: 1 << 16)  # a machine with 64 KiB
+    args = ["run", "reference", "--agents", "1000", "--days", "3", "--quiet",
+            "--registry", "none"]
+    refused = runner.invoke(app, [*args, "--out", "refused"])
+    assert refused.exit_code == 2 and "64.0 KiB is available" in refused.output
+    assert not Path("refused").exists() and not Path("runs").exists()
+    forced = runner.invoke(app, [*args, "--out", "forced", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert scoresim.load("forced").manifest["agents"] == 1000
+
+
+def test_the_threshold_is_the_available_memory() -> None:
+    scenario = resolve("pilot-city", agents=1_000_000, days=365)
+    need = estimate_memory(scenario).total
+    check_memory(scenario, available=need)
+    with pytest.raises(ResourceError):
+        check_memory(scenario, available=need - 1)
+    check_memory(scenario, available=need - 1, force=True)
+
+
+# ---------------------------------------------------------------- the estimate itself
+@pytest.mark.parametrize("name", ["reference", "pilot-city", "no-system"])
+def test_the_estimate_covers_the_engine_arrays(name: str) -> None:
+    """`memory_bytes()` of a real Simulation fits in the estimate's resident part.
+
+    The allowance is each calendar's initial blocks (one per day, reserved but
+    mostly untouched, so left out of the estimate of touched memory). The lower
+    bound keeps the estimate from drifting far above the engine: within a factor
+    of two it still refuses only what is near the limit.
+    """
+    n, days = 200_000, 30
+    scenario = resolve(name, agents=n, days=days, records="none")
+    estimate = estimate_memory(scenario)
+    arrays = sum(Simulation(scenario).memory_bytes().values())
+    allowance = guards.N_CALENDARS * (days + 48) * BLOCK * 4
+    assert arrays <= estimate.resident_per_person * n + allowance
+    assert arrays >= 0.5 * estimate.resident_per_person * n
+
+
+def test_estimate_grows_with_people_days_and_code_width() -> None:
+    small = estimate_memory(resolve("pilot-city", agents=10**6, days=30))
+    longer = estimate_memory(resolve("pilot-city", agents=10**6, days=365))
+    bigger = estimate_memory(resolve("pilot-city", agents=10**8, days=365))
+    huge = estimate_memory(resolve("pilot-city", agents=5 * 10**9, days=365))
+    assert small.total < longer.total < bigger.total < huge.total
+    # past 2**32 (person, behaviour) codes the calendar's entries are uint64: twice the bytes
+    assert guards.clock_bytes(resolve("pilot-city", agents=10**8)) == 4
+    assert guards.clock_bytes(resolve("pilot-city", agents=5 * 10**9)) == 8
+    assert huge.resident_per_person > bigger.resident_per_person
+    # the design target: 100 million people fit the 24 GiB of a workstation
+    assert bigger.total < 24 * GIB
+
+
+MEASURE = textwrap.dedent("""
+    import json, sys
+    import scoresim
+    from scoresim.guards import estimate_memory
+    from scoresim.api import resolve
+
+    def status(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+
+    name, n, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    scoresim.run(name, agents=200, days=3, records="none")  # numba caches, imports
+    base = status("VmRSS:")
+    open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
+    scoresim.run(name, agents=n, days=days, records="none")
+    peak = status("VmHWM:")
+    need = estimate_memory(resolve(name, agents=n, days=days, records="none")).total
+    print(json.dumps({"measured": peak - base, "estimated": need}))
+""")
+
+
+def _measure(name: str, n: int, days: int) -> dict[str, int]:
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("peak memory is measured through Linux's /proc/self/clear_refs")
+    proc = subprocess.run([sys.executable, "-c", MEASURE, name, str(n), str(days)],
+                          capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_the_estimate_bounds_a_measured_peak() -> None:
+    """Peak RSS of a real run (in a fresh process) lies under the estimate, and not far.
+
+    RSS moves with the allocator and the page cache, so the bounds are loose:
+    the estimate may be at most 10% short and at most 2x long.
+    """
+    m = _measure("pilot-city", 100_000, 365)
+    assert m["measured"] <= 1.1 * m["estimated"], m
+    assert m["measured"] >= 0.5 * m["estimated"], m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,n,days", [("pilot-city", 1_000_000, 365),
+                                         ("reference", 1_000_000, 365),
+                                         ("pilot-city", 3_000_000, 30)])
+def test_the_estimate_bounds_measured_peaks_at_millions(name: str, n: int, days: int) -> None:
+    m = _measure(name, n, days)
+    assert m["measured"] <= 1.1 * m["estimated"], m
+    assert m["measured"] >= 0.6 * m["estimated"], m
+
+
+# ---------------------------------------------------------------- privacy by design
+# Column names that would hold a real identity. A person is an index ("id",
+# "subject", "true_actor", "person"); traits are drawn from aggregate shares.
+IDENTITY_TOKENS = {
+    "name", "names", "surname", "firstname", "lastname", "fullname", "face", "faces", "photo",
+    "image", "portrait", "biometric", "fingerprint", "iris", "voice", "address", "street",
+    "city", "postcode", "zip", "phone", "mobile", "email", "ip", "mac", "imei", "gps", "lat",
+    "latitude", "lon", "lng", "longitude", "birth", "birthday", "dob", "passport", "ssn",
+    "hukou", "plate", "licence", "license", "wechat", "weibo", "qq", "alipay", "employer",
+    "card", "account",
+}
+IDENTITY_PHRASES = ("id_number", "id_card", "national_id", "citizen_id", "identity")
+
+
+def identity_like(column: str) -> bool:
+    lowered = column.lower()
+    tokens = set(re.split(r"[^a-z0-9]+", lowered))
+    return bool(tokens & IDENTITY_TOKENS) or any(p in lowered for p in IDENTITY_PHRASES)
+
+
+def test_the_identity_check_would_catch_identity_columns() -> None:
+    for column in ("name", "full_name", "id_number", "Face", "home_address", "phone",
+                   "national_id", "face_image", "date_of_birth", "licence_plate"):
+        assert identity_like(column), column
+    for column in ("id", "subject", "true_actor", "group", "grade", "media_suspended",
+                   "false_points", "channel", "age_band", "sex", "urban"):
+        assert not identity_like(column), column
+
+
+def test_run_folders_have_no_place_for_an_identity(tmp_path: Path) -> None:
+    results = scoresim.run("pilot-city", agents=2000, days=30, records="all",
+                           out=tmp_path / "run")
+    files = sorted((tmp_path / "run").glob("*.parquet"))
+    names = {f.name for f in files}
+    assert {"people.parquet", "records.parquet", "timeseries.parquet"} <= names
+    for f in files:
+        columns = pq.read_schema(f).names
+        assert columns, f
+        assert not [c for c in columns if identity_like(c)], (f.name, columns)
+    assert len(results.records) > 0  # the credit file was written, not just its schema
+
+
+def test_populations_are_described_by_aggregates_only() -> None:
+    """Population inputs are shares and spreads (marginals), never per-person rows."""
+    for field_name, info in Population.model_fields.items():
+        assert not identity_like(field_name), field_name
+        text = str(info.annotation)
+        assert "list[dict" not in text and "DataFrame" not in text, (field_name, text)
