@@ -124,6 +124,7 @@ class Simulation:
             "suspended_until": self.sanctions.suspended_until,
             "true_listed_until": self.sanctions.true_listed_until,
             "review_entries": reviews["entries"], "review_days": reviews["days"],
+            "review_payload": reviews["payload"],
             "counts": self.sanctions.counts, "delisted": np.array(self.sanctions.n_delisted),
             "delisted_before": np.array(self.metrics._delisted_before),
         }
@@ -162,7 +163,8 @@ class Simulation:
         self.sanctions.suspended_until[:] = st["suspended_until"]
         self.sanctions.true_listed_until[:] = st["true_listed_until"]
         self.sanctions.reviews.restore({"entries": st["review_entries"],
-                                        "days": st["review_days"]})
+                                        "days": st["review_days"],
+                                        "payload": st["review_payload"]})
         self.sanctions.counts_by_shard[:] = 0
         self.sanctions.counts_by_shard[0] = st["counts"]
         self.sanctions.delisted_by_shard[:] = 0

@@ -24,39 +24,42 @@ through the three phases of a run; the peak is the largest of them:
         its size when full: capacity = chunk pairs + pending clocks of the other
         people, times 1.5 once it has grown.
     building       people's groups, the calendar while it grows (the old and the new
-                   pool side by side: 2.5 x capacity), and one chunk's first event days
-                   (int64 codes and days, float32 log(1-p), and the calendar's codes)
+                   pool side by side: 1 + 1/1.5 times its capacity), and one chunk's
+                   first event days (int64 codes and days, float32 log(1-p), and the
+                   calendar's codes)
     a day          the resident arrays, about 40 B per event of the busiest day, and
                    the credit file's buffer of up to one row group (2**20 records,
                    about 96 B each while they are written)
-    the output     the resident arrays and about 60 B per person: the people table,
-                   pandas' consolidated copy of it and its Arrow table for Parquet
+    the output     the resident arrays and about 60 B per person (4 more per population
+                   attribute): the people table, pandas' consolidated copy of it and its
+                   Arrow table for Parquet
+    and, at any size, 16 MiB for allocator arenas, threads and small tables.
 
 Calibration: peak RSS above the process's RSS after a warm-up run (VmHWM in
 /proc/self/status, reset between phases through /proc/self/clear_refs, and
 getrusage for whole runs), built-in scenarios, 2 cores, Linux, NumPy 2, numba
-0.6x, the engine with its propensity cache and 16-byte standing rows. B =
-bytes per person. The build constants were fitted on the runs at 1e6 people,
-so agreement there is by construction; the other rows are checks.
+0.6x, the engine whose clocks carry log(1-p) and whose standing rows are 16
+bytes (pilot-city with six population attributes). B = bytes per person.
 
     scenario      agents  days  records      measured B   estimated B
-    pilot-city    1e5     365   none         311          311
-    pilot-city    1e5     365   all, saved   954          1123
-    pilot-city    1e6     365   none         284          284
-    pilot-city    1e6     365   all, saved   284          284
-    pilot-city    1e6      30   none         281          281
-    pilot-city    2e6      30   none         216          239
-    pilot-city    3e6      30   none         155          179
-    reference     1e6     365   none         188          188
+    pilot-city    1e5     365   none         446          557
+    pilot-city    1e5     365   all, saved   1015         1325
+    pilot-city    1e6     365   none         361          379
+    pilot-city    1e6     365   all, saved   361          379
+    pilot-city    1e6      30   none         353          376
+    pilot-city    2e6      30   none         267          296
+    pilot-city    3e6      30   none         196          218
+    reference     1e6     365   none         245          245
 
-At 3e6 people the end of the run (the output) measured 121 B against 131
-estimated. Beyond a few million people the chunk's fixed cost fades and the
-estimate tends to 37 B + 1.5 x pending x e + 60 B per person (about 140 B for
-pilot-city over a year): the per-person part is what decides a refusal, and
-it errs on the high side, the safe side for a refusal. `--force` is there when
-a user knows better. tests/test_guards.py checks the resident part against a
+By phase at 3e6 people: building 196 B measured (213 estimated), resident
+after the run 78 (95), the output 162 (179). Beyond a few million people the
+chunk's fixed cost fades and the estimate tends to the output phase, resident
++ 60 B + 4 B per attribute per person: about 200 B for pilot-city over a year,
+so 100 million people need about 18 GiB. The estimate errs high, by up to a
+third at small sizes, the safe side for a refusal; `--force` is there when a
+user knows better. tests/test_guards.py checks the resident part against a
 real Simulation's `memory_bytes()`, so a change to the engine's arrays that
-outgrows these constants fails a test.
+outgrows these constants fails a test; the slow tests there re-measure peaks.
 """
 
 from __future__ import annotations
@@ -77,13 +80,15 @@ SUSPENSION_BYTES = 4
 CLOCK_PAYLOAD_BYTES = 4  # log(1-p) travels with each clock (float32)
 BUILD_CHUNK = 1 << 20  # people whose first event days are drawn at once (behaviour.CHUNK)
 CALENDAR_GROWTH = 1.5  # the pool grows by half its size when full
-CALENDAR_COPY = 2.5  # old and new pool side by side while it grows
+CALENDAR_COPY = 1 + 1 / CALENDAR_GROWTH  # old and new pool side by side while it grows
 BUILD_PAIR_BYTES = 20  # int64 code, int64 day, float32 log(1-p) per pair of a chunk
 # A day and the output.
 EVENT_BYTES = 40  # per event of the busiest day: events, observations, records
 ROW_GROUP = 1 << 20  # records buffered before a row group is written (credit_file.ROW_GROUP)
 RECORD_BUFFER_BYTES = 96
 OUTPUT_BYTES = 60  # per person, while the people table is built and written
+OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
+FIXED_BYTES = 16 * 2**20  # allocator arenas, worker threads, small tables, at any size
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 2  # behaviour clocks, sanction reviews
 
@@ -155,11 +160,11 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
     buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
-    output = resident + n * OUTPUT_BYTES
+    output = resident + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits)
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
     parts = {"building": int(building), "day": int(day), "output": int(output),
              "calendars": int(calendars)}
-    total = max(building, day, output) + calendars
+    total = max(building, day, output) + calendars + FIXED_BYTES
     return MemoryEstimate(int(total), resident / n, parts)
 
 

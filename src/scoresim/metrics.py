@@ -12,15 +12,19 @@ import pandas as pd
 from scoresim.behaviour import Events
 from scoresim.observation import Records
 from scoresim.sanctions import (
+    BANNED,
     C_BANNED,
     C_CONSUMPTION,
     C_LISTED,
     C_SUSPENDED,
     C_WRONGLY,
+    CONSUMPTION_BANNED,
     Sanctions,
 )
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring
+
+BAN_BITS = {"travel_ban": BANNED, "consumption_ban": CONSUMPTION_BANNED}
 
 
 class Metrics:
@@ -33,13 +37,19 @@ class Metrics:
         self.sanctions = sanctions
         self.speech = speech
         self.grade_names = scoring.grade_names
+        # behaviours a ban stops (a ticket purchase by a banned person is blocked)
+        self.blockable = [name for name, b in scenario.behaviours.items() if b.blocked_by]
+        self.block_index = [(list(scenario.behaviours).index(name),
+                             BAN_BITS[scenario.behaviours[name].blocked_by])
+                            for name in self.blockable]
         self.rewards = [(r.name, [scoring.grade_names.index(g) for g in r.grades])
                         for r in scenario.rewards]
         cols = ["day", "mean_score"] + [f"n_grade_{g}" for g in self.grade_names] + [
             "n_travel_banned", "n_dishonest", "n_wrongly_banned", "n_records",
             "n_false_records", "n_events", "n_speech_events", "n_consumption_banned",
             "n_media_suspended", "n_shamed", "n_shamed_wrongly", "n_delisted",
-        ] + [f"n_rewarded_{name}" for name, _ in self.rewards]
+            "n_newly_listed", "n_repaid",
+        ] + [f"n_blocked_{name}" for name in self.blockable] + [f"n_rewarded_{name}" for name, _ in self.rewards]
         self.columns = cols
         self.table = {c: np.zeros(days, dtype=np.float64 if c == "mean_score" else np.int64)
                       for c in cols}
@@ -66,6 +76,13 @@ class Metrics:
         delisted = self.sanctions.n_delisted
         t["n_delisted"][day] = delisted - self._delisted_before
         self._delisted_before = delisted
+        t["n_newly_listed"][day] = self.sanctions.n_newly_listed
+        t["n_repaid"][day] = self.sanctions.n_repaid
+        if self.block_index and len(events):
+            status = self.sanctions.status[events.actor]
+            for (b, bit), name in zip(self.block_index, self.blockable, strict=True):
+                hit = (events.behaviour == b) & ((status & bit) != 0)
+                t[f"n_blocked_{name}"][day] = int(np.count_nonzero(hit))
         for name, grades in self.rewards:
             t[f"n_rewarded_{name}"][day] = int(counts[grades].sum())
 

@@ -28,6 +28,8 @@ from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring, grade_index
 from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards
 
+# why a review falls due
+END_EXPIRY, END_REPAID, END_SUSPENSION = 1, 2, 3
 # status bits
 GRADE_MASK = 0b111
 BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
@@ -143,7 +145,11 @@ class Sanctions:
         )
         self.true_listed_until = np.zeros(n if errs else 0, dtype=np.int32)
         self.repay_key = stream_key(seed, "sanctions", "repayment")
-        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64)
+        # who to look at again on which day, and why (the end of a listing or suspension)
+        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64,
+                                payload_dtype=np.int8)
+        self.n_newly_listed = 0
+        self.n_repaid = 0
         self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
         self.delisted_by_shard = np.zeros(n_shards(), dtype=np.int64)
         self.n_shamed = 0
@@ -174,29 +180,35 @@ class Sanctions:
 
     def step(self, day: int, records: Records) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
-        self.n_shamed = self.n_shamed_wrongly = 0
+        self.n_shamed = self.n_shamed_wrongly = self.n_newly_listed = 0
         if len(records):
             imposing = np.flatnonzero(self.imposing[records.behaviour])
             if imposing.shape[0]:
-                who, when = _impose(
+                who, when, why, self.n_newly_listed = _impose(
                     day, records.subject[imposing], records.behaviour[imposing],
                     records.correct[imposing], self.list_trigger, self.list_duration,
                     self.repay, self.list_log_q, self.repay_key, self.standing,
                     self.true_listed_until, self.media_trigger, self.media_duration,
                     self.suspended_until,
                 )
-                self.reviews.push(who, when)
+                self.reviews.push(who, when, why)
             if self.shaming:
                 shown = self.shame_trigger[records.behaviour]
                 self.n_shamed = int(shown.sum())
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())
-        due = self.reviews.pop(day)
-        for people in (records.subject, due):
+        # what falls due first, so that a listing ending today is seen ending for its reason
+        due, why = self.reviews.pop_with_payload(day)
+        self.n_repaid = 0
+        for people in (due, records.subject):
             if people.shape[0]:
                 before = np.empty(people.shape[0], dtype=np.int32)
                 after = np.empty(people.shape[0], dtype=np.int32)
                 _refresh(people, day, self.standing, self.counts_by_shard,
                          self.delisted_by_shard, *self._rules(), before, after)
+                if people is due:
+                    was, now = (before & LISTED) != 0, (after & LISTED) != 0
+                    ended = was & ~now & (why == END_REPAID)
+                    self.n_repaid = int(np.count_nonzero(ended))
                 if self.log is not None:
                     self.log.note(day, people, before, after)
 
@@ -215,21 +227,29 @@ def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
+    why = np.empty(2 * n, dtype=np.int8)
     m = 0
+    newly_listed = 0
     for r in range(n):
         s = subject[r]
         b = behaviour[r]
         if list_trigger[b]:
             until = day + list_duration
+            reason = END_EXPIRY
             if repay:
                 u = uniform(repay_key, np.uint64(s), np.uint64(day))
-                until = min(until, day + 1 + geometric_skip(u, list_log_q))
+                paid = day + 1 + geometric_skip(u, list_log_q)
+                if paid < until:
+                    until, reason = paid, END_REPAID
             if correct[r] and true_listed_until.shape[0] > 0 and until > true_listed_until[s]:
                 true_listed_until[s] = until
+            if standing[s, LISTED_UNTIL] <= day:
+                newly_listed += 1
             if until > standing[s, LISTED_UNTIL]:
                 standing[s, LISTED_UNTIL] = until
                 who[m] = s
                 when[m] = until
+                why[m] = reason
                 m += 1
         if media_duration > 0 and media_trigger[b]:
             until = day + media_duration
@@ -237,8 +257,9 @@ def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay
                 suspended_until[s] = until
                 who[m] = s
                 when[m] = until
+                why[m] = END_SUSPENSION
                 m += 1
-    return who[:m], when[:m]
+    return who[:m], when[:m], why[:m], newly_listed
 
 
 @nb.njit(inline="always", cache=True)

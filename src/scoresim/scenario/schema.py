@@ -80,6 +80,11 @@ class Behaviour(Model):
     rate: Rate = Field(description="Probability per person and day, before propensity.")
     channel: Name | None = Field(None, description="The observation channel that can record it.")
     speech: bool = Field(False, description="True for speech (counted in n_speech_events).")
+    blocked_by: Literal["travel_ban", "consumption_ban"] | None = Field(
+        None,
+        description="A purchase that this ban stops: events by banned people are counted "
+        "as blocked (n_blocked_<behaviour>), as flight and train tickets were.",
+    )
     source: str = ""
 
 
