@@ -49,7 +49,9 @@ class Metrics:
             "n_false_records", "n_events", "n_speech_events", "n_consumption_banned",
             "n_media_suspended", "n_shamed", "n_shamed_wrongly", "n_delisted",
             "n_newly_listed", "n_repaid",
-        ] + [f"n_blocked_{name}" for name in self.blockable] + [f"n_rewarded_{name}" for name, _ in self.rewards]
+        ] + [f"n_blocked_{name}" for name in self.blockable] + [
+            f"n_rewarded_{name}" for name, _ in self.rewards
+        ]
         self.columns = cols
         self.table = {c: np.zeros(days, dtype=np.float64 if c == "mean_score" else np.int64)
                       for c in cols}
