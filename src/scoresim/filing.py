@@ -109,6 +109,6 @@ def _pack(subject, behaviour, correct):
     out = np.empty(subject.shape[0], dtype=np.uint64)
     for r in range(subject.shape[0]):
         wrong = 0 if correct[r] else 1
-        out[r] = (np.uint64(subject[r]) << np.uint64(7)) | (np.uint64(behaviour[r]) << np.uint64(1)) \
-            | np.uint64(wrong)
+        code = (np.uint64(subject[r]) << np.uint64(7)) | (np.uint64(behaviour[r]) << np.uint64(1))
+        out[r] = code | np.uint64(wrong)
     return out
