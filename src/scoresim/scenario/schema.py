@@ -457,6 +457,8 @@ def _check_surveillance(scenario: Scenario) -> None:
     # REFERENCE_MODEL.md): its triggers must not be recorded through error-prone channels.
     dl = scenario.sanctions.dishonest_list
     for b in dl.triggers if dl else []:
+        if b not in behaviours:
+            continue  # refused below, with the field named
         ch = scenario.channels.get(behaviours[b].channel or "")
         if ch is not None and ch.linkage_error > 0:
             raise ValueError(f"channels.{behaviours[b].channel}.linkage_error: '{b}' puts people "
