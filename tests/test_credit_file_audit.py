@@ -42,6 +42,9 @@ def test_scores_are_initial_plus_the_points_of_their_records(audited: Results, r
     rules = rules_of(audited)
     people, rec = audited.people, audited.records
     n = len(people)
+    # An expired record stays in the file but no longer counts (expires_day: the first day
+    # it does not count; never for schemes without expiry).
+    rec = rec[rec["expires_day"] > audited.manifest["days"] - 1]
     assert np.array_equal(people["id"].to_numpy(), np.arange(n))
     assert np.array_equal(people["score"].to_numpy(), rules.initial + _sums_by_subject(rec, n))
     wrong = ~rec["correct"].to_numpy()
@@ -111,7 +114,7 @@ def test_pilot_city_sanctions_recount_from_records(pilot_city_year: Results, rul
     # Media suspension: a trigger record in the last duration_days (no randomness).
     ms = sanctions["media_suspension"]
     trig = rec[rec["behaviour"].isin(ms["triggers"])
-               & (rec["day"] + ms["duration_days"] > days - 1)]
+               & (rec["filed_day"] + ms["duration_days"] > days - 1)]
     suspended = np.zeros(len(people), dtype=bool)
     suspended[trig["subject"].to_numpy()] = True
     assert np.array_equal(people["media_suspended"].to_numpy(), suspended)
@@ -119,7 +122,7 @@ def test_pilot_city_sanctions_recount_from_records(pilot_city_year: Results, rul
 
     # Shaming: the day's records of the shamed behaviours, wrong ones counted apart.
     shown = rec[rec["behaviour"].isin(sanctions["shaming"]["triggers"])]
-    per_day = shown.groupby("day").agg(n=("correct", "size"), right=("correct", "sum"))
+    per_day = shown.groupby("filed_day").agg(n=("correct", "size"), right=("correct", "sum"))
     per_day = per_day.reindex(range(days), fill_value=0)
     assert np.array_equal(ts["n_shamed"], per_day["n"])
     assert np.array_equal(ts["n_shamed_wrongly"], per_day["n"] - per_day["right"])

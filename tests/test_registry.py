@@ -137,7 +137,8 @@ def test_two_processes_registering_at_once(run_folders, registry, tmp_path):
                               stderr=subprocess.PIPE, text=True)
              for k in (0, 1)]
     for p in procs:
-        assert p.stdout.readline().strip() == "ready"
+        line = p.stdout.readline().strip()
+        assert line == "ready", p.communicate(timeout=60)[1]
     time.sleep(0.5)
     # both writers have been trying for a while, and neither has written anything
     assert holder.execute("SELECT count(*) FROM runs").fetchone()[0] == 1

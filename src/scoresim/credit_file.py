@@ -4,6 +4,13 @@ The file is the audit trail. Scores, grades and sanctions must be explainable
 from it alone, so it is streamed to `records.parquet` in row groups as the run
 goes (never held whole in memory): all of it, the whole files of a random
 sample of people, or none.
+
+Each row keeps its truth (true actor, correct, the kind of error behind it)
+and its life in the file: the day it was made, the day it was filed (later
+for channels that file late), its category and the first day it no longer
+counts (`expires_day`, 2147483647 for never). A person's score is the initial
+score plus the points of their records with `expires_day` after the day
+asked about: an expired record stays in the file, as in a real audit trail.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from scoresim.observation import Records
+from scoresim.filing import NO_CATEGORY, Filing
+from scoresim.observation import ERRORS, Records
 from scoresim.parquet_stream import ParquetStream
 from scoresim.random import stream_key, uniforms
 
@@ -26,6 +34,10 @@ RECORD_SCHEMA = pa.schema(
         ("points", pa.int32()),
         ("true_actor", pa.int64()),
         ("correct", pa.bool_()),
+        ("filed_day", pa.int32()),
+        ("error", pa.dictionary(pa.int8(), pa.string())),
+        ("category", pa.dictionary(pa.int8(), pa.string())),
+        ("expires_day", pa.int32()),
     ]
 )
 
@@ -36,7 +48,8 @@ class CreditFile:
     name = "credit_file"
 
     def __init__(self, behaviour_names: list[str], channel_names: list[str], mode: str,
-                 sample_share: float, seed: int, path: Path | None, parts: bool = False):
+                 sample_share: float, seed: int, path: Path | None,
+                 filing: Filing | None = None, parts: bool = False):
         self.behaviour_names = pa.array(behaviour_names, pa.string())
         self.channel_names = pa.array(channel_names or [""], pa.string())
         self.mode = mode if path is not None else "none"
@@ -45,50 +58,64 @@ class CreditFile:
         self.path = path
         self.stream = (ParquetStream(path, RECORD_SCHEMA, self._table, parts)
                        if self.mode != "none" else None)
-
-    @property
-    def n_written(self) -> int:
-        return self.stream.n_rows if self.stream is not None else 0
+        self.filing = filing
+        self.error_names = pa.array(ERRORS, pa.string())
+        self.category_names = pa.array(filing.category_names if filing else [NO_CATEGORY],
+                                       pa.string())
 
     def in_sample(self, people: np.ndarray) -> np.ndarray:
         """Whether each person's whole file is kept under records: sample."""
         return uniforms(self.sample_key, people.astype(np.int64), np.uint64(0)) < self.sample_share
 
+    @property
+    def n_written(self) -> int:
+        return self.stream.n_rows if self.stream is not None else 0
+
     def step(self, records: Records) -> Records:
-        """File today's records. Delays and expiry come in here when channels report late."""
-        return records
+        """Today's filed records: late ones wait for their day, each gets its expiry day."""
+        if self.filing is None:
+            return records
+        return self.filing.file(records)
 
     def archive(self, records: Records) -> None:
         if self.stream is None or len(records) == 0:
             return
         if self.mode == "sample":
-            keep = self.in_sample(records.subject)
-            records = Records(records.day, records.subject[keep], records.true_actor[keep],
-                              records.behaviour[keep], records.channel[keep],
-                              records.correct[keep], records.points[keep])
+            records = records.take(self.in_sample(records.subject))
         self.stream.append(records, len(records))
 
-    def _table(self, batch: list[Records]) -> pa.Table:
+    def _table(self, b: list[Records]) -> pa.Table:
         cat = np.concatenate
-        day = cat([np.full(len(r), r.day, dtype=np.int32) for r in batch])
+        day = cat([r.made for r in b]).astype(np.int32, copy=False)
+        filed = cat([np.full(len(r), r.day, dtype=np.int32) for r in b])
+        category = cat([r.category if r.category is not None else np.zeros(len(r), np.int8)
+                        for r in b])
+        expires = cat([r.expires if r.expires is not None
+                       else np.full(len(r), np.iinfo(np.int32).max, np.int32) for r in b])
         return pa.Table.from_arrays(
             [
                 pa.array(day),
-                pa.array(cat([r.subject for r in batch])),
+                pa.array(cat([r.subject for r in b])),
                 pa.DictionaryArray.from_arrays(
-                    pa.array(cat([r.behaviour for r in batch]).astype(np.int8)),
-                    self.behaviour_names,
+                    pa.array(cat([r.behaviour for r in b]).astype(np.int8)), self.behaviour_names
                 ),
                 pa.DictionaryArray.from_arrays(
-                    pa.array(cat([r.channel for r in batch]).astype(np.int8)), self.channel_names
+                    pa.array(cat([r.channel for r in b]).astype(np.int8)), self.channel_names
                 ),
-                pa.array(cat([r.points for r in batch])),
-                pa.array(cat([r.true_actor for r in batch])),
-                pa.array(cat([r.correct for r in batch])),
+                pa.array(cat([r.points for r in b])),
+                pa.array(cat([r.true_actor for r in b])),
+                pa.array(cat([r.correct for r in b])),
+                pa.array(filed),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(cat([r.error for r in b]).astype(np.int8)), self.error_names),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(category.astype(np.int8)), self.category_names),
+                pa.array(expires.astype(np.int32, copy=False)),
             ],
             schema=RECORD_SCHEMA,
         )
 
     def close(self) -> None:
+        """Finish the file; an empty one is still written so readers find the schema."""
         if self.stream is not None:
             self.stream.close()

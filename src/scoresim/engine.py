@@ -24,6 +24,7 @@ import pandas as pd
 
 from scoresim.behaviour import Behaviour
 from scoresim.credit_file import CreditFile
+from scoresim.filing import Filing
 from scoresim.metrics import Metrics
 from scoresim.observation import Observation
 from scoresim.sanctions import (
@@ -39,6 +40,7 @@ from scoresim.sanctions import (
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring
 from scoresim.society import Society
+from scoresim.surveillance_metrics import Breakdown, SurveillanceMetrics
 
 SANCTIONS_LOG = "sanctions.parquet"  # results.SANCTIONS
 PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "metrics")
@@ -58,9 +60,10 @@ class Simulation:
         self.society = Society.build(scenario, self.n, self.seed)
         self.behaviour = Behaviour(scenario, self.society, self.seed, self.days)
         self.observation = Observation(scenario, self.society, self.seed)
+        self.filing = Filing(scenario, self.days, self.observation.delays)
         self.credit_file = CreditFile(
             self.behaviour.names, self.observation.channel_names, scenario.records,
-            scenario.records_sample, self.seed, records_path, parts,
+            scenario.records_sample, self.seed, records_path, filing=self.filing, parts=parts,
         )
         self.scoring = Scoring(scenario, self.n)
         self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
@@ -69,6 +72,9 @@ class Simulation:
             self.sanctions.log = SanctionLog(records_path.with_name(SANCTIONS_LOG), keep, parts)
         self.metrics = Metrics(scenario, self.scoring, self.sanctions, self.n, self.days,
                                self.behaviour.speech)
+        self.surveillance = SurveillanceMetrics(scenario, self.observation, self.days)
+        self.breakdown = (Breakdown(scenario, self.society, self.sanctions, self.days)
+                          if scenario.metrics.breakdown else None)
         self.day = 0
         self.n_events = 0
         self.timings["build"] = time.perf_counter() - t0
@@ -82,12 +88,19 @@ class Simulation:
         seen = self.observation.step(events)
         t2 = clock()
         filed = self.credit_file.step(seen)
+        self.filing.schedule_expiry(filed)
+        expired = self.filing.expire(day)  # (subject, behaviour, correct) of records expiring
         t3 = clock()
         self.scoring.step(filed)
+        self.scoring.withdraw(*expired)
         t4 = clock()
-        self.sanctions.step(day, filed)
+        self.sanctions.step(day, filed, expired[0])
         t5 = clock()
         self.metrics.step(day, events, filed)
+        self.surveillance.step(day, events, seen, filed, expired[0].shape[0],
+                               self.filing.n_pending)
+        if self.breakdown is not None:
+            self.breakdown.step(day, filed)
         self.credit_file.archive(filed)
         t6 = clock()
         for phase, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6),
@@ -130,6 +143,9 @@ class Simulation:
         }
         for col, values in self.metrics.table.items():
             st[f"metric:{col}"] = values[: self.day]
+        for name, module in self._stateful().items():
+            for key, value in module.state().items():
+                st[f"{name}:{key}"] = value
         streams = {"records": self.credit_file.stream,
                    "sanctions": self.sanctions.log.stream if self.sanctions.log else None}
         for name, stream in streams.items():
@@ -137,6 +153,12 @@ class Simulation:
                 done = stream.checkpoint()
                 st[f"stream:{name}"] = np.array([done["n_rows"], done["n_parts"]])
         return st
+
+    def _stateful(self) -> dict[str, object]:
+        """Modules that keep their own state(), restore() pair for checkpoints."""
+        modules = {"filing": self.filing, "surveillance": self.surveillance,
+                   "breakdown": self.breakdown}
+        return {k: m for k, m in modules.items() if m is not None}
 
     def save_checkpoint(self, folder: Path) -> None:
         """Write the state atomically: a checkpoint is either whole or the previous one."""
@@ -172,6 +194,9 @@ class Simulation:
         self.metrics._delisted_before = int(st["delisted_before"])
         for col, values in self.metrics.table.items():
             values[: self.day] = st[f"metric:{col}"]
+        for name, module in self._stateful().items():
+            prefix = f"{name}:"
+            module.restore({k[len(prefix):]: v for k, v in st.items() if k.startswith(prefix)})
         streams = {"records": self.credit_file.stream,
                    "sanctions": self.sanctions.log.stream if self.sanctions.log else None}
         for name, stream in streams.items():
@@ -181,7 +206,11 @@ class Simulation:
 
     # what the run leaves behind -------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
-        return self.metrics.frame(self.day)
+        return self.surveillance.join(self.metrics.frame(self.day))
+
+    def breakdown_frame(self) -> pd.DataFrame | None:
+        """Daily outcomes by trait level, for scenarios that ask (metrics.breakdown)."""
+        return self.breakdown.frame(self.day) if self.breakdown is not None else None
 
     def people(self) -> pd.DataFrame:
         """The final state of each person."""
@@ -220,4 +249,5 @@ class Simulation:
             "behaviour": self.behaviour.nbytes,
             "scoring": self.scoring.nbytes,
             "sanctions": self.sanctions.nbytes,
+            "filing": self.filing.nbytes,
         }

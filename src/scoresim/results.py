@@ -30,6 +30,7 @@ TIMESERIES = "timeseries.parquet"
 PEOPLE = "people.parquet"
 RECORDS = "records.parquet"
 SANCTIONS = "sanctions.parquet"
+BREAKDOWN = "breakdown.parquet"
 
 
 class RunFolderError(OSError):
@@ -46,6 +47,8 @@ class Results:
     records_path: Path | None = None
     folder: Path | None = None
     _records: pd.DataFrame | None = field(default=None, repr=False)
+    breakdown: pd.DataFrame | None = field(default=None, repr=False)
+    """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -69,6 +72,12 @@ class Results:
         if path is None or not path.exists():
             return pd.DataFrame({"day": [], "person": [], "sanction": [], "started": []})
         return pq.read_table(path).to_pandas()
+
+    def channel_quality(self) -> pd.DataFrame:
+        """Precision and recall of each channel over the run (with metrics.channels)."""
+        from scoresim.surveillance_metrics import channel_quality
+
+        return channel_quality(self.timeseries)
 
     def summary(self) -> dict[str, Any]:
         """The key numbers of the last day, for tables and registries."""
@@ -110,6 +119,9 @@ class Results:
                        tmp / TIMESERIES, compression="zstd")
         pq.write_table(pa.Table.from_pandas(self.people, preserve_index=False),
                        tmp / PEOPLE, compression="zstd")
+        if self.breakdown is not None:
+            pq.write_table(pa.Table.from_pandas(self.breakdown, preserve_index=False),
+                           tmp / BREAKDOWN, compression="zstd")
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
@@ -338,6 +350,9 @@ def load(folder: str | Path) -> Results:
         people = pq.read_table(folder / PEOPLE).to_pandas()
         if records.exists():
             pq.read_metadata(records)  # a whole file ends with its footer
+        breakdown = (pq.read_table(folder / BREAKDOWN).to_pandas()
+                     if (folder / BREAKDOWN).is_file() else None)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
-    return Results(manifest, timeseries, people, records if records.exists() else None, folder)
+    return Results(manifest, timeseries, people, records if records.exists() else None, folder,
+                   breakdown=breakdown)

@@ -155,6 +155,8 @@ class Sanctions:
         self.n_shamed = 0
         self.n_shamed_wrongly = 0
         self.log: SanctionLog | None = None
+        # called with (day, people, before, after) for every re-derivation (breakdowns)
+        self.watchers: list[Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]] = []
         _init_status(self.standing, self.counts_by_shard, *self._rules())
 
     @property
@@ -178,7 +180,7 @@ class Sanctions:
                 self.suspended_until, self.true_listed_until, self.travel_grades,
                 self.travel_list, self.consumption_list)
 
-    def step(self, day: int, records: Records) -> None:
+    def step(self, day: int, records: Records, expired: np.ndarray | None = None) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
         self.n_shamed = self.n_shamed_wrongly = self.n_newly_listed = 0
         if len(records):
@@ -199,7 +201,8 @@ class Sanctions:
         # what falls due first, so that a listing ending today is seen ending for its reason
         due, why = self.reviews.pop_with_payload(day)
         self.n_repaid = 0
-        for people in (due, records.subject):
+        also = expired if expired is not None else due[:0]  # subjects of expired records
+        for people in (due, records.subject, also):
             if people.shape[0]:
                 before = np.empty(people.shape[0], dtype=np.int32)
                 after = np.empty(people.shape[0], dtype=np.int32)
@@ -211,6 +214,8 @@ class Sanctions:
                     self.n_repaid = int(np.count_nonzero(ended))
                 if self.log is not None:
                     self.log.note(day, people, before, after)
+                for watch in self.watchers:
+                    watch(day, people, before, after)
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0

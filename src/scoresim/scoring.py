@@ -56,6 +56,13 @@ class Scoring:
         _apply_points(records.subject, records.behaviour, records.correct, self.points,
                       records.points, self.standing, self.score_sum)
 
+    def withdraw(self, subject: np.ndarray, behaviour: np.ndarray, correct: np.ndarray) -> None:
+        """Take expired records' points back out of their subjects' scores (and false points)."""
+        if not self.enabled or subject.shape[0] == 0:
+            return
+        _apply_points(subject, behaviour, correct, -self.points,
+                      np.empty(subject.shape[0], dtype=np.int32), self.standing, self.score_sum)
+
     def grade_of(self, score: np.ndarray) -> np.ndarray:
         """Grade index (0 = top grade) of each score."""
         n_grades = len(self.grade_names)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Days = Annotated[int, Field(ge=1, le=36_500)]
+Multiplier = Annotated[float, Field(gt=0.0, le=1000.0)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
 
 
@@ -88,6 +89,27 @@ class Behaviour(Model):
     source: str = ""
 
 
+DelayDays = Annotated[int, Field(ge=0, le=3650)]
+
+
+class FalseFlag(Model):
+    """Events of a benign behaviour (posting online) that a filter wrongly flags as an offence."""
+
+    behaviour: Name = Field(description="The benign behaviour this channel reads.")
+    probability: Probability = Field(description="Chance that one benign event is flagged.")
+    recorded_as: Name = Field(description="The offence a flagged event is recorded as.")
+    source: str = ""
+
+
+class MaliciousReport(Model):
+    """Reports made up by an informant about a neighbour: records with no true actor."""
+
+    behaviour: Name = Field(description="The informant's act of making a false report.")
+    probability: Probability = Field(1.0, description="Chance that a made-up report is filed.")
+    recorded_as: Name = Field(description="The offence the report alleges.")
+    source: str = ""
+
+
 class Channel(Model):
     """A way the system sees events: a register that records, or a camera that captures."""
 
@@ -101,6 +123,34 @@ class Channel(Model):
     face_recognition: Name | None = Field(
         None, description="camera: the face recognition profile that attributes captures."
     )
+    # surveillance details (observation/): all off unless a scenario sets them
+    place: Literal["street", "indoor", "transit"] | None = Field(
+        None, description="camera: where it watches (a label; coverage differs by channel)."
+    )
+    coverage_by: Name | None = Field(
+        None, description="camera: the trait (e.g. urban) whose level sets the coverage."
+    )
+    coverage: list[Probability] = Field(
+        default_factory=list, max_length=64,
+        description="camera: share of events within a camera's view, one per level of "
+        "coverage_by; the capture probability applies within view.",
+    )
+    delay_min_days: DelayDays = Field(0, description="Fewest days between event and filing.")
+    delay_max_days: DelayDays = Field(
+        0, description="Most days between event and filing (uniform in between)."
+    )
+    linkage_error: Probability = Field(
+        0.0, description="register: probability that a record is filed under another person "
+        "with a similar identity (a nearby id) instead of the true actor.",
+    )
+    linkage_window: Annotated[int, Field(ge=1, le=10**6)] = Field(
+        100, description="How far (in ids) a similar identity lies: linkage errors and the "
+        "neighbours informants report on.",
+    )
+    false_flag: FalseFlag | None = Field(
+        None, description="register: benign events this channel misreads as offences.")
+    malicious_report: MaliciousReport | None = Field(
+        None, description="register: fabricated reports about a neighbour.")
     source: str = ""
 
     @model_validator(mode="after")
@@ -109,6 +159,16 @@ class Channel(Model):
             raise ValueError("a camera channel needs a face_recognition profile")
         if self.kind == "register" and self.face_recognition is not None:
             raise ValueError("face_recognition applies to camera channels only")
+        if self.kind == "register" and (self.coverage_by or self.coverage or self.place):
+            raise ValueError("place and coverage apply to camera channels only")
+        if self.kind == "camera" and (self.linkage_error > 0 or self.false_flag
+                                      or self.malicious_report):
+            raise ValueError("linkage_error, false_flag and malicious_report apply to "
+                             "register channels only (cameras err through face recognition)")
+        if (self.coverage_by is None) != (not self.coverage):
+            raise ValueError("coverage_by and coverage go together")
+        if self.delay_max_days < self.delay_min_days:
+            raise ValueError("delay_max_days must be at least delay_min_days")
         return self
 
 
@@ -119,6 +179,14 @@ class FaceRecognition(Model):
     fmr: list[Probability] = Field(
         description="False-match rate per demographic group of the true actor: "
         "attributed to another person of the same group."
+    )
+    fmr_multipliers: dict[Name, list[Multiplier]] = Field(
+        default_factory=dict,
+        description="Per trait (sex, age_band, ...), one factor per level on the false-match rate.",
+    )
+    miss_multipliers: dict[Name, list[Multiplier]] = Field(
+        default_factory=dict,
+        description="Per trait (or group), one factor per level on the miss rate (1 - tmr).",
     )
     source: str = ""
 
@@ -209,6 +277,44 @@ class Reward(Model):
     source: str = ""
 
 
+class RecordCategory(Model):
+    """A class of credit-file entry with its publication window (the 2026 repair rules)."""
+
+    expires_after_days: Days | None = Field(
+        None, description="Days after filing when the entry stops counting; null: never.")
+    source: str = ""
+
+
+class CreditFileRules(Model):
+    """How long entries count: categories and which behaviour falls in which."""
+
+    categories: dict[Name, RecordCategory] = Field(default_factory=dict, max_length=16)
+    category_of: dict[Name, Name] = Field(
+        default_factory=dict, description="behaviour -> category; others never expire.")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _categories_resolve(self) -> CreditFileRules:
+        if "none" in self.categories:
+            raise ValueError("categories: 'none' is reserved for entries without a category")
+        for b, cat in self.category_of.items():
+            if cat not in self.categories:
+                raise _ref_error(f"category_of.{b}", cat, "category", self.categories)
+        return self
+
+
+class MetricsOptions(Model):
+    """Optional metrics: they cost time and memory, so a scenario asks for them."""
+
+    breakdown: list[Name] = Field(
+        default_factory=list, max_length=16,
+        description="Traits (group, sex, age_band, urban ...) to break daily outcomes down by "
+        "(breakdown.parquet).",
+    )
+    channels: bool = Field(
+        False, description="Daily per-channel counts: true events, records, correct records.")
+
+
 class Scenario(Model):
     """A whole experiment: the society, what people do, how they are seen and judged."""
 
@@ -228,6 +334,8 @@ class Scenario(Model):
     records_sample: Probability = Field(
         0.01, description="With records: sample, the share of people whose files are kept."
     )
+    credit_file: CreditFileRules = Field(default_factory=CreditFileRules)
+    metrics: MetricsOptions = Field(default_factory=MetricsOptions)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
@@ -249,6 +357,7 @@ class Scenario(Model):
                     f"face_recognition.{name}.fmr: expected one rate per group "
                     f"({n_groups}), got {len(fr.fmr)}"
                 )
+        _check_surveillance(self)
         grade_names = [g.name for g in self.scoring.grades] if self.scoring else []
         if self.scoring is not None:
             for b in self.scoring.points:
@@ -276,3 +385,101 @@ class Scenario(Model):
 def _ref_error(where: str, value: str, kind: str, known) -> ValueError:
     known_list = ", ".join(sorted(known)) or "none defined"
     return ValueError(f"{where}: unknown {kind} '{value}' (known: {known_list})")
+
+
+def _trait_levels(scenario: Scenario) -> dict[str, int]:
+    levels = {n: len(a.levels) for n, a in scenario.population.attributes.items()}
+    levels["group"] = len(scenario.population.group_shares)
+    return levels
+
+
+def _check_surveillance(scenario: Scenario) -> None:
+    """Cross-references of the observation channels, face recognition and credit file."""
+    levels = _trait_levels(scenario)
+    behaviours = scenario.behaviours
+
+    def trait(where: str, name: str, n_values: int | None) -> None:
+        if name not in levels:
+            raise _ref_error(where, name, "trait", levels)
+        if n_values is not None and n_values != levels[name]:
+            raise ValueError(f"{where}: expected one value per level of '{name}' "
+                             f"({levels[name]}), got {n_values}")
+
+    coverage_traits = set()
+    for name, c in scenario.channels.items():
+        if c.coverage_by is not None:
+            trait(f"channels.{name}.coverage", c.coverage_by, len(c.coverage))
+            coverage_traits.add(c.coverage_by)
+        for field in ("false_flag", "malicious_report"):
+            rule = getattr(c, field)
+            if rule is None:
+                continue
+            where = f"channels.{name}.{field}"
+            for b in (rule.behaviour, rule.recorded_as):
+                if b not in behaviours:
+                    raise _ref_error(where, b, "behaviour", behaviours)
+            if behaviours[rule.behaviour].channel != name:
+                raise ValueError(f"{where}.behaviour: '{rule.behaviour}' must have channel "
+                                 f"'{name}' for this channel to see it")
+            if rule.behaviour == rule.recorded_as:
+                raise ValueError(f"{where}: behaviour and recorded_as must differ")
+        if c.false_flag and c.malicious_report \
+                and c.false_flag.behaviour == c.malicious_report.behaviour:
+            raise ValueError(f"channels.{name}: one behaviour cannot be both a false flag "
+                             "source and a malicious report")
+    if len(coverage_traits) > 1:
+        raise ValueError("channels: all cameras must share one coverage_by trait "
+                         f"(got {', '.join(sorted(coverage_traits))})")
+    cells = levels["group"]
+    used: set[str] = set()
+    for name, fr in scenario.face_recognition.items():
+        for field in ("fmr_multipliers", "miss_multipliers"):
+            for t, values in getattr(fr, field).items():
+                trait(f"face_recognition.{name}.{field}", t, len(values))
+                if t != "group":
+                    used.add(t)
+        # conservative: the best-matched cell's tmr with the worst cell's fmr
+        worst = (1.0 - (1.0 - fr.tmr) * _worst(fr.miss_multipliers, min)
+                 + max(fr.fmr, default=0.0) * _worst(fr.fmr_multipliers, max))
+        if worst > 1.0 + 1e-12:
+            raise ValueError(f"face_recognition.{name}: tmr + fmr with its multipliers "
+                             f"reaches {worst:g}, over 1")
+        miss = (1.0 - fr.tmr) * _worst(fr.miss_multipliers, max)
+        if miss > 1.0 + 1e-12:
+            raise ValueError(f"face_recognition.{name}: the miss rate with its multipliers "
+                             f"reaches {miss:g}, over 1")
+    for t in used:
+        cells *= levels[t]
+    if cells > 256:
+        raise ValueError(f"face_recognition: group x multiplier traits make {cells} cells "
+                         "(at most 256)")
+    for b, _cat in scenario.credit_file.category_of.items():
+        if b not in behaviours:
+            raise _ref_error(f"credit_file.category_of.{b}", b, "behaviour", behaviours)
+    for t in scenario.metrics.breakdown:
+        trait("metrics.breakdown", t, None)
+    if len(set(scenario.metrics.breakdown)) != len(scenario.metrics.breakdown):
+        raise ValueError("metrics.breakdown: traits must be unique")
+    # Wrongful bans count the dishonest list as right (court records are correct,
+    # REFERENCE_MODEL.md): its triggers must not be recorded through error-prone channels.
+    dl = scenario.sanctions.dishonest_list
+    for b in dl.triggers if dl else []:
+        if b not in behaviours:
+            continue  # refused below, with the field named
+        ch = scenario.channels.get(behaviours[b].channel or "")
+        if ch is not None and ch.linkage_error > 0:
+            raise ValueError(f"channels.{behaviours[b].channel}.linkage_error: '{b}' puts people "
+                             "on the dishonest list, whose records are taken as correct")
+        for name, c in scenario.channels.items():
+            for rule in (c.false_flag, c.malicious_report):
+                if rule is not None and rule.recorded_as == b:
+                    raise ValueError(f"channels.{name}: records '{b}' falsely, but it puts "
+                                     "people on the dishonest list, taken as correct")
+
+
+def _worst(multipliers: dict[str, list[float]], pick) -> float:
+    """The largest product of one factor per trait (traits are independent)."""
+    out = 1.0
+    for values in multipliers.values():
+        out *= pick(values)
+    return out

@@ -1,0 +1,147 @@
+"""When records enter the credit file and when they leave it: filing delays and expiry.
+
+A record seen today is not always filed today: courts and banks file late.
+Late records wait in a pending calendar, one batch per filing day, and join
+the file on their day; those due after the run ends never enter it. Once
+filed, a record counts for its category's publication window (the 2026 credit
+repair rules, FACTS.md: minor entries at most 3 months, general 3 months to 1
+year, serious 1 to 3 years) and then expires: its points leave the score and
+its subject's standing is judged again. Both calendars cost their records,
+never people x days, and a scenario without delays or windows allocates
+neither.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from scoresim.calendar import Calendar
+from scoresim.observation import Records
+from scoresim.scenario.schema import Scenario
+
+NEVER = np.iinfo(np.int32).max  # expires_day of a record that counts for good
+NO_CATEGORY = "none"
+
+
+HELD_COLUMNS = ("subject", "true_actor", "behaviour", "channel", "correct", "points", "error",
+                "made", "delay")
+
+
+class Filing:
+    """The pending-records calendar and the expiry calendar of one run."""
+
+    def __init__(self, scenario: Scenario, days: int, delays: bool):
+        rules = scenario.credit_file
+        names = list(scenario.behaviours)
+        self.days = days
+        self.category_names = [NO_CATEGORY, *rules.categories]
+        self.window = np.array(
+            [0] + [c.expires_after_days or 0 for c in rules.categories.values()], dtype=np.int64)
+        self.category_of = np.zeros(len(names), dtype=np.int8)
+        for b, cat in rules.category_of.items():
+            self.category_of[names.index(b)] = self.category_names.index(cat)
+        self.delays = delays
+        self.pending: dict[int, list[Records]] = {}
+        self.n_pending = 0
+        self.expiring = bool((self.window[self.category_of] > 0).any())
+        # an entry is (subject << 7) | (behaviour << 1) | wrong: behaviours are at most 64
+        self.expiry = Calendar(days, np.uint64) if self.expiring else None
+        self.n_expired = 0
+
+    def file(self, seen: Records) -> Records:
+        """Today's filed records: those due from earlier days, then today's prompt ones."""
+        day = seen.day
+        if self.delays and len(seen):
+            late = seen.delay > 0
+            if late.any():
+                self._hold(seen.take(np.flatnonzero(late)))
+                seen = seen.take(np.flatnonzero(~late))
+        due = self.pending.pop(day, [])
+        if due:
+            self.n_pending -= sum(len(r) for r in due)
+            seen = Records.concat(day, [*due, seen])
+        seen.day = day
+        seen.category = self.category_of[seen.behaviour]
+        window = self.window[seen.category]
+        seen.expires = np.where(window > 0, day + window, NEVER).astype(np.int32)
+        return seen
+
+    def _hold(self, late: Records) -> None:
+        filed = late.made.astype(np.int64) + late.delay
+        order = np.argsort(filed, kind="stable")
+        filed = filed[order]
+        starts = np.flatnonzero(np.r_[True, filed[1:] != filed[:-1]])
+        ends = np.r_[starts[1:], filed.shape[0]]
+        for a, b in zip(starts, ends, strict=True):  # one batch per filing day, not per record
+            d = int(filed[a])
+            if d < self.days:
+                self.pending.setdefault(d, []).append(late.take(order[a:b]))
+                self.n_pending += b - a
+
+    def schedule_expiry(self, filed: Records) -> None:
+        """File today's records under the day they stop counting."""
+        if self.expiry is None or len(filed) == 0:
+            return
+        ends = filed.expires.astype(np.int64)
+        soon = np.flatnonzero(ends < self.days)
+        if soon.shape[0]:
+            self.expiry.push(_pack(filed.subject[soon], filed.behaviour[soon],
+                                   filed.correct[soon]), ends[soon])
+
+    def expire(self, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The records that stop counting today: (subject, behaviour, correct)."""
+        if self.expiry is None:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty.astype(np.uint8), empty.astype(np.bool_)
+        codes = self.expiry.pop(day)
+        self.n_expired += codes.shape[0]
+        return (
+            (codes >> np.uint64(7)).astype(np.int64),
+            ((codes >> np.uint64(1)) & np.uint64(63)).astype(np.uint8),
+            (codes & np.uint64(1)) == 0,
+        )
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Held records (by filing day) and the expiry calendar, for checkpoints."""
+        st: dict[str, np.ndarray] = {"counts": np.array([self.n_pending, self.n_expired])}
+        days = sorted(self.pending)
+        held = [Records.concat(d, self.pending[d]) for d in days]
+        st["held_day"] = np.repeat(np.array(days, dtype=np.int64),
+                                   [len(r) for r in held]).astype(np.int64)
+        for name in HELD_COLUMNS:
+            parts = [getattr(r, name) for r in held]
+            st[f"held_{name}"] = np.concatenate(parts) if parts else np.empty(0)
+        if self.expiry is not None:
+            for k, v in self.expiry.state().items():
+                st[f"expiry_{k}"] = v
+        return st
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.n_pending, self.n_expired = (int(x) for x in st["counts"])
+        self.pending = {}
+        held_day = st["held_day"]
+        if held_day.shape[0]:
+            starts = np.flatnonzero(np.r_[True, held_day[1:] != held_day[:-1]])
+            ends = np.r_[starts[1:], held_day.shape[0]]
+            for a, b in zip(starts, ends, strict=True):
+                cols = {name: st[f"held_{name}"][a:b] for name in HELD_COLUMNS}
+                d = int(held_day[a])
+                self.pending[d] = [Records(d, **cols)]
+        if self.expiry is not None:
+            self.expiry.restore({"entries": st["expiry_entries"], "days": st["expiry_days"]})
+
+    @property
+    def nbytes(self) -> int:
+        pending = sum(r.subject.nbytes * 4 for rs in self.pending.values() for r in rs)
+        return pending + (self.expiry.nbytes if self.expiry is not None else 0)
+
+
+@nb.njit(cache=True)
+def _pack(subject, behaviour, correct):
+    out = np.empty(subject.shape[0], dtype=np.uint64)
+    for r in range(subject.shape[0]):
+        wrong = 0 if correct[r] else 1
+        code = (np.uint64(subject[r]) << np.uint64(7)) | (np.uint64(behaviour[r]) << np.uint64(1))
+        out[r] = code | np.uint64(wrong)
+    return out
