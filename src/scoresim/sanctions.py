@@ -133,6 +133,8 @@ class Sanctions:
         self.repay = bool(dl and dl.repayment_rate > 0)
         self.list_log_q = math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 \
             else -math.inf
+        self.repeat_extension = np.array(dl.repeat_extension_days if dl else (0, 0), np.int64)
+        self.repeat_key = stream_key(seed, "sanctions", "repeat-extension")
         ms = s.media_suspension
         self.media_trigger = mask(ms.triggers if ms else [])
         self.media_duration = ms.duration_days if ms else 0
@@ -189,7 +191,7 @@ class Sanctions:
                     day, records.subject[imposing], records.behaviour[imposing],
                     self.list_trigger, self.list_duration, self.repay, self.list_log_q,
                     self.repay_key, self.standing, self.media_trigger, self.media_duration,
-                    self.suspended_until,
+                    self.suspended_until, self.repeat_extension, self.repeat_key,
                 )
                 self.reviews.push(who, when)
             if self.shaming:
@@ -198,13 +200,17 @@ class Sanctions:
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())
         due = self.reviews.pop(day)
         for people in (records.subject, due):
-            if people.shape[0]:
-                before = np.empty(people.shape[0], dtype=np.int32)
-                after = np.empty(people.shape[0], dtype=np.int32)
-                _refresh(people, day, self.standing, self.counts_by_shard,
-                         self.delisted_by_shard, *self._rules(), before, after)
-                if self.log is not None:
-                    self.log.note(day, people, before, after)
+            self.refresh(day, people)
+
+    def refresh(self, day: int, people: np.ndarray) -> None:
+        """Re-derive the status of `people` (e.g. after a record is withdrawn or added by hand)."""
+        if people.shape[0]:
+            before = np.empty(people.shape[0], dtype=np.int32)
+            after = np.empty(people.shape[0], dtype=np.int32)
+            _refresh(people, day, self.standing, self.counts_by_shard,
+                     self.delisted_by_shard, *self._rules(), before, after)
+            if self.log is not None:
+                self.log.note(day, people, before, after)
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0
@@ -216,7 +222,8 @@ class Sanctions:
 
 @nb.njit(cache=True)
 def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_log_q,
-            repay_key, standing, media_trigger, media_duration, suspended_until):
+            repay_key, standing, media_trigger, media_duration, suspended_until,
+            repeat_extension, repeat_key):
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -226,6 +233,11 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
         b = behaviour[r]
         if list_trigger[b]:
             until = day + list_duration
+            if standing[s, LISTED_UNTIL] > day and repeat_extension[1] > 0:
+                # a repeat while listed: extended by 1 to 3 years (SPC 2017)
+                span = repeat_extension[1] - repeat_extension[0] + 1
+                u = uniform(repeat_key, np.uint64(s), np.uint64(day))
+                until += repeat_extension[0] + min(np.int64(u * span), span - 1)
             if repay:
                 u = uniform(repay_key, np.uint64(s), np.uint64(day))
                 until = min(until, day + 1 + geometric_skip(u, list_log_q))
