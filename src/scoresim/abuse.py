@@ -139,6 +139,8 @@ def audit(timeseries: pd.DataFrame, columns: list[str] | None = None,
         med = np.median(d)
         mad = 1.4826 * np.median(np.abs(d - med))
         scale = mad if mad > 0 else max(np.std(d), 1e-12)
+        if np.issubdtype(timeseries[c].dtype, np.integer):
+            scale = max(scale, 1.0)  # a count moves by whole people: one is never a signal
         z = np.abs(d - med) / scale
         k = int(np.argmax(z))
         rows.append({"column": c, "max_z": float(z[k]), "day": int(timeseries["day"].iloc[k + 1]),
