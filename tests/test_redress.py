@@ -178,3 +178,26 @@ def test_pilot_city_against_no_system_over_a_year():
     sb = c.loc["total_speech", "events_b"]
     assert sb - c.loc["total_speech", "events_a"] > 4 * math.sqrt(sb)
     assert int(a.timeseries["n_delisted"].sum()) > 0
+
+
+def test_general_records_are_repaired_after_the_shortest_window_or_expire():
+    data = _false_match_scenario(0.0, repair=True)
+    data["scoring"]["points"]["jaywalking"] = -20  # general: between minor and serious
+    data["appeals"]["file_probability"] = 0.0
+    cr = data["credit_repair"]
+    cr["general"] = {"min_days": 5, "max_days": 20, "apply_probability": 1.0}
+    cr.update(processing_days=3, approve_probability=0.6, paid_share=0.5,
+              paid_approve_probability=0.6, cost=10.0, paid_cost=1000.0)
+    ts = scoresim.run(data).timeseries
+    recs = ts["n_records"].to_numpy()
+    # everyone applies on day + 5, and is decided on day + 8
+    assert (ts["n_repair_applications"].to_numpy()[5:] == recs[:-5]).all()
+    n = int(recs[:len(recs) - 8].sum())
+    repaired = int(ts["n_repairs"].sum())
+    assert abs(repaired - 0.6 * n) < 4 * math.sqrt(n * 0.6 * 0.4), (repaired, n)
+    # the rest expire at day + 20; costs: half pay for a course (Binomial(apps, 0.5) of them)
+    assert (ts["n_records_expired"].to_numpy()[20:] <= recs[:-20]).all()
+    apps = int(ts["n_repair_applications"].sum())
+    paid = (ts["repair_cost"].sum() - 10.0 * apps) / (1000.0 - 10.0)
+    assert abs(paid - 0.5 * apps) < 4 * math.sqrt(apps * 0.25)
+    assert 0 < int(ts["n_paid_repairs"].sum()) < repaired

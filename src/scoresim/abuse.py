@@ -62,16 +62,25 @@ class Abuse:
         self.fabricated = names.index(a.fabricated_behaviour) if a.fabricated_behaviour else -1
         self.fab_channel = int(channel_of[self.fabricated]) if self.fabricated >= 0 else -1
         self.every = a.fabricate_every_days
+        # spread over days, so that no single day shows a jump an auditor could see
+        self.phase = np.arange(self.targets.shape[0], dtype=np.int64) % a.spread_days
+
+    def _due(self, day: int, every: int) -> np.ndarray:
+        """Targets acted on today: target k from start_day + phase[k], then every `every` days."""
+        since = day - self.start - self.phase
+        return self.targets[(since >= 0) & (since % every == 0)]
 
     def fabricate(self, day: int, records: Records) -> Records:
         """Today's records plus those fabricated against the targets."""
-        if not self.enabled or self.fabricated < 0 or self.fab_channel < 0 or day < self.start \
-                or (day - self.start) % self.every or self.targets.shape[0] == 0:
+        if not self.enabled or self.fabricated < 0 or self.fab_channel < 0 or day < self.start:
             return records
-        k = self.targets.shape[0]
+        due = self._due(day, self.every)
+        k = due.shape[0]
+        if k == 0:
+            return records
         cat = np.concatenate
         return Records(
-            day, cat([records.subject, self.targets]),
+            day, cat([records.subject, due]),
             cat([records.true_actor, np.full(k, -1, np.int64)]),
             cat([records.behaviour, np.full(k, self.fabricated, np.uint8)]),
             cat([records.channel, np.full(k, self.fab_channel, np.uint8)]),
@@ -81,13 +90,14 @@ class Abuse:
 
     def downgrade_by_hand(self, day: int, standing: np.ndarray,
                           score_sum: np.ndarray) -> np.ndarray:
-        """Take points off each target on the start day; the people to re-judge."""
-        if not self.enabled or day != self.start or self.downgrade == 0:
+        """Take points off each target on its first day; the people to re-judge."""
+        if not self.enabled or self.downgrade == 0 or day < self.start:
             return np.zeros(0, dtype=np.int64)
-        standing[self.targets, SCORE] += self.downgrade
-        standing[self.targets, FALSE_POINTS] += self.downgrade
-        score_sum[0] += np.int64(self.downgrade) * self.targets.shape[0]
-        return self.targets
+        due = self.targets[self.phase == day - self.start]
+        standing[due, SCORE] += self.downgrade
+        standing[due, FALSE_POINTS] += self.downgrade
+        score_sum[0] += np.int64(self.downgrade) * due.shape[0]
+        return due
 
     def measure(self, events: Events, speech: np.ndarray, standing: np.ndarray) -> None:
         if not self.enabled:

@@ -29,7 +29,7 @@ from scoresim.metrics import Metrics
 from scoresim.observation import Observation
 from scoresim.redress import COLUMNS as REDRESS_COLUMNS
 from scoresim.redress import Redress
-from scoresim.response import Response
+from scoresim.response import RISK_ONE, Response
 from scoresim.sanctions import (
     BANNED,
     CONSUMPTION_BANNED,
@@ -186,6 +186,12 @@ class Simulation:
         cols["wrongly_banned"] = (status & WRONGLY_BANNED) != 0
         cols["consumption_banned"] = (status & CONSUMPTION_BANNED) != 0
         cols["media_suspended"] = (status & SUSPENDED) != 0
+        if self.response.enabled:
+            cols["aware"] = self.response.aware
+            cols["left_region"] = self.response.left_region
+            cols["risk_multiplier"] = self.response.risk.astype(np.float32) / RISK_ONE
+        if self.abuse.enabled:
+            cols["targeted"] = np.isin(cols["id"], self.abuse.targets)
         return pd.DataFrame(cols)
 
     def memory_bytes(self) -> dict[str, int]:

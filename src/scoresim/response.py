@@ -166,6 +166,10 @@ class Response:
         self.n_left += int(new_left)
 
     @property
+    def left_region(self) -> np.ndarray:
+        return (self.flags & LEFT) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
+
+    @property
     def aware(self) -> np.ndarray:
         return (self.flags & AWARE) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
 

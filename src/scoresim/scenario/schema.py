@@ -379,6 +379,9 @@ class Abuse(Model):
     fabricated_behaviour: Name | None = Field(
         None, description="Behaviour of the records fabricated against targets.")
     fabricate_every_days: Annotated[int, Field(ge=1, le=36_500)] = 365
+    spread_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        1, description="Targets are first acted on over this many days from start_day (one "
+        "in spread_days each day), to see whether a slower campaign escapes an auditor.")
     source: str = ""
 
     @model_validator(mode="after")
