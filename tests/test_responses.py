@@ -176,3 +176,15 @@ def test_awareness_spreads_along_ties():
     assert sorted(contact[owner == 1].tolist()) == [6, 8]
     alone, tied = aware_at_end(None), aware_at_end(ties)
     assert tied > alone + 50, (alone, tied)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"responses.awareness.initial_share": 1.5}, "initial_share"),
+    ({"responses.avoidance.region_channels": ["nowhere"]}, "unknown channel"),
+    ({"abuse": {"target": "trait", "trait": "occupation", "level": "poet"}}, "unknown level"),
+    ({"abuse": {"target": "propensity"}}, "needs behaviour"),
+    ({"credit_repair.serious_min_points": 3}, "serious_min_points"),
+])
+def test_bad_response_input_is_refused(override, message):
+    with pytest.raises(ScenarioError, match=message):
+        scoresim.resolve("pilot-city", overrides=override)
