@@ -25,11 +25,11 @@ import pandas as pd
 from scoresim.behaviour import Events
 from scoresim.observation import Records
 from scoresim.random import normal, stream_key
+from scoresim.sanctions import BANNED, LISTED
 from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
 from scoresim.standing import FALSE_POINTS, SCORE, STATUS
 
-BANNED, LISTED = 8, 32  # sanctions status bits
 COLUMNS = ("n_targeted", "targeted_mean_score", "n_targeted_banned", "n_targeted_listed",
            "n_targeted_speech_events")
 

@@ -47,6 +47,7 @@ import numpy as np
 from scoresim.behaviour import Events
 from scoresim.observation import Records
 from scoresim.random import normal, stream_key, uniform
+from scoresim.sanctions import BANNED, LISTED, SUSPENDED
 from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
 from scoresim.ties import Ties, no_ties
@@ -56,7 +57,7 @@ AWARE, LEFT = 1, 2
 # how a behaviour responds
 UNTOUCHED, DETERRED, CHILLED, FOR_POINTS = 0, 1, 2, 3
 RISK_ONE = 64  # risk code of multiplier 1.0 (uint8: multipliers 0 .. 3.98)
-SANCTIONED = 8 | 32 | 64  # sanctions.BANNED | LISTED | SUSPENDED
+SANCTIONED = BANNED | LISTED | SUSPENDED
 
 
 class Response:
