@@ -11,9 +11,10 @@ identity.
 __version__ = "0.1.0"
 
 from scoresim.api import resolve, run  # noqa: E402
+from scoresim.compare import compare  # noqa: E402
 from scoresim.results import Results, load  # noqa: E402
 from scoresim.scenario import Scenario, ScenarioError, builtin_names  # noqa: E402
 from scoresim.sweep import sweep  # noqa: E402
 
-__all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "load", "resolve", "run",
-           "sweep"]
+__all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "compare", "load", "resolve",
+           "run", "sweep"]

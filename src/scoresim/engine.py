@@ -22,11 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoresim.abuse import COLUMNS as ABUSE_COLUMNS
+from scoresim.abuse import Abuse
 from scoresim.behaviour import Behaviour
 from scoresim.credit_file import CreditFile
-from scoresim.filing import Filing
+from scoresim.filing import NEVER, Filing
 from scoresim.metrics import Metrics
 from scoresim.observation import Observation
+from scoresim.redress import COLUMNS as REDRESS_COLUMNS
+from scoresim.redress import Redress
+from scoresim.response import RISK_ONE, Response
 from scoresim.sanctions import (
     BANNED,
     CONSUMPTION_BANNED,
@@ -41,9 +46,12 @@ from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring
 from scoresim.society import Society
 from scoresim.surveillance_metrics import Breakdown, SurveillanceMetrics
+from scoresim.ties import ties_of
 
 SANCTIONS_LOG = "sanctions.parquet"  # results.SANCTIONS
 PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "metrics")
+# phases of modules a scenario may leave off, timed apart
+OPTIONAL_PHASES = ("response", "redress")
 
 
 class Simulation:
@@ -55,7 +63,7 @@ class Simulation:
         self.seed = scenario.seed
         self.n = scenario.agents
         self.days = scenario.days
-        self.timings = dict.fromkeys(("build",) + PHASES, 0.0)
+        self.timings = dict.fromkeys(("build",) + PHASES + OPTIONAL_PHASES, 0.0)
         t0 = time.perf_counter()
         self.society = Society.build(scenario, self.n, self.seed)
         self.behaviour = Behaviour(scenario, self.society, self.seed, self.days)
@@ -75,39 +83,86 @@ class Simulation:
         self.surveillance = SurveillanceMetrics(scenario, self.observation, self.days)
         self.breakdown = (Breakdown(scenario, self.society, self.sanctions, self.days)
                           if scenario.metrics.breakdown else None)
+        self._add_adaptation(scenario)
         self.day = 0
         self.n_events = 0
         self.timings["build"] = time.perf_counter() - t0
 
     def step(self) -> None:
         """One day: all of it is drawn, observed and filed first, then judged, then counted."""
-        day, clock, t = self.day, time.perf_counter, self.timings
-        t0 = clock()
+        day, clock = self.day, time.perf_counter
+        marks = [("start", clock())]
+
+        def done(phase: str) -> None:
+            marks.append((phase, clock()))
+
         events = self.behaviour.step(day)
-        t1 = clock()
-        seen = self.observation.step(events)
-        t2 = clock()
+        done("behaviour")
+        events = self.response.thin(events)  # with responses off, every due event happens
+        done("response")
+        seen = self.response.avoid(self.observation.step(events))
+        seen = self.abuse.fabricate(day, seen)
+        done("observation")
         filed = self.credit_file.step(seen)
-        self.filing.schedule_expiry(filed)
-        expired = self.filing.expire(day)  # (subject, behaviour, correct) of records expiring
-        t3 = clock()
+        done("credit_file")
         self.scoring.step(filed)
+        done("scoring")
+        # the ways out of today's records: redress (repair, appeals, expiry) where it is on,
+        # else the credit file's own expiry; a record leaves the score once
+        out_day = self.redress.file(day, filed)
+        by_redress = None
+        if out_day is not None:
+            filed.expires = np.minimum(out_day, NEVER).astype(np.int32)
+            by_redress = filed.points < 0
+        self.filing.schedule_expiry(filed, by_redress)
+        expired = self.filing.expire(day)  # (subject, behaviour, correct) of records expiring
         self.scoring.withdraw(*expired)
-        t4 = clock()
+        withdrawn = self.redress.step(day, self.scoring.standing, self.scoring.score_sum)
+        by_hand = self.abuse.downgrade_by_hand(day, self.scoring.standing, self.scoring.score_sum)
+        done("redress")
         self.sanctions.step(day, filed, expired[0])
-        t5 = clock()
+        self.sanctions.refresh(day, withdrawn)
+        self.sanctions.refresh(day, by_hand)
+        done("sanctions")
+        self.response.learn(day, events, filed, self.sanctions.status)
+        done("response")
+        self._events_today = np.bincount(events.behaviour, minlength=len(self.behaviour.names))
         self.metrics.step(day, events, filed)
         self.surveillance.step(day, events, seen, filed, expired[0].shape[0],
                                self.filing.n_pending)
         if self.breakdown is not None:
             self.breakdown.step(day, filed)
+        self.abuse.measure(events, self.behaviour.speech, self.scoring.standing)
         self.credit_file.archive(filed)
-        t6 = clock()
-        for phase, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6),
-                               strict=True):
-            t[phase] += b - a
+        done("metrics")
+        for (_, a), (phase, b) in zip(marks[:-1], marks[1:], strict=True):
+            self.timings[phase] += b - a
         self.n_events += len(events)
         self.day += 1
+
+    def _add_adaptation(self, scenario: Scenario) -> None:
+        """Responses, redress and abuse: each off, allocating nothing per person, unless asked."""
+        names = self.behaviour.names
+        self.response = Response(
+            scenario, self.society, self.seed, self.scoring.points,
+            self.sanctions.list_trigger | self.sanctions.media_trigger,
+            self.sanctions.shame_trigger, ties_of(self.society))
+        self.redress = Redress(scenario, self.scoring.points, self.sanctions.list_trigger,
+                               self.seed, self.days)
+        self.abuse = Abuse(scenario, self.society, self.seed, self.observation.channel_of)
+        per_behaviour = [f"n_events_{b}" for b in names]
+        self._events_today = np.zeros(len(names), dtype=np.int64)
+        self.metrics.add_columns(per_behaviour, lambda: dict(
+            zip(per_behaviour, self._events_today.tolist(), strict=True)))
+        if self.response.enabled:
+            self.metrics.add_columns(["n_aware", "n_left_region"], lambda: {
+                "n_aware": self.response.n_aware, "n_left_region": self.response.n_left})
+        if self.redress.enabled:
+            self.metrics.add_columns(list(REDRESS_COLUMNS), lambda: self.redress.today,
+                                     floats=("repair_cost",))
+        if self.abuse.enabled:
+            self.metrics.add_columns(list(ABUSE_COLUMNS), lambda: self.abuse.today,
+                                     floats=("targeted_mean_score",))
 
     def run(self, on_day: Callable[[int], None] | None = None,
             checkpoint_every: int | None = None,
@@ -157,7 +212,8 @@ class Simulation:
     def _stateful(self) -> dict[str, object]:
         """Modules that keep their own state(), restore() pair for checkpoints."""
         modules = {"filing": self.filing, "surveillance": self.surveillance,
-                   "breakdown": self.breakdown}
+                   "breakdown": self.breakdown, "response": self.response,
+                   "redress": self.redress}
         return {k: m for k, m in modules.items() if m is not None}
 
     def save_checkpoint(self, folder: Path) -> None:
@@ -241,6 +297,12 @@ class Simulation:
         cols["wrongly_banned"] = (status & WRONGLY_BANNED) != 0
         cols["consumption_banned"] = (status & CONSUMPTION_BANNED) != 0
         cols["media_suspended"] = (status & SUSPENDED) != 0
+        if self.response.enabled:
+            cols["aware"] = self.response.aware
+            cols["left_region"] = self.response.left_region
+            cols["risk_multiplier"] = self.response.risk.astype(np.float32) / RISK_ONE
+        if self.abuse.enabled:
+            cols["targeted"] = np.isin(cols["id"], self.abuse.targets)
         return pd.DataFrame(cols)
 
     def memory_bytes(self) -> dict[str, int]:
@@ -250,4 +312,6 @@ class Simulation:
             "scoring": self.scoring.nbytes,
             "sanctions": self.sanctions.nbytes,
             "filing": self.filing.nbytes,
+            "response": self.response.nbytes,
+            "redress": self.redress.withdrawals.nbytes if self.redress.enabled else 0,
         }

@@ -79,11 +79,17 @@ class Filing:
                 self.pending.setdefault(d, []).append(late.take(order[a:b]))
                 self.n_pending += b - a
 
-    def schedule_expiry(self, filed: Records) -> None:
-        """File today's records under the day they stop counting."""
+    def schedule_expiry(self, filed: Records, by_redress: np.ndarray | None = None) -> None:
+        """File today's records under the day they stop counting.
+
+        `by_redress`: records whose way out redress decides (negative ones, when it is on);
+        they leave the score through redress only, never twice.
+        """
         if self.expiry is None or len(filed) == 0:
             return
         ends = filed.expires.astype(np.int64)
+        if by_redress is not None:
+            ends = np.where(by_redress, NEVER, ends)
         soon = np.flatnonzero(ends < self.days)
         if soon.shape[0]:
             self.expiry.push(_pack(filed.subject[soon], filed.behaviour[soon],

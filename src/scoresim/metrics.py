@@ -56,6 +56,15 @@ class Metrics:
         self.table = {c: np.zeros(days, dtype=np.float64 if c == "mean_score" else np.int64)
                       for c in cols}
         self._delisted_before = 0
+        self._sources: list[tuple[list[str], object]] = []
+
+    def add_columns(self, columns: list[str], row, floats: tuple[str, ...] = ()) -> None:
+        """Columns another module fills: `row()` gives the day's value of each, by name."""
+        for c in columns:
+            self.table[c] = np.zeros(self.table["day"].shape[0],
+                                     dtype=np.float64 if c in floats else np.int64)
+        self.columns += list(columns)
+        self._sources.append((list(columns), row))
 
     def step(self, day: int, events: Events, records: Records) -> None:
         t = self.table
@@ -87,6 +96,10 @@ class Metrics:
                 t[f"n_blocked_{name}"][day] = int(np.count_nonzero(hit))
         for name, grades in self.rewards:
             t[f"n_rewarded_{name}"][day] = int(counts[grades].sum())
+        for columns, row in self._sources:
+            values = row()
+            for c in columns:
+                t[c][day] = values[c]
 
     def frame(self, days_done: int) -> pd.DataFrame:
         return pd.DataFrame({c: v[:days_done] for c, v in self.table.items()})

@@ -119,6 +119,8 @@ class Sanctions:
         self.repay = bool(dl and dl.repayment_rate > 0)
         self.list_log_q = math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 \
             else -math.inf
+        self.repeat_extension = np.array(dl.repeat_extension_days if dl else (0, 0), np.int64)
+        self.repeat_key = stream_key(seed, "sanctions", "repeat-extension")
         ms = s.media_suspension
         self.media_trigger = mask(ms.triggers if ms else [])
         self.media_duration = ms.duration_days if ms else 0
@@ -142,7 +144,8 @@ class Sanctions:
             scenario.behaviours[t].channel is not None
             and scenario.channels[scenario.behaviours[t].channel].kind == "camera"
             for t in (dl.triggers if dl else [])
-        )
+        ) or bool(scenario.abuse and scenario.abuse.fabricated_behaviour in (
+            dl.triggers if dl else []))
         self.true_listed_until = np.zeros(n if errs else 0, dtype=np.int32)
         self.repay_key = stream_key(seed, "sanctions", "repayment")
         # who to look at again on which day, and why (the end of a listing or suspension)
@@ -191,7 +194,7 @@ class Sanctions:
                     records.correct[imposing], self.list_trigger, self.list_duration,
                     self.repay, self.list_log_q, self.repay_key, self.standing,
                     self.true_listed_until, self.media_trigger, self.media_duration,
-                    self.suspended_until,
+                    self.suspended_until, self.repeat_extension, self.repeat_key,
                 )
                 self.reviews.push(who, when, why)
             if self.shaming:
@@ -203,19 +206,23 @@ class Sanctions:
         self.n_repaid = 0
         also = expired if expired is not None else due[:0]  # subjects of expired records
         for people in (due, records.subject, also):
-            if people.shape[0]:
-                before = np.empty(people.shape[0], dtype=np.int32)
-                after = np.empty(people.shape[0], dtype=np.int32)
-                _refresh(people, day, self.standing, self.counts_by_shard,
-                         self.delisted_by_shard, *self._rules(), before, after)
-                if people is due:
-                    was, now = (before & LISTED) != 0, (after & LISTED) != 0
-                    ended = was & ~now & (why == END_REPAID)
-                    self.n_repaid = int(np.count_nonzero(ended))
-                if self.log is not None:
-                    self.log.note(day, people, before, after)
-                for watch in self.watchers:
-                    watch(day, people, before, after)
+            before, after = self.refresh(day, people)
+            if people is due and people.shape[0]:
+                was, now = (before & LISTED) != 0, (after & LISTED) != 0
+                self.n_repaid = int(np.count_nonzero(was & ~now & (why == END_REPAID)))
+
+    def refresh(self, day: int, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-derive the status of `people` (e.g. after a record is withdrawn or added by hand)."""
+        before = np.empty(people.shape[0], dtype=np.int32)
+        after = np.empty(people.shape[0], dtype=np.int32)
+        if people.shape[0]:
+            _refresh(people, day, self.standing, self.counts_by_shard,
+                     self.delisted_by_shard, *self._rules(), before, after)
+            if self.log is not None:
+                self.log.note(day, people, before, after)
+            for watch in self.watchers:
+                watch(day, people, before, after)
+        return before, after
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0
@@ -228,7 +235,7 @@ class Sanctions:
 @nb.njit(cache=True)
 def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay, list_log_q,
             repay_key, standing, true_listed_until, media_trigger, media_duration,
-            suspended_until):
+            suspended_until, repeat_extension, repeat_key):
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -241,6 +248,11 @@ def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay
         if list_trigger[b]:
             until = day + list_duration
             reason = END_EXPIRY
+            if standing[s, LISTED_UNTIL] > day and repeat_extension[1] > 0:
+                # a repeat while listed: extended by 1 to 3 years (SPC 2017)
+                span = repeat_extension[1] - repeat_extension[0] + 1
+                u = uniform(repeat_key, np.uint64(s), np.uint64(day))
+                until += repeat_extension[0] + min(np.int64(u * span), span - 1)
             if repay:
                 u = uniform(repay_key, np.uint64(s), np.uint64(day))
                 paid = day + 1 + geometric_skip(u, list_log_q)

@@ -744,7 +744,7 @@ def _client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
         yield scheduler
     elif isinstance(scheduler, str):
         try:
-            client = Client(scheduler, timeout="15s")
+            client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError, ValueError) as exc:
             raise ScenarioError("--scheduler", f"cannot reach a Dask scheduler at "
                                 f"'{scheduler}' ({type(exc).__name__}: {exc})") from None

@@ -86,6 +86,11 @@ class Behaviour(Model):
         description="A purchase that this ban stops: events by banned people are counted "
         "as blocked (n_blocked_<behaviour>), as flight and train tickets were.",
     )
+    motive: Literal["own", "points"] = Field(
+        "own", description="points: done only for the points on offer (gamified virtue); its "
+        "rate is an upper bound that responses.gamified_virtue thins, and without it it never "
+        "happens.",
+    )
     source: str = ""
 
 
@@ -236,7 +241,19 @@ class DishonestList(Model):
     repayment_rate: Rate = Field(
         0.0, description="Daily probability that a listed person pays and is removed early."
     )
+    repeat_extension_days: list[Annotated[int, Field(ge=0, le=36_500)]] = Field(
+        default_factory=lambda: [0, 0], min_length=2, max_length=2,
+        description="A new listing of someone already listed runs duration_days plus an "
+        "extension drawn uniformly from [min, max] days (SPC 2017: 1 to 3 years for repeats).",
+    )
     source: str = ""
+
+    @model_validator(mode="after")
+    def _extension_ordered(self) -> DishonestList:
+        lo, hi = self.repeat_extension_days
+        if lo > hi:
+            raise ValueError(f"repeat_extension_days: min {lo} exceeds max {hi}")
+        return self
 
 
 class TravelBan(Model):
@@ -315,6 +332,180 @@ class MetricsOptions(Model):
         False, description="Daily per-channel counts: true events, records, correct records.")
 
 
+# --- people respond to the system (scoresim.response) --------------------------------------
+class Awareness(Model):
+    """Only people who know the system exists respond to it."""
+
+    initial_share: Probability = Field(description="Share aware on day 0.")
+    from_sanction: Probability = Field(
+        1.0, description="Probability that being sanctioned (banned, listed, suspended) "
+        "makes one aware.")
+    from_shaming: Probability = Field(
+        0.0, description="Probability that one's own record shown on a shaming screen makes "
+        "one aware (one must see it).")
+    from_tie: Probability = Field(
+        0.0, description="Probability that a contact's sanction or shaming makes one aware "
+        "(needs a social network: society.ties).")
+    publicity_reach: Annotated[float, Field(ge=0.0, le=1000.0)] = Field(
+        0.0, description="People made aware, on average, by each publicly shamed record "
+        "(random people: the fallback when there is no network).")
+    source: str = ""
+
+
+class Deterrence(Model):
+    """Offences thinned by their perceived expected penalty (Becker 1968; Stafford & Warr 1993)."""
+
+    sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        description="keep = exp(-sensitivity * perceived catch probability * penalty points).")
+    own_gain: Annotated[float, Field(ge=0.0, le=4.0)] = Field(
+        0.5, description="Rise of one's risk multiplier per negative record on one's own file.")
+    tie_gain: Annotated[float, Field(ge=0.0, le=4.0)] = Field(
+        0.1, description="Rise of one's risk multiplier per negative record of a contact.")
+    impunity_decay: Probability = Field(
+        0.05, description="Share of the risk multiplier lost at each offence one commits "
+        "(punishment avoidance lowers perceived risk).")
+    sanction_points: Annotated[int, Field(ge=0, le=10**6)] = Field(
+        0, description="Penalty, in points, that a list or suspension trigger is felt to add.")
+    source: str = ""
+
+
+class Chilling(Model):
+    """Self-censorship of speech behaviours (after Daymude, Axelrod & Forrest 2025).
+
+    A person speaks when boldness x desire (their propensity) x value outweighs the
+    perceived expected punishment; temperature softens the best response into a logit.
+    """
+
+    value_points: Annotated[float, Field(gt=0.0, le=10**6)] = Field(
+        description="Worth of speaking, in points, to a person of boldness 1 and average desire.")
+    boldness_sigma: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        1.0, description="Boldness ~ LogNormal(-s^2/2, s), drawn per person.")
+    temperature_points: Annotated[float, Field(gt=0.0, le=10**6)] = Field(
+        10.0, description="Logit temperature: 0+ is Daymude et al.'s pure best response.")
+    sanction_points: Annotated[int, Field(ge=0, le=10**6)] = Field(
+        0, description="Penalty, in points, that a list or suspension trigger is felt to add.")
+    source: str = ""
+
+
+class GamifiedVirtue(Model):
+    """Rewarded acts done for the points (behaviours with motive: points)."""
+
+    motivated_share: Probability = Field(
+        description="Share of aware people who do rewarded acts for points.")
+    points_for_full_rate: Annotated[float, Field(gt=0.0, le=10**6)] = Field(
+        10.0, description="Points on offer at which a motivated person acts at the full rate.")
+    source: str = ""
+
+
+class Avoidance(Model):
+    """Keeping out of the cameras' sight, or leaving the pilot region."""
+
+    camera_avoidance: Probability = Field(
+        0.0, description="Share of an aware person's camera captures avoided (times their risk "
+        "multiplier, capped at 1).")
+    leave_probability: Probability = Field(
+        0.0, description="Probability that a person with a negative record who is sanctioned "
+        "(banned, listed or suspended) leaves the pilot region.")
+    region_channels: list[Name] = Field(
+        default_factory=list, description="Channels that stop seeing people who left.")
+    source: str = ""
+
+
+class Responses(Model):
+    """How people adapt. Each part is optional; without `awareness` nobody responds."""
+
+    awareness: Awareness
+    deterrence: Deterrence | None = None
+    chilling: Chilling | None = None
+    gamified_virtue: GamifiedVirtue | None = None
+    avoidance: Avoidance | None = None
+
+
+# --- leaving the records: credit repair and appeals (scoresim.redress) -----------------------
+class RepairClass(Model):
+    min_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        description="Earliest day after the record that repair can take effect.")
+    max_days: Days = Field(description="Publication window: the record expires after it.")
+    apply_probability: Probability = Field(0.0, description="Probability of applying for repair.")
+
+
+class CreditRepair(Model):
+    """Negative records leave the score when their window ends or when repaired."""
+
+    minor_max_points: Annotated[int, Field(ge=0, le=10**6)] = Field(
+        description="A penalty of at most this many points is minor.")
+    serious_min_points: Annotated[int, Field(ge=1, le=10**6)] = Field(
+        description="A penalty of at least this many points is serious.")
+    minor: RepairClass
+    general: RepairClass
+    serious: RepairClass
+    processing_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        18, description="Application to decision: 10 working days to reply, 3 to decide.")
+    approve_probability: Probability = 1.0
+    cost: Annotated[float, Field(ge=0.0, le=10**9)] = 0.0
+    paid_share: Probability = Field(0.0, description="Share of applicants who pay for a course.")
+    paid_approve_probability: Probability = 1.0
+    paid_cost: Annotated[float, Field(ge=0.0, le=10**9)] = 0.0
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _classes_ordered(self) -> CreditRepair:
+        if self.serious_min_points <= self.minor_max_points:
+            raise ValueError("serious_min_points must exceed minor_max_points")
+        for name in ("minor", "general", "serious"):
+            c = getattr(self, name)
+            if c.min_days > c.max_days:
+                raise ValueError(f"{name}: min_days exceeds max_days")
+        return self
+
+
+class Appeals(Model):
+    """Wrongly attributed records can be contested; success depends on the evidence."""
+
+    file_probability: Probability = Field(description="Probability a wrong record is appealed.")
+    notice_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    decision_days: Annotated[int, Field(ge=0, le=3650)] = 18
+    win_false_match: Probability = Field(
+        description="A camera false match can be shown wrong (another person's face).")
+    win_register: Probability = Field(
+        0.2, description="A wrong register record (e.g. an informant's report).")
+    win_fabricated: Probability = Field(
+        0.05, description="A record fabricated by the authority is hard to disprove.")
+    source: str = ""
+
+
+# --- abuse: an authority targets chosen people (scoresim.abuse) --------------------------------
+class Abuse(Model):
+    """Targeted downgrades and fabricated records, as in the Liu Hu case."""
+
+    target: Literal["trait", "propensity"] = Field(
+        description="trait: people with a trait level; propensity: the people most inclined "
+        "to a behaviour (e.g. the most outspoken critics).")
+    trait: Name | None = None
+    level: Name | None = None
+    behaviour: Name | None = Field(None, description="propensity: the behaviour ranked by.")
+    count: Annotated[int, Field(ge=0, le=10**8)] = Field(
+        100, description="At most this many targets (trait: the first by id; propensity: the top).")
+    start_day: Annotated[int, Field(ge=0, le=36_500)] = 0
+    downgrade_points: Annotated[int, Field(ge=-10**6, le=0)] = Field(
+        0, description="Points taken from each target by hand on start_day.")
+    fabricated_behaviour: Name | None = Field(
+        None, description="Behaviour of the records fabricated against targets.")
+    fabricate_every_days: Annotated[int, Field(ge=1, le=36_500)] = 365
+    spread_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        1, description="Targets are first acted on over this many days from start_day (one "
+        "in spread_days each day), to see whether a slower campaign escapes an auditor.")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _target_complete(self) -> Abuse:
+        if self.target == "trait" and (self.trait is None or self.level is None):
+            raise ValueError("target: trait needs trait and level")
+        if self.target == "propensity" and self.behaviour is None:
+            raise ValueError("target: propensity needs behaviour")
+        return self
+
+
 class Scenario(Model):
     """A whole experiment: the society, what people do, how they are seen and judged."""
 
@@ -330,6 +521,10 @@ class Scenario(Model):
     scoring: Scoring | None = None
     sanctions: Sanctions = Field(default_factory=Sanctions)
     rewards: list[Reward] = Field(default_factory=list)
+    responses: Responses | None = None
+    credit_repair: CreditRepair | None = None
+    appeals: Appeals | None = None
+    abuse: Abuse | None = None
     records: Literal["all", "sample", "none"] = "all"
     records_sample: Probability = Field(
         0.01, description="With records: sample, the share of people whose files are kept."
@@ -379,7 +574,33 @@ class Scenario(Model):
             for g in grades:
                 if g not in grade_names:
                     raise _ref_error(where, g, "grade", grade_names)
+        self._responses_resolve()
         return self
+
+    def _responses_resolve(self) -> None:
+        r = self.responses
+        for name, b in self.behaviours.items():
+            if b.motive == "points" and (r is None or r.gamified_virtue is None):
+                raise ValueError(f"behaviours.{name}.motive: 'points' needs "
+                                 "responses.gamified_virtue (without it nobody acts for points)")
+        if r is not None and r.avoidance is not None:
+            for c in r.avoidance.region_channels:
+                if c not in self.channels:
+                    raise _ref_error("responses.avoidance.region_channels", c, "channel",
+                                     self.channels)
+        a = self.abuse
+        if a is None:
+            return
+        for where, b in (("abuse.behaviour", a.behaviour),
+                         ("abuse.fabricated_behaviour", a.fabricated_behaviour)):
+            if b is not None and b not in self.behaviours:
+                raise _ref_error(where, b, "behaviour", self.behaviours)
+        if a.target == "trait":
+            attrs = self.population.attributes
+            if a.trait not in attrs:
+                raise _ref_error("abuse.trait", a.trait, "trait", attrs)
+            if a.level not in attrs[a.trait].levels:
+                raise _ref_error("abuse.level", a.level, "level", attrs[a.trait].levels)
 
 
 def _ref_error(where: str, value: str, kind: str, known) -> ValueError:
