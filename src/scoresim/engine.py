@@ -60,7 +60,7 @@ class Simulation:
             self.behaviour.names, self.observation.channel_names, scenario.records,
             scenario.records_sample, self.seed, records_path,
         )
-        self.scoring = Scoring(scenario, self.n)
+        self.scoring = Scoring(scenario, self.n, self.society.region)
         self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
         if records_path is not None and scenario.records != "none":
             keep = self.credit_file.in_sample if scenario.records == "sample" else None

@@ -25,16 +25,21 @@ from scoresim.calendar import Calendar
 from scoresim.observation import Records
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
-from scoresim.scoring import Scoring, grade_index
+from scoresim.scoring import NO_SCORE_GRADE, Scoring, grade_index
 from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards
 
 # status bits
 GRADE_MASK = 0b111
 BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
+# joint punishment (joint_punishment.py): sanctioned only because of someone else's record
+COLLATERAL, SCHOOL_BANNED = 256, 512
+# kinds of collateral sanction (collateral_kind bits)
+K_CONSUMPTION, K_SCHOOL = 1, 2
 # counts layout: one slot per grade, then one per flag
 N_GRADE_SLOTS = 8
 C_BANNED, C_WRONGLY, C_LISTED, C_SUSPENDED, C_CONSUMPTION = range(8, 13)
-N_COUNTS = 13
+C_COLLATERAL, C_SCHOOL = 13, 14
+N_COUNTS = 15
 
 
 SANCTION_BITS = {
@@ -43,6 +48,8 @@ SANCTION_BITS = {
     "dishonest_list": LISTED,
     "consumption_ban": CONSUMPTION_BANNED,
     "media_suspension": SUSPENDED,
+    "school_ban": SCHOOL_BANNED,
+    "collateral": COLLATERAL,
 }
 SANCTION_MASK = sum(SANCTION_BITS.values())
 LOG_SCHEMA = pa.schema([
@@ -141,14 +148,18 @@ class Sanctions:
         self.imposing = self.list_trigger | self.media_trigger
 
         tb = s.travel_ban
-        self.travel_grades = np.zeros(N_GRADE_SLOTS, dtype=np.bool_)
-        if tb is not None:
-            for g in tb.grades:
-                self.travel_grades[scoring.grade_names.index(g)] = True
+        regional = scoring.regional
+        self.travel_grades = regional.travel_grades(N_GRADE_SLOTS)
+        if tb is None:
+            self.travel_grades[:] = False
         self.travel_list = bool(tb and tb.dishonest_list)
         self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
 
         self.suspended_until = np.zeros(n if ms is not None else 0, dtype=np.int32)
+        joint = scenario.joint_punishment is not None
+        self.collateral_until = np.zeros(n if joint else 0, dtype=np.int32)
+        self.collateral_kind = np.zeros(n if joint else 0, dtype=np.uint8)
+        self.changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.repay_key = stream_key(seed, "sanctions", "repayment")
         self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64)
         self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
@@ -175,13 +186,16 @@ class Sanctions:
         return int(self.delisted_by_shard.sum())
 
     def _rules(self):
-        return (self.scoring.thresholds, self.scoring.enabled, self.list_enabled,
+        reg = self.scoring.regional
+        return (reg.thresholds, self.scoring.enabled, self.list_enabled,
                 self.suspended_until, self.travel_grades, self.travel_list,
-                self.consumption_list)
+                self.consumption_list, reg.scheme, reg.scored, self.collateral_until,
+                self.collateral_kind)
 
     def step(self, day: int, records: Records) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
         self.n_shamed = self.n_shamed_wrongly = 0
+        self.changes = []
         if len(records):
             imposing = np.flatnonzero(self.imposing[records.behaviour])
             if imposing.shape[0]:
@@ -198,20 +212,31 @@ class Sanctions:
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())
         due = self.reviews.pop(day)
         for people in (records.subject, due):
-            if people.shape[0]:
-                before = np.empty(people.shape[0], dtype=np.int32)
-                after = np.empty(people.shape[0], dtype=np.int32)
-                _refresh(people, day, self.standing, self.counts_by_shard,
-                         self.delisted_by_shard, *self._rules(), before, after)
-                if self.log is not None:
-                    self.log.note(day, people, before, after)
+            self.refresh(day, people)
+
+    def refresh(self, day: int, people: np.ndarray) -> None:
+        """Re-derive the status of `people` (their state changed); note what flipped.
+
+        Other modules (peer ratings, joint punishment) call this for the people whose
+        score or collateral sanctions they changed; `changes` keeps the day's flips.
+        """
+        if people.shape[0] == 0:
+            return
+        before = np.empty(people.shape[0], dtype=np.int32)
+        after = np.empty(people.shape[0], dtype=np.int32)
+        _refresh(people, day, self.standing, self.counts_by_shard,
+                 self.delisted_by_shard, *self._rules(), before, after)
+        self.changes.append((people, before, after))
+        if self.log is not None:
+            self.log.note(day, people, before, after)
 
     def banned(self) -> np.ndarray:
         return (self.status & BANNED) != 0
 
     @property
     def nbytes(self) -> int:
-        return self.suspended_until.nbytes + self.reviews.nbytes
+        return (self.suspended_until.nbytes + self.reviews.nbytes + self.collateral_until.nbytes
+                + self.collateral_kind.nbytes)
 
 
 @nb.njit(cache=True)
@@ -246,8 +271,10 @@ def _impose(day, subject, behaviour, list_trigger, list_duration, repay, list_lo
 
 @nb.njit(inline="always", cache=True)
 def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-               travel_grades, travel_list, consumption_list):
+               travel_grades, travel_list, consumption_list, scheme, scheme_scored,
+               collateral_until, collateral_kind):
     st = 0
+    sc = np.int64(scheme[p]) if scheme.shape[0] > 0 else np.int64(0)
     listed = False
     if list_enabled and standing[p, LISTED_UNTIL] > day:
         listed = True
@@ -256,18 +283,30 @@ def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_unt
             st |= CONSUMPTION_BANNED
     if suspended_until.shape[0] > 0 and suspended_until[p] > day:
         st |= SUSPENDED
-    if scored:
+    if scored and scheme_scored[sc]:
         score = standing[p, SCORE]
-        g = grade_index(score, thresholds)
+        g = grade_index(score, thresholds[sc])
         st |= g
-        banned = travel_grades[g] or (travel_list and listed)
+        banned = travel_grades[sc, g] or (travel_list and listed)
         if banned:
             st |= BANNED
-            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds)
-            if not (travel_grades[g_true] or (travel_list and listed)):
+            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds[sc])
+            if not (travel_grades[sc, g_true] or (travel_list and listed)):
                 st |= WRONGLY_BANNED
-    elif travel_list and listed:
-        st |= BANNED
+    else:
+        if scored:
+            st |= NO_SCORE_GRADE
+        if travel_list and listed:
+            st |= BANNED
+    if collateral_until.shape[0] > 0 and collateral_until[p] > day:
+        own = st & (BANNED | LISTED | CONSUMPTION_BANNED)
+        kind = collateral_kind[p]
+        if kind & K_CONSUMPTION:
+            st |= CONSUMPTION_BANNED | BANNED
+        if kind & K_SCHOOL:
+            st |= SCHOOL_BANNED
+        if own == 0:
+            st |= COLLATERAL
     return st
 
 
@@ -285,25 +324,32 @@ def _count(st, counts, sign, scored):
         counts[C_SUSPENDED] += sign
     if st & CONSUMPTION_BANNED:
         counts[C_CONSUMPTION] += sign
+    if st & COLLATERAL:
+        counts[C_COLLATERAL] += sign
+    if st & SCHOOL_BANNED:
+        counts[C_SCHOOL] += sign
 
 
 @nb.njit(parallel=True, cache=True)
 def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
-                 suspended_until, travel_grades, travel_list, consumption_list):
+                 suspended_until, travel_grades, travel_list, consumption_list, scheme, scheme_scored,
+                 collateral_until, collateral_kind):
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards
     for t in nb.prange(shards):
         for p in range(t * per, min(n, (t + 1) * per)):
             st = _status_of(p, 0, standing, thresholds, scored, list_enabled, suspended_until,
-                            travel_grades, travel_list, consumption_list)
+                            travel_grades, travel_list, consumption_list, scheme, scheme_scored,
+                            collateral_until, collateral_kind)
             standing[p, STATUS] = st
             _count(st, counts_by_shard[t], 1, scored)
 
 
 @nb.njit(cache=True)
 def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored, list_enabled,
-                   suspended_until, travel_grades, travel_list, consumption_list, before, after):
+                   suspended_until, travel_grades, travel_list, consumption_list, scheme,
+                   scheme_scored, collateral_until, collateral_kind, before, after):
     delisted = 0
     for k in range(people.shape[0]):
         p = np.int64(people[k])
@@ -311,7 +357,8 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
             continue
         old = standing[p, STATUS]
         st = _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-                        travel_grades, travel_list, consumption_list)
+                        travel_grades, travel_list, consumption_list, scheme, scheme_scored,
+                        collateral_until, collateral_kind)
         before[k] = old
         after[k] = st
         if st != old:
@@ -326,7 +373,7 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
 @nb.njit(parallel=True, cache=True)
 def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, thresholds, scored,
              list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
-             before, after):
+             scheme, scheme_scored, collateral_until, collateral_kind, before, after):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
@@ -337,4 +384,4 @@ def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, threshol
         delisted_by_shard[t] += _refresh_shard(
             t, shards, people, day, standing, counts_by_shard[t], thresholds, scored,
             list_enabled, suspended_until, travel_grades, travel_list, consumption_list,
-            before, after)
+            scheme, scheme_scored, collateral_until, collateral_kind, before, after)
