@@ -103,4 +103,5 @@ def _simulate(scenario: Scenario, folder: Path, on_day) -> Results:
             "machine": platform.machine(),
         },
     }
-    return Results(manifest, sim.timeseries(), sim.people(), records_path, None)
+    return Results(manifest, sim.timeseries(), sim.people(), records_path, None,
+                   tables=sim.frames())

@@ -69,5 +69,11 @@ class Metrics:
         for name, grades in self.rewards:
             t[f"n_rewarded_{name}"][day] = int(counts[grades].sum())
 
+    def add_columns(self, names: list[str]) -> None:
+        """Columns other modules fill each day (society: collateral, firms, ratings)."""
+        for c in names:
+            self.columns.append(c)
+            self.table[c] = np.zeros_like(self.table["day"])
+
     def frame(self, days_done: int) -> pd.DataFrame:
         return pd.DataFrame({c: v[:days_done] for c, v in self.table.items()})

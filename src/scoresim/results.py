@@ -30,6 +30,8 @@ TIMESERIES = "timeseries.parquet"
 PEOPLE = "people.parquet"
 RECORDS = "records.parquet"
 SANCTIONS = "sanctions.parquet"
+# the society's tables (firms, their credit file, collateral sanctions), where a scenario has them
+SOCIETY_TABLES = ("firms", "firm_records", "collateral")
 
 
 class RunFolderError(OSError):
@@ -46,6 +48,16 @@ class Results:
     records_path: Path | None = None
     folder: Path | None = None
     _records: pd.DataFrame | None = field(default=None, repr=False)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def firms(self) -> pd.DataFrame | None:
+        return self.tables.get("firms")
+
+    @property
+    def collateral(self) -> pd.DataFrame | None:
+        """One row per collateral sanction, with the person or firm whose record caused it."""
+        return self.tables.get("collateral")
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -110,6 +122,9 @@ class Results:
                        tmp / TIMESERIES, compression="zstd")
         pq.write_table(pa.Table.from_pandas(self.people, preserve_index=False),
                        tmp / PEOPLE, compression="zstd")
+        for name, table in self.tables.items():
+            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
+                           tmp / f"{name}.parquet", compression="zstd")
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
@@ -331,4 +346,13 @@ def load(folder: str | Path) -> Results:
             pq.read_metadata(records)  # a whole file ends with its footer
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
-    return Results(manifest, timeseries, people, records if records.exists() else None, folder)
+    tables = {}
+    for name in SOCIETY_TABLES:
+        path = folder / f"{name}.parquet"
+        if path.is_file():
+            try:
+                tables[name] = pq.read_table(path).to_pandas()
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise RunFolderError(f"{folder}: unreadable {path.name} ({exc})") from None
+    return Results(manifest, timeseries, people, records if records.exists() else None, folder,
+                   tables=tables)

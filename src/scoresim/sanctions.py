@@ -25,7 +25,7 @@ from scoresim.calendar import Calendar
 from scoresim.observation import Records
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
-from scoresim.scoring import NO_SCORE_GRADE, Scoring, grade_index
+from scoresim.scoring import Scoring, grade_index
 from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards
 
 # status bits
@@ -33,6 +33,7 @@ GRADE_MASK = 0b111
 BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
 # joint punishment (joint_punishment.py): sanctioned only because of someone else's record
 COLLATERAL, SCHOOL_BANNED = 256, 512
+NO_SCORE = 1024  # lives in a region without a pilot: no grade, only the national list
 # kinds of collateral sanction (collateral_kind bits)
 K_CONSUMPTION, K_SCHOOL = 1, 2
 # counts layout: one slot per grade, then one per flag
@@ -295,7 +296,7 @@ def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_unt
                 st |= WRONGLY_BANNED
     else:
         if scored:
-            st |= NO_SCORE_GRADE
+            st |= NO_SCORE
         if travel_list and listed:
             st |= BANNED
     if collateral_until.shape[0] > 0 and collateral_until[p] > day:
@@ -312,7 +313,7 @@ def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_unt
 
 @nb.njit(inline="always", cache=True)
 def _count(st, counts, sign, scored):
-    if scored:
+    if scored and not (st & NO_SCORE):
         counts[st & GRADE_MASK] += sign
     if st & BANNED:
         counts[C_BANNED] += sign
@@ -332,8 +333,8 @@ def _count(st, counts, sign, scored):
 
 @nb.njit(parallel=True, cache=True)
 def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
-                 suspended_until, travel_grades, travel_list, consumption_list, scheme, scheme_scored,
-                 collateral_until, collateral_kind):
+                 suspended_until, travel_grades, travel_list, consumption_list, scheme,
+                 scheme_scored, collateral_until, collateral_kind):
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards

@@ -41,9 +41,12 @@ class Scoring:
         self.standing = new_standing(n, self.initial)
         self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(self.initial) * n
+        self.n_scored = n
         if self.regional.scheme.shape[0]:
             self.standing[:, SCORE] = self.regional.initial[self.regional.scheme]
             self.score_sum[0] = self.standing[:, SCORE].sum(dtype=np.int64)
+            # the mean score is over people whose region has a pilot (others keep 0)
+            self.n_scored = int(self.regional.scored[self.regional.scheme].sum())
 
     @property
     def score(self) -> np.ndarray:
@@ -69,7 +72,9 @@ class Scoring:
         )
 
     def mean_score(self, n: int) -> float:
-        return float(self.score_sum.sum()) / n if self.enabled else float("nan")
+        if not self.enabled or self.n_scored == 0:
+            return float("nan")
+        return float(self.score_sum.sum()) / (n if self.n_scored == n else self.n_scored)
 
     @property
     def nbytes(self) -> int:
@@ -118,7 +123,6 @@ def _apply_points(subject, behaviour, correct, points, scheme, rec_points, stand
                                             scheme, rec_points, standing)
 
 
-NO_SCORE_GRADE = 7  # the grade position of people whose region has no pilot
 _PAD = np.iinfo(np.int64).min  # a cut-off every score passes
 
 

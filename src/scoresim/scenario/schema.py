@@ -208,7 +208,8 @@ class Households(Model):
 
     size_shares: list[Probability] = Field(
         min_length=1, max_length=16,
-        description="Share of households of size 1, 2, 3, ...; people live in blocks of these sizes.",
+        description="Share of households of size 1, 2, 3, ...; people live in blocks of "
+        "these sizes.",
     )
     couple_share: Probability = Field(
         0.8, description="Share of households of two or more whose second member is a partner.")
@@ -262,7 +263,8 @@ class Region(Model):
 
 class FirmBehaviour(Model):
     rate: Rate = Field(description="Probability per firm and day.")
-    detection: Probability = Field(1.0, description="Probability an inspection or court records it.")
+    detection: Probability = Field(
+        1.0, description="Probability an inspection or court records it.")
     points: int = Field(0, ge=-10**6, le=10**6)
     lists: bool = Field(False, description="A record puts the firm on the corporate blacklist.")
     foreign_only: bool = Field(False, description="Only foreign firms face it (political demands).")
@@ -426,8 +428,6 @@ def _check_society(sc: Scenario) -> None:
             if r.scheme is not None and r.scheme not in sc.schemes:
                 raise _ref_error(f"regions.{name}.scheme", r.scheme, "scheme", sc.schemes)
     for name, scheme in sc.schemes.items():
-        if len(scheme.grades) > 7:
-            raise ValueError(f"schemes.{name}: at most 7 grades (position 7 is 'no score')")
         for b in scheme.points:
             if b not in sc.behaviours:
                 raise _ref_error(f"schemes.{name}.points.{b}", b, "behaviour", sc.behaviours)
