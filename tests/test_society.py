@@ -31,14 +31,14 @@ SIGMAS = 5.0  # a 5-sigma band: a false alarm about once in 1.7 million per chec
 CHINA_SETS = {
     "records": "all",
     "sanctions.dishonest_list.repayment_rate": 0.0,
-    "behaviours.court_judgment_default.rate": 0.0002,  # enough listings to check in 200 days
+    "behaviours.court_judgment_default.rate": 0.0002,  # enough listings to check in 150 days
     "firms.behaviours.court_default.rate": 0.001,
 }
 
 
 @pytest.fixture(scope="module")
 def china() -> scoresim.Results:
-    return scoresim.run("china", agents=30_000, days=200, seed=SEED, set=CHINA_SETS)
+    return scoresim.run("china", agents=20_000, days=150, seed=SEED, set=CHINA_SETS)
 
 
 # --- households ----------------------------------------------------------------------------

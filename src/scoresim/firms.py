@@ -92,7 +92,11 @@ class Firms:
         return self.listed_until > day
 
     def step(self, day: int) -> np.ndarray:
-        """Today's firm events, their records and points; returns the firms newly listed."""
+        """Today's firm events, their records and points; returns the firms listed today.
+
+        A firm already listed and listed again has its listing extended, and is returned
+        too, so that what binds its representative is extended with it.
+        """
         codes = self.calendar.pop(day)
         if codes.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
@@ -107,10 +111,9 @@ class Firms:
         np.add.at(self.score, firm, self.points[b])
         self._records.append((np.full(firm.shape[0], day, np.int32), firm, b.astype(np.int8),
                               self.points[b]))
-        listing = firm[self.lists[b]]
-        was = self.listed_until[listing] > day
+        listing = np.unique(firm[self.lists[b]])
         self.listed_until[listing] = day + self.blacklist_days
-        return np.unique(listing[~was])
+        return listing
 
     def penalise(self, firm: np.ndarray, points: int) -> None:
         """Joint punishment reaching a firm: credit points for its listed employees."""

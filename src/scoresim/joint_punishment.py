@@ -11,6 +11,9 @@ consumption ban (and its travel part) for as long as the firm stays listed.
 Every collateral sanction is logged with the record that caused it: the
 person (`cause_person`) or firm (`cause_firm`) whose listing reached this
 person or firm. Nothing here is drawn at random; it follows from listings.
+A firm listed again extends what binds its representative; a person's listing
+extended while they are still listed (a second default within two years, rare)
+does not yet extend their children's school ban.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class JointPunishment:
         self.firms = firms
         self._log: list[tuple[np.ndarray, ...]] = []
 
-    def step(self, day: int, newly_listed_firms: np.ndarray) -> None:
+    def step(self, day: int, listed_firms: np.ndarray) -> None:
         """Reach the relatives, employers and representatives of today's new listings."""
         people = self._newly_listed_people()
         hh = self.society.households
@@ -77,11 +80,11 @@ class JointPunishment:
             self.firms.penalise(emp[has], self.cfg.employer_points)
             self._note(day, EMPLOYER, -1, emp[has], people[has], -1,
                        np.full(int(has.sum()), -1), self.cfg.employer_points)
-        if newly_listed_firms.shape[0] and self.firms is not None and self.cfg.bind_legal_rep:
-            reps = self.firms.legal_rep[newly_listed_firms].astype(np.int64)
-            until = self.firms.listed_until[newly_listed_firms]
+        if listed_firms.shape[0] and self.firms is not None and self.cfg.bind_legal_rep:
+            reps = self.firms.legal_rep[listed_firms].astype(np.int64)
+            until = self.firms.listed_until[listed_firms]
             self._bind(reps, until, K_CONSUMPTION)
-            self._note(day, LEGAL_REP, reps, -1, -1, newly_listed_firms, until, 0)
+            self._note(day, LEGAL_REP, reps, -1, -1, listed_firms, until, 0)
             touched.append(reps)
         if touched:
             self.sanctions.refresh(day, np.concatenate(touched).astype(np.int64))
