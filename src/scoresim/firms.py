@@ -104,7 +104,7 @@ class Firms:
                                              self.foreign_only, self.clock_keys))
         firm, b = codes // self.n_b, codes % self.n_b
         p = self.detection[b] * np.where(self.trusted[self.grade()[firm]], self.trusted_factor, 1.0)
-        seen = uniforms(self.detect_key, codes, np.uint64(day)) < p
+        seen = _detected(self.detect_key, codes, day, p)  # serial: a day has few firm events
         firm, b = firm[seen], b[seen]
         if firm.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
@@ -179,4 +179,12 @@ def _next_days(codes, day, n_b, rates, foreign, foreign_only, clock_keys):
         log_q = -np.inf if rate >= 1.0 else np.log1p(-rate)
         u = uniform(clock_keys[b], np.uint64(f), np.uint64(day + 1))
         out[k] = day + 1 + geometric_skip(u, log_q)
+    return out
+
+
+@nb.njit(cache=True)
+def _detected(key, codes, day, p):
+    out = np.empty(codes.shape[0], dtype=np.bool_)
+    for k in range(codes.shape[0]):
+        out[k] = uniform(key, np.uint64(codes[k]), np.uint64(day)) < p[k]
     return out
