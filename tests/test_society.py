@@ -380,3 +380,14 @@ def test_bad_society_input_is_refused(sets, says):
     base = "nosedive" if "network" in sets and sets["network"] is None else "china"
     with pytest.raises(ScenarioError, match=says):
         load_scenario(base, sets)
+
+
+def test_society_tables_survive_the_run_folder(tmp_path):
+    r = scoresim.run("china", agents=3000, days=20, seed=SEED, records="none",
+                     out=tmp_path / "run")
+    back = scoresim.results.load(tmp_path / "run")
+    assert set(back.tables) == {"firms", "firm_records", "collateral"}
+    pd.testing.assert_frame_equal(back.firms, r.firms)
+    assert {"household", "region", "employer", "consumption_banned", "collateral"} <= set(
+        back.people.columns)
+    assert "n_collateral_sanctioned" in back.timeseries
