@@ -248,7 +248,13 @@ class Network(Model):
 
 
 class Scheme(Scoring):
-    """A region's own pilot scheme: its scale, points, grades and which grades are banned."""
+    """A region's own pilot scheme: its scale, points, grades and which grades are banned.
+
+    With regions, each scheme's travel_ban_grades take the place of
+    sanctions.travel_ban.grades (whose dishonest_list switch still applies
+    everywhere), and the timeseries' n_grade_* and rewards count grade positions
+    (0 = each scheme's top grade) under the names of the top-level `scoring`.
+    """
 
     travel_ban_grades: list[Name] = Field(default_factory=list)
 
@@ -359,7 +365,7 @@ class Scenario(Model):
     households: Households | None = None
     network: Network | None = None
     regions: dict[Name, Region] | None = None
-    schemes: dict[Name, Scheme] = Field(default_factory=dict)
+    schemes: dict[Name, Scheme] = Field(default_factory=dict, max_length=254)
     firms: Firms | None = None
     joint_punishment: JointPunishment | None = None
     peer_rating: PeerRating | None = None
