@@ -30,7 +30,7 @@ from scoresim.results import (
     scratch_folder,
     staging,
 )
-from scoresim.scenario import Scenario, load_scenario
+from scoresim.scenario import Scenario, ScenarioError, load_scenario
 
 
 def resolve(
@@ -81,6 +81,11 @@ def run(
     check_memory(resolved, force=force)
     if checkpoint_every is not None and out is None:
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
+    if checkpoint_every and any(getattr(resolved, s) is not None
+                                for s in ("firms", "joint_punishment", "peer_rating")):
+        raise ScenarioError(resolved.name, "checkpoints do not yet cover firms, joint "
+                            "punishment or peer ratings; run this scenario without "
+                            "--checkpoint-every")
     if out is not None:
         stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
                  else staging(Path(out), unique=unique))
@@ -151,4 +156,4 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
         },
     }
     return Results(manifest, sim.timeseries(), sim.people(), records_path, None,
-                   breakdown=sim.breakdown_frame())
+                   breakdown=sim.breakdown_frame(), tables=sim.frames())

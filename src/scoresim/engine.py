@@ -27,16 +27,24 @@ from scoresim.abuse import Abuse
 from scoresim.behaviour import Behaviour
 from scoresim.credit_file import CreditFile
 from scoresim.filing import NEVER, Filing
+from scoresim.firms import Firms
+from scoresim.households import ROLE_NAMES
+from scoresim.joint_punishment import JointPunishment
 from scoresim.metrics import Metrics
 from scoresim.observation import Observation
+from scoresim.peer_rating import PeerRating
 from scoresim.redress import COLUMNS as REDRESS_COLUMNS
 from scoresim.redress import Redress
 from scoresim.response import RISK_ONE, Response
 from scoresim.sanctions import (
     BANNED,
+    C_COLLATERAL,
+    C_SCHOOL,
+    COLLATERAL,
     CONSUMPTION_BANNED,
     GRADE_MASK,
     LISTED,
+    SCHOOL_BANNED,
     SUSPENDED,
     WRONGLY_BANNED,
     SanctionLog,
@@ -73,7 +81,7 @@ class Simulation:
             self.behaviour.names, self.observation.channel_names, scenario.records,
             scenario.records_sample, self.seed, records_path, filing=self.filing, parts=parts,
         )
-        self.scoring = Scoring(scenario, self.n)
+        self.scoring = Scoring(scenario, self.n, self.society.region)
         self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
         if records_path is not None and scenario.records != "none":
             keep = self.credit_file.in_sample if scenario.records == "sample" else None
@@ -84,6 +92,15 @@ class Simulation:
         self.breakdown = (Breakdown(scenario, self.society, self.sanctions, self.days)
                           if scenario.metrics.breakdown else None)
         self._add_adaptation(scenario)
+        # the society past the individual: firms, joint punishment, peer ratings (optional)
+        self.timings["society"] = 0.0
+        self.firms = Firms(scenario, self.society, self.seed, self.days) \
+            if scenario.firms is not None else None
+        self.joint = JointPunishment(scenario, self.society, self.scoring, self.sanctions,
+                                     self.firms) if scenario.joint_punishment is not None else None
+        self.peer_rating = PeerRating(scenario, self.society, self.scoring, self.seed) \
+            if scenario.peer_rating is not None else None
+        self.metrics.add_columns(self._society_columns())
         self.day = 0
         self.n_events = 0
         self.timings["build"] = time.perf_counter() - t0
@@ -120,10 +137,15 @@ class Simulation:
         withdrawn = self.redress.step(day, self.scoring.standing, self.scoring.score_sum)
         by_hand = self.abuse.downgrade_by_hand(day, self.scoring.standing, self.scoring.score_sum)
         done("redress")
+        rated = self.peer_rating.step(day, filed) if self.peer_rating is not None else None
         self.sanctions.step(day, filed, expired[0])
         self.sanctions.refresh(day, withdrawn)
         self.sanctions.refresh(day, by_hand)
+        if rated is not None:
+            self.sanctions.refresh(day, rated)
         done("sanctions")
+        self._society_step(day)  # firms, then joint punishment of today's listings
+        done("society")
         self.response.learn(day, events, filed, self.sanctions.status)
         done("response")
         self._events_today = np.bincount(events.behaviour, minlength=len(self.behaviour.names))
@@ -133,6 +155,7 @@ class Simulation:
         if self.breakdown is not None:
             self.breakdown.step(day, filed)
         self.abuse.measure(events, self.behaviour.speech, self.scoring.standing)
+        self._society_metrics(day)
         self.credit_file.archive(filed)
         done("metrics")
         for (_, a), (phase, b) in zip(marks[:-1], marks[1:], strict=True):
@@ -260,6 +283,44 @@ class Simulation:
                 n_rows, n_parts = st[f"stream:{name}"]
                 stream.restore({"n_rows": n_rows, "n_parts": n_parts})
 
+    def _society_step(self, day: int) -> None:
+        """Firms' own events, then joint punishment of today's new listings."""
+        listed_firms = self.firms.step(day) if self.firms is not None else np.zeros(0, np.int64)
+        if self.joint is not None:
+            self.joint.step(day, listed_firms)
+
+    def _society_columns(self) -> list[str]:
+        cols = ["n_collateral_sanctioned"]
+        if self.joint is not None:
+            cols.append("n_school_banned")
+        if self.firms is not None:
+            cols += ["n_firms_listed", "n_firms_trusted"]
+        if self.peer_rating is not None:
+            cols.append("n_peer_ratings")
+        return cols
+
+    def _society_metrics(self, day: int) -> None:
+        t = self.metrics.table
+        counts = self.sanctions.counts
+        t["n_collateral_sanctioned"][day] = counts[C_COLLATERAL]
+        if self.joint is not None:
+            t["n_school_banned"][day] = counts[C_SCHOOL]
+        if self.firms is not None:
+            t["n_firms_listed"][day] = int(self.firms.listed(day).sum())
+            t["n_firms_trusted"][day] = int(self.firms.trusted[self.firms.grade()].sum())
+        if self.peer_rating is not None:
+            t["n_peer_ratings"][day] = self.peer_rating.n_ratings
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The society's extra tables: firms.parquet, firm_records.parquet, collateral.parquet."""
+        out: dict[str, pd.DataFrame] = {}
+        if self.firms is not None:
+            out["firms"] = self.firms.frame(self.day - 1)
+            out["firm_records"] = self.firms.records_frame()
+        if self.joint is not None:
+            out["collateral"] = self.joint.frame()
+        return out
+
     # what the run leaves behind -------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
         return self.surveillance.join(self.metrics.frame(self.day))
@@ -280,7 +341,7 @@ class Simulation:
             cols["score"] = self.scoring.score
             cols["grade"] = pd.Categorical.from_codes(
                 (status & GRADE_MASK).astype(np.int8), categories=grade_names
-            )
+            ) if self.society.region is None else None  # regions: each scheme's own names
             cols["false_points"] = self.scoring.false_points
         else:
             cols["score"] = np.full(self.n, np.nan)
@@ -303,7 +364,33 @@ class Simulation:
             cols["risk_multiplier"] = self.response.risk.astype(np.float32) / RISK_ONE
         if self.abuse.enabled:
             cols["targeted"] = np.isin(cols["id"], self.abuse.targets)
+        self._society_people(cols, status)
         return pd.DataFrame(cols)
+
+    def _society_people(self, cols: dict[str, object], status: np.ndarray) -> None:
+        """Household, region, employer and collateral columns, where the scenario has them."""
+        soc = self.society
+        reg = self.scoring.regional
+        if soc.region is not None:
+            cols["region"] = pd.Categorical.from_codes(soc.region.astype(np.int16),
+                                                       categories=soc.region_names)
+            cols["scheme"] = pd.Categorical.from_codes(reg.scheme.astype(np.int16),
+                                                       categories=reg.names)
+            if self.scoring.enabled:
+                grade = (status & GRADE_MASK).astype(np.int64)
+                cols["grade"] = pd.Categorical(reg.grade_name_of(grade))
+                cols["score"] = np.where(reg.scored[reg.scheme], self.scoring.score, np.nan)
+        if soc.households is not None:
+            cols["household"] = soc.households.household
+            cols["household_role"] = pd.Categorical.from_codes(
+                soc.households.role.astype(np.int8), categories=ROLE_NAMES)
+        if soc.ties is not None:
+            cols["degree"] = soc.ties.degree().astype(np.int32)
+        if self.firms is not None:
+            cols["employer"] = self.firms.employer
+        if self.joint is not None:
+            cols["collateral"] = (status & COLLATERAL) != 0
+            cols["school_banned"] = (status & SCHOOL_BANNED) != 0
 
     def memory_bytes(self) -> dict[str, int]:
         return {
@@ -314,4 +401,6 @@ class Simulation:
             "filing": self.filing.nbytes,
             "response": self.response.nbytes,
             "redress": self.redress.withdrawals.nbytes if self.redress.enabled else 0,
+            "firms": self.firms.nbytes if self.firms is not None else 0,
+            "peer_rating": self.peer_rating.nbytes if self.peer_rating is not None else 0,
         }

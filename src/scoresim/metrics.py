@@ -58,13 +58,15 @@ class Metrics:
         self._delisted_before = 0
         self._sources: list[tuple[list[str], object]] = []
 
-    def add_columns(self, columns: list[str], row, floats: tuple[str, ...] = ()) -> None:
-        """Columns another module fills: `row()` gives the day's value of each, by name."""
+    def add_columns(self, columns: list[str], row=None, floats: tuple[str, ...] = ()) -> None:
+        """Columns another module fills: `row()` gives the day's value of each, by name;
+        without `row`, the module writes into `table` itself (society: collateral, firms)."""
         for c in columns:
             self.table[c] = np.zeros(self.table["day"].shape[0],
                                      dtype=np.float64 if c in floats else np.int64)
         self.columns += list(columns)
-        self._sources.append((list(columns), row))
+        if row is not None:
+            self._sources.append((list(columns), row))
 
     def step(self, day: int, events: Events, records: Records) -> None:
         t = self.table

@@ -171,7 +171,7 @@ class Response:
         new_aware, new_left = _learn(
             day, events.actor, events.behaviour, records.subject, records.behaviour,
             records.points, self.kind, self.shaming, status, self.flags, self.risk,
-            self.ties.offsets, self.ties.contacts, self.keys, self.params)
+            self.ties.offsets, self.ties.neighbours, self.keys, self.params)
         self.n_aware += int(new_aware)
         self.n_left += int(new_left)
 

@@ -31,6 +31,8 @@ PEOPLE = "people.parquet"
 RECORDS = "records.parquet"
 SANCTIONS = "sanctions.parquet"
 BREAKDOWN = "breakdown.parquet"
+# the society's tables (firms, their credit file, collateral sanctions), where a scenario has them
+SOCIETY_TABLES = ("firms", "firm_records", "collateral")
 
 
 class RunFolderError(OSError):
@@ -49,6 +51,16 @@ class Results:
     _records: pd.DataFrame | None = field(default=None, repr=False)
     breakdown: pd.DataFrame | None = field(default=None, repr=False)
     """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def firms(self) -> pd.DataFrame | None:
+        return self.tables.get("firms")
+
+    @property
+    def collateral(self) -> pd.DataFrame | None:
+        """One row per collateral sanction, with the person or firm whose record caused it."""
+        return self.tables.get("collateral")
 
     @property
     def scenario(self) -> dict[str, Any]:
@@ -122,6 +134,9 @@ class Results:
         if self.breakdown is not None:
             pq.write_table(pa.Table.from_pandas(self.breakdown, preserve_index=False),
                            tmp / BREAKDOWN, compression="zstd")
+        for name, table in self.tables.items():
+            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
+                           tmp / f"{name}.parquet", compression="zstd")
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
@@ -354,5 +369,13 @@ def load(folder: str | Path) -> Results:
                      if (folder / BREAKDOWN).is_file() else None)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
+    tables = {}
+    for name in SOCIETY_TABLES:
+        path = folder / f"{name}.parquet"
+        if path.is_file():
+            try:
+                tables[name] = pq.read_table(path).to_pandas()
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise RunFolderError(f"{folder}: unreadable {path.name} ({exc})") from None
     return Results(manifest, timeseries, people, records if records.exists() else None, folder,
-                   breakdown=breakdown)
+                   breakdown=breakdown, tables=tables)

@@ -33,10 +33,16 @@ END_EXPIRY, END_REPAID, END_SUSPENSION = 1, 2, 3
 # status bits
 GRADE_MASK = 0b111
 BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
+# joint punishment (joint_punishment.py): sanctioned only because of someone else's record
+COLLATERAL, SCHOOL_BANNED = 256, 512
+NO_SCORE = 1024  # lives in a region without a pilot: no grade, only the national list
+# kinds of collateral sanction (collateral_kind bits)
+K_CONSUMPTION, K_SCHOOL = 1, 2
 # counts layout: one slot per grade, then one per flag
 N_GRADE_SLOTS = 8
 C_BANNED, C_WRONGLY, C_LISTED, C_SUSPENDED, C_CONSUMPTION = range(8, 13)
-N_COUNTS = 13
+C_COLLATERAL, C_SCHOOL = 13, 14
+N_COUNTS = 15
 
 
 SANCTION_BITS = {
@@ -45,14 +51,18 @@ SANCTION_BITS = {
     "dishonest_list": LISTED,
     "consumption_ban": CONSUMPTION_BANNED,
     "media_suspension": SUSPENDED,
+    "school_ban": SCHOOL_BANNED,
+    "collateral": COLLATERAL,
 }
 SANCTION_MASK = sum(SANCTION_BITS.values())
-LOG_SCHEMA = pa.schema([
-    ("day", pa.int32()),
-    ("person", pa.int64()),
-    ("sanction", pa.dictionary(pa.int8(), pa.string())),
-    ("started", pa.bool_()),
-])
+LOG_SCHEMA = pa.schema(
+    [
+        ("day", pa.int32()),
+        ("person", pa.int64()),
+        ("sanction", pa.dictionary(pa.int8(), pa.string())),
+        ("started", pa.bool_()),
+    ]
+)
 
 
 class SanctionLog:
@@ -62,8 +72,9 @@ class SanctionLog:
     a person's story can be told from records and sanctions alone.
     """
 
-    def __init__(self, path: Path, keep: Callable[[np.ndarray], np.ndarray] | None,
-                 parts: bool = False):
+    def __init__(
+        self, path: Path, keep: Callable[[np.ndarray], np.ndarray] | None, parts: bool = False
+    ):
         self.keep = keep
         self.names = pa.array(list(SANCTION_BITS), pa.string())
         self.bits = np.array(list(SANCTION_BITS.values()), dtype=np.int32)
@@ -86,8 +97,12 @@ class SanctionLog:
     def _table(self, chunks: list) -> pa.Table:
         cols = [np.concatenate(c) for c in zip(*chunks, strict=True)]
         return pa.Table.from_arrays(
-            [pa.array(cols[0]), pa.array(cols[1]),
-             pa.DictionaryArray.from_arrays(pa.array(cols[2]), self.names), pa.array(cols[3])],
+            [
+                pa.array(cols[0]),
+                pa.array(cols[1]),
+                pa.DictionaryArray.from_arrays(pa.array(cols[2]), self.names),
+                pa.array(cols[3]),
+            ],
             schema=LOG_SCHEMA,
         )
 
@@ -117,8 +132,9 @@ class Sanctions:
         self.list_trigger = mask(dl.triggers if dl else [])
         self.list_duration = dl.duration_days if dl else 0
         self.repay = bool(dl and dl.repayment_rate > 0)
-        self.list_log_q = math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 \
-            else -math.inf
+        self.list_log_q = (
+            math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 else -math.inf
+        )
         self.repeat_extension = np.array(dl.repeat_extension_days if dl else (0, 0), np.int64)
         self.repeat_key = stream_key(seed, "sanctions", "repeat-extension")
         ms = s.media_suspension
@@ -129,10 +145,10 @@ class Sanctions:
         self.imposing = self.list_trigger | self.media_trigger
 
         tb = s.travel_ban
-        self.travel_grades = np.zeros(N_GRADE_SLOTS, dtype=np.bool_)
-        if tb is not None:
-            for g in tb.grades:
-                self.travel_grades[scoring.grade_names.index(g)] = True
+        regional = scoring.regional
+        self.travel_grades = regional.travel_grades(N_GRADE_SLOTS)
+        if tb is None:
+            self.travel_grades[:] = False
         self.travel_list = bool(tb and tb.dishonest_list)
         self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
 
@@ -144,13 +160,17 @@ class Sanctions:
             scenario.behaviours[t].channel is not None
             and scenario.channels[scenario.behaviours[t].channel].kind == "camera"
             for t in (dl.triggers if dl else [])
-        ) or bool(scenario.abuse and scenario.abuse.fabricated_behaviour in (
-            dl.triggers if dl else []))
+        ) or bool(
+            scenario.abuse and scenario.abuse.fabricated_behaviour in (dl.triggers if dl else [])
+        )
         self.true_listed_until = np.zeros(n if errs else 0, dtype=np.int32)
+        joint = scenario.joint_punishment is not None
+        self.collateral_until = np.zeros(n if joint else 0, dtype=np.int32)
+        self.collateral_kind = np.zeros(n if joint else 0, dtype=np.uint8)
+        self.changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.repay_key = stream_key(seed, "sanctions", "repayment")
         # who to look at again on which day, and why (the end of a listing or suspension)
-        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64,
-                                payload_dtype=np.int8)
+        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64, payload_dtype=np.int8)
         self.n_newly_listed = 0
         self.n_repaid = 0
         self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
@@ -179,22 +199,46 @@ class Sanctions:
         return int(self.delisted_by_shard.sum())
 
     def _rules(self):
-        return (self.scoring.thresholds, self.scoring.enabled, self.list_enabled,
-                self.suspended_until, self.true_listed_until, self.travel_grades,
-                self.travel_list, self.consumption_list)
+        reg = self.scoring.regional
+        return (
+            reg.thresholds,
+            self.scoring.enabled,
+            self.list_enabled,
+            self.suspended_until,
+            self.true_listed_until,
+            self.travel_grades,
+            self.travel_list,
+            self.consumption_list,
+            reg.scheme,
+            reg.scored,
+            self.collateral_until,
+            self.collateral_kind,
+        )
 
     def step(self, day: int, records: Records, expired: np.ndarray | None = None) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
         self.n_shamed = self.n_shamed_wrongly = self.n_newly_listed = 0
+        self.changes = []
         if len(records):
             imposing = np.flatnonzero(self.imposing[records.behaviour])
             if imposing.shape[0]:
                 who, when, why, self.n_newly_listed = _impose(
-                    day, records.subject[imposing], records.behaviour[imposing],
-                    records.correct[imposing], self.list_trigger, self.list_duration,
-                    self.repay, self.list_log_q, self.repay_key, self.standing,
-                    self.true_listed_until, self.media_trigger, self.media_duration,
-                    self.suspended_until, self.repeat_extension, self.repeat_key,
+                    day,
+                    records.subject[imposing],
+                    records.behaviour[imposing],
+                    records.correct[imposing],
+                    self.list_trigger,
+                    self.list_duration,
+                    self.repay,
+                    self.list_log_q,
+                    self.repay_key,
+                    self.standing,
+                    self.true_listed_until,
+                    self.media_trigger,
+                    self.media_duration,
+                    self.suspended_until,
+                    self.repeat_extension,
+                    self.repeat_key,
                 )
                 self.reviews.push(who, when, why)
             if self.shaming:
@@ -212,12 +256,25 @@ class Sanctions:
                 self.n_repaid = int(np.count_nonzero(was & ~now & (why == END_REPAID)))
 
     def refresh(self, day: int, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Re-derive the status of `people` (e.g. after a record is withdrawn or added by hand)."""
+        """Re-derive the status of `people` (their state changed); note what flipped.
+
+        Other modules (redress, abuse, peer ratings, joint punishment) call this for the
+        people whose score or sanctions they changed; `changes` keeps the day's flips.
+        """
         before = np.empty(people.shape[0], dtype=np.int32)
         after = np.empty(people.shape[0], dtype=np.int32)
         if people.shape[0]:
-            _refresh(people, day, self.standing, self.counts_by_shard,
-                     self.delisted_by_shard, *self._rules(), before, after)
+            _refresh(
+                people,
+                day,
+                self.standing,
+                self.counts_by_shard,
+                self.delisted_by_shard,
+                *self._rules(),
+                before,
+                after,
+            )
+            self.changes.append((people, before, after))
             if self.log is not None:
                 self.log.note(day, people, before, after)
             for watch in self.watchers:
@@ -229,13 +286,33 @@ class Sanctions:
 
     @property
     def nbytes(self) -> int:
-        return self.suspended_until.nbytes + self.reviews.nbytes
+        return (
+            self.suspended_until.nbytes
+            + self.reviews.nbytes
+            + self.collateral_until.nbytes
+            + self.collateral_kind.nbytes
+        )
 
 
 @nb.njit(cache=True)
-def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay, list_log_q,
-            repay_key, standing, true_listed_until, media_trigger, media_duration,
-            suspended_until, repeat_extension, repeat_key):
+def _impose(
+    day,
+    subject,
+    behaviour,
+    correct,
+    list_trigger,
+    list_duration,
+    repay,
+    list_log_q,
+    repay_key,
+    standing,
+    true_listed_until,
+    media_trigger,
+    media_duration,
+    suspended_until,
+    repeat_extension,
+    repeat_key,
+):
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -280,9 +357,25 @@ def _impose(day, subject, behaviour, correct, list_trigger, list_duration, repay
 
 
 @nb.njit(inline="always", cache=True)
-def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-               true_listed_until, travel_grades, travel_list, consumption_list):
+def _status_of(
+    p,
+    day,
+    standing,
+    thresholds,
+    scored,
+    list_enabled,
+    suspended_until,
+    true_listed_until,
+    travel_grades,
+    travel_list,
+    consumption_list,
+    scheme,
+    scheme_scored,
+    collateral_until,
+    collateral_kind,
+):
     st = 0
+    sc = np.int64(scheme[p]) if scheme.shape[0] > 0 else np.int64(0)
     listed = False
     if list_enabled and standing[p, LISTED_UNTIL] > day:
         listed = True
@@ -291,29 +384,41 @@ def _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_unt
             st |= CONSUMPTION_BANNED
     if suspended_until.shape[0] > 0 and suspended_until[p] > day:
         st |= SUSPENDED
-    if scored:
+    if scored and scheme_scored[sc]:
         score = standing[p, SCORE]
-        g = grade_index(score, thresholds)
+        g = grade_index(score, thresholds[sc])
         st |= g
-        banned = travel_grades[g] or (travel_list and listed)
+        banned = travel_grades[sc, g] or (travel_list and listed)
         if banned:
             st |= BANNED
-            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds)
+            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds[sc])
             truly_listed = listed
             if true_listed_until.shape[0] > 0:
                 truly_listed = true_listed_until[p] > day
-            if not (travel_grades[g_true] or (travel_list and truly_listed)):
+            if not (travel_grades[sc, g_true] or (travel_list and truly_listed)):
                 st |= WRONGLY_BANNED
-    elif travel_list and listed:
-        st |= BANNED
-        if true_listed_until.shape[0] > 0 and not true_listed_until[p] > day:
-            st |= WRONGLY_BANNED
+    else:
+        if scored:
+            st |= NO_SCORE
+        if travel_list and listed:
+            st |= BANNED
+            if true_listed_until.shape[0] > 0 and not true_listed_until[p] > day:
+                st |= WRONGLY_BANNED
+    if collateral_until.shape[0] > 0 and collateral_until[p] > day:
+        own = st & (BANNED | LISTED | CONSUMPTION_BANNED)
+        kind = collateral_kind[p]
+        if kind & K_CONSUMPTION:
+            st |= CONSUMPTION_BANNED | BANNED
+        if kind & K_SCHOOL:
+            st |= SCHOOL_BANNED
+        if own == 0:
+            st |= COLLATERAL
     return st
 
 
 @nb.njit(inline="always", cache=True)
 def _count(st, counts, sign, scored):
-    if scored:
+    if scored and not (st & NO_SCORE):
         counts[st & GRADE_MASK] += sign
     if st & BANNED:
         counts[C_BANNED] += sign
@@ -325,35 +430,101 @@ def _count(st, counts, sign, scored):
         counts[C_SUSPENDED] += sign
     if st & CONSUMPTION_BANNED:
         counts[C_CONSUMPTION] += sign
+    if st & COLLATERAL:
+        counts[C_COLLATERAL] += sign
+    if st & SCHOOL_BANNED:
+        counts[C_SCHOOL] += sign
 
 
 @nb.njit(parallel=True, cache=True)
-def _init_status(standing, counts_by_shard, thresholds, scored, list_enabled,
-                 suspended_until, true_listed_until, travel_grades, travel_list,
-                 consumption_list):
+def _init_status(
+    standing,
+    counts_by_shard,
+    thresholds,
+    scored,
+    list_enabled,
+    suspended_until,
+    true_listed_until,
+    travel_grades,
+    travel_list,
+    consumption_list,
+    scheme,
+    scheme_scored,
+    collateral_until,
+    collateral_kind,
+):
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards
     for t in nb.prange(shards):
         for p in range(t * per, min(n, (t + 1) * per)):
-            st = _status_of(p, 0, standing, thresholds, scored, list_enabled, suspended_until,
-                            true_listed_until, travel_grades, travel_list, consumption_list)
+            st = _status_of(
+                p,
+                0,
+                standing,
+                thresholds,
+                scored,
+                list_enabled,
+                suspended_until,
+                true_listed_until,
+                travel_grades,
+                travel_list,
+                consumption_list,
+                scheme,
+                scheme_scored,
+                collateral_until,
+                collateral_kind,
+            )
             standing[p, STATUS] = st
             _count(st, counts_by_shard[t], 1, scored)
 
 
 @nb.njit(cache=True)
-def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored, list_enabled,
-                   suspended_until, true_listed_until, travel_grades, travel_list,
-                   consumption_list, before, after):
+def _refresh_shard(
+    t,
+    shards,
+    people,
+    day,
+    standing,
+    counts,
+    thresholds,
+    scored,
+    list_enabled,
+    suspended_until,
+    true_listed_until,
+    travel_grades,
+    travel_list,
+    consumption_list,
+    scheme,
+    scheme_scored,
+    collateral_until,
+    collateral_kind,
+    before,
+    after,
+):
     delisted = 0
     for k in range(people.shape[0]):
         p = np.int64(people[k])
         if p % shards != t:
             continue
         old = standing[p, STATUS]
-        st = _status_of(p, day, standing, thresholds, scored, list_enabled, suspended_until,
-                        true_listed_until, travel_grades, travel_list, consumption_list)
+        st = _status_of(
+            p,
+            day,
+            standing,
+            thresholds,
+            scored,
+            list_enabled,
+            suspended_until,
+            true_listed_until,
+            travel_grades,
+            travel_list,
+            consumption_list,
+            scheme,
+            scheme_scored,
+            collateral_until,
+            collateral_kind,
+        )
         before[k] = old
         after[k] = st
         if st != old:
@@ -366,9 +537,27 @@ def _refresh_shard(t, shards, people, day, standing, counts, thresholds, scored,
 
 
 @nb.njit(parallel=True, cache=True)
-def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, thresholds, scored,
-             list_enabled, suspended_until, true_listed_until, travel_grades, travel_list,
-             consumption_list, before, after):
+def _refresh(
+    people,
+    day,
+    standing,
+    counts_by_shard,
+    delisted_by_shard,
+    thresholds,
+    scored,
+    list_enabled,
+    suspended_until,
+    true_listed_until,
+    travel_grades,
+    travel_list,
+    consumption_list,
+    scheme,
+    scheme_scored,
+    collateral_until,
+    collateral_kind,
+    before,
+    after,
+):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
@@ -377,6 +566,24 @@ def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, threshol
     shards = counts_by_shard.shape[0]
     for t in nb.prange(shards):
         delisted_by_shard[t] += _refresh_shard(
-            t, shards, people, day, standing, counts_by_shard[t], thresholds, scored,
-            list_enabled, suspended_until, true_listed_until, travel_grades, travel_list,
-            consumption_list, before, after)
+            t,
+            shards,
+            people,
+            day,
+            standing,
+            counts_by_shard[t],
+            thresholds,
+            scored,
+            list_enabled,
+            suspended_until,
+            true_listed_until,
+            travel_grades,
+            travel_list,
+            consumption_list,
+            scheme,
+            scheme_scored,
+            collateral_until,
+            collateral_kind,
+            before,
+            after,
+        )

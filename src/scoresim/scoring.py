@@ -19,7 +19,7 @@ from scoresim.standing import FALSE_POINTS, SCORE, n_shards, new_standing
 class Scoring:
     name = "scoring"
 
-    def __init__(self, scenario: Scenario, n: int):
+    def __init__(self, scenario: Scenario, n: int, region: np.ndarray | None = None):
         scheme = scenario.scoring
         self.enabled = scheme is not None
         self.behaviour_names = list(scenario.behaviours)
@@ -37,9 +37,16 @@ class Scoring:
             self.thresholds = np.array(
                 [g.min_score for g in reversed(scheme.grades[:-1])], dtype=np.int64
             )
+        self.regional = RegionalSchemes(scenario, self, region)
         self.standing = new_standing(n, self.initial)
         self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(self.initial) * n
+        self.n_scored = n
+        if self.regional.scheme.shape[0]:
+            self.standing[:, SCORE] = self.regional.initial[self.regional.scheme]
+            self.score_sum[0] = self.standing[:, SCORE].sum(dtype=np.int64)
+            # the mean score is over people whose region has a pilot (others keep 0)
+            self.n_scored = int(self.regional.scored[self.regional.scheme].sum())
 
     @property
     def score(self) -> np.ndarray:
@@ -53,8 +60,9 @@ class Scoring:
         """Give today's records their points and add them to their subjects' scores."""
         if not self.enabled or len(records) == 0:
             return
-        _apply_points(records.subject, records.behaviour, records.correct, self.points,
-                      records.points, self.standing, self.score_sum)
+        reg = self.regional
+        _apply_points(records.subject, records.behaviour, records.correct, reg.points,
+                      reg.scheme, records.points, self.standing, self.score_sum)
 
     def withdraw(self, subject: np.ndarray, behaviour: np.ndarray, correct: np.ndarray) -> None:
         """Take expired records' points back out of their subjects' scores (and false points)."""
@@ -71,11 +79,13 @@ class Scoring:
         )
 
     def mean_score(self, n: int) -> float:
-        return float(self.score_sum.sum()) / n if self.enabled else float("nan")
+        if not self.enabled or self.n_scored == 0:
+            return float("nan")
+        return float(self.score_sum.sum()) / (n if self.n_scored == n else self.n_scored)
 
     @property
     def nbytes(self) -> int:
-        return self.standing.nbytes
+        return self.standing.nbytes + self.regional.nbytes
 
 
 @nb.njit(inline="always", cache=True)
@@ -89,13 +99,15 @@ def grade_index(score, thresholds):
 
 
 @nb.njit(cache=True)
-def _apply_points_shard(t, shards, subject, behaviour, correct, points, rec_points, standing):
+def _apply_points_shard(t, shards, subject, behaviour, correct, points, scheme, rec_points,
+                        standing):
     total = 0
+    regional = scheme.shape[0] > 0
     for r in range(subject.shape[0]):
         s = subject[r]
         if s % shards != t:
             continue
-        p = points[behaviour[r]]
+        p = points[scheme[s] if regional else 0, behaviour[r]]
         rec_points[r] = p
         standing[s, SCORE] += p
         if not correct[r]:
@@ -105,9 +117,90 @@ def _apply_points_shard(t, shards, subject, behaviour, correct, points, rec_poin
 
 
 @nb.njit(parallel=True, cache=True)
-def _apply_points(subject, behaviour, correct, points, rec_points, standing, score_sum):
-    """Each thread takes the records of its own people, so no row is touched twice at once."""
+def _apply_points(subject, behaviour, correct, points, scheme, rec_points, standing,
+                  score_sum):
+    """Each thread takes the records of its own people, so no row is touched twice at once.
+
+    `points` is [scheme, behaviour]; `scheme` is the person's scheme, or empty when
+    there is one region (then row 0).
+    """
     shards = score_sum.shape[0]
     for t in nb.prange(shards):
         score_sum[t] += _apply_points_shard(t, shards, subject, behaviour, correct, points,
-                                            rec_points, standing)
+                                            scheme, rec_points, standing)
+
+
+_PAD = np.iinfo(np.int64).min  # a cut-off every score passes
+
+
+class RegionalSchemes:
+    """Each region's pilot scheme as tables indexed [scheme, ...].
+
+    With one region (no `regions` section) there is one scheme, the scenario's
+    `scoring`, and no per-person array: `scheme` is empty and kernels use row 0,
+    so the single-region path reads the same memory as before. With regions,
+    `scheme[p]` is person p's region's scheme; a region without a pilot has the
+    last scheme, which scores nothing (its people only face the national list).
+    """
+
+    def __init__(self, scenario: Scenario, scoring: Scoring, region: np.ndarray | None):
+        n_b = len(scoring.behaviour_names)
+        if scenario.regions is None or region is None or scoring.enabled is False:
+            self.names = ["scoring"]
+            self.points = scoring.points.reshape(1, n_b)
+            self.initial = np.array([scoring.initial], dtype=np.int32)
+            self.thresholds = scoring.thresholds.reshape(1, -1)
+            self.scored = np.ones(1, dtype=np.bool_)
+            self.grade_names = [scoring.grade_names]
+            self.travel_grade_names = [
+                scenario.sanctions.travel_ban.grades if scenario.sanctions.travel_ban else []]
+            self.scheme = np.zeros(0, dtype=np.uint8)
+            return
+        schemes = list(scenario.schemes.values())
+        self.names = list(scenario.schemes) + ["none"]
+        k = len(self.names)
+        self.points = np.zeros((k, n_b), dtype=np.int32)
+        self.initial = np.zeros(k, dtype=np.int32)
+        cuts = max([len(s.grades) - 1 for s in schemes] + [0])
+        self.thresholds = np.full((k, cuts), _PAD, dtype=np.int64)
+        self.scored = np.ones(k, dtype=np.bool_)
+        self.scored[-1] = False
+        self.grade_names = [[g.name for g in s.grades] for s in schemes] + [["none"]]
+        self.travel_grade_names = [list(s.travel_ban_grades) for s in schemes] + [[]]
+        for i, s in enumerate(schemes):
+            for b, pts in s.points.items():
+                self.points[i, scoring.behaviour_names.index(b)] = pts
+            self.initial[i] = s.initial
+            row = [g.min_score for g in reversed(s.grades[:-1])]
+            self.thresholds[i, cuts - len(row):] = row
+        of_region = np.array(
+            [self.names.index(r.scheme) if r.scheme else k - 1 for r in scenario.regions.values()],
+            dtype=np.uint8)
+        self.of_region = of_region
+        self.scheme = of_region[region]
+
+    def travel_grades(self, slots: int) -> np.ndarray:
+        """[scheme, grade position]: the grades each scheme bans from travel."""
+        out = np.zeros((len(self.names), slots), dtype=np.bool_)
+        for i, (names, banned) in enumerate(zip(self.grade_names, self.travel_grade_names,
+                                                strict=True)):
+            for g in banned:
+                out[i, names.index(g)] = True
+        return out
+
+    def grade_name_of(self, grade: np.ndarray) -> np.ndarray:
+        """Each person's grade under their own scheme, as a string array."""
+        if self.scheme.shape[0] == 0:
+            return np.asarray(self.grade_names[0], dtype=object)[grade]
+        out = np.empty(grade.shape[0], dtype=object)
+        for i, names in enumerate(self.grade_names):
+            mine = self.scheme == i
+            if not self.scored[i]:
+                out[mine] = "none"
+                continue
+            out[mine] = np.asarray(names, dtype=object)[np.minimum(grade[mine], len(names) - 1)]
+        return out
+
+    @property
+    def nbytes(self) -> int:
+        return self.scheme.nbytes

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 import numba as nb
 import numpy as np
 
+from scoresim.households import Households, build_households, draw_by_household
 from scoresim.random import stream_key, uniform
 from scoresim.scenario.schema import Scenario
+from scoresim.ties import Ties, build_ties
 
 CHUNK = 1 << 20
 
@@ -32,6 +34,11 @@ class Society:
     levels: dict[str, list[str]] = field(default_factory=dict)
     shares: dict[str, np.ndarray] = field(default_factory=dict)
     _traits: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # built only when the scenario asks (reference allocates none of these)
+    households: Households | None = None
+    ties: Ties | None = None
+    region: np.ndarray | None = None  # uint8 per person, only with more than one region
+    region_names: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, scenario: Scenario, n: int, seed: int) -> Society:
@@ -44,7 +51,43 @@ class Society:
             society.levels[name] = list(attr.levels)
             society.shares[name] = np.asarray(attr.shares, dtype=np.float64)
         society.levels["group"] = [str(g) for g in range(shares.shape[0])]
+        if scenario.households is not None:
+            society.households = build_households(seed, n, scenario.households)
+        if scenario.regions is not None:
+            society.region_names = list(scenario.regions)
+            society.region = society._draw_region(
+                np.array([r.share for r in scenario.regions.values()], dtype=np.float64))
+        if scenario.network is not None:
+            occupation = society.trait("occupation")
+            region = society.region if society.region is not None else np.zeros(n, np.uint8)
+            society.ties = build_ties(seed, scenario.network, region,
+                                      max(1, len(society.region_names)), occupation,
+                                      len(society.levels["occupation"]))
         return society
+
+    def _draw_region(self, shares: np.ndarray) -> np.ndarray:
+        """A household lives in one region: the region is drawn once per household."""
+        if self.households is None:
+            return draw_categorical(self.seed, "region", shares, self.n)
+        cum = np.cumsum(shares)
+        cum[-1] = 1.0
+        out = np.empty(self.n, dtype=np.uint8)
+        draw_by_household(stream_key(self.seed, "society", "region"), cum,
+                          self.households.household, self.households.start, out)
+        return out
+
+    def contacts(self, person: int) -> np.ndarray:
+        """The people `person` has ties with (int32 ids; empty without a network)."""
+        if self.ties is None:
+            return np.zeros(0, dtype=np.int32)
+        return self.ties.contacts(person)
+
+    def relatives(self, person: int) -> np.ndarray:
+        """The other members of `person`'s household (empty without households)."""
+        if self.households is None:
+            return np.zeros(0, dtype=np.int64)
+        m = self.households.members(person)
+        return m[m != person]
 
     def trait(self, name: str) -> np.ndarray:
         """The level index (uint8) of trait `name` for every person, drawn on first use."""
@@ -63,7 +106,8 @@ class Society:
 
     @property
     def nbytes(self) -> int:
-        return self.group.nbytes + sum(a.nbytes for a in self._traits.values())
+        extra = sum(x.nbytes for x in (self.households, self.ties, self.region) if x is not None)
+        return self.group.nbytes + sum(a.nbytes for a in self._traits.values()) + extra
 
 
 def draw_categorical(seed: int, trait: str, shares: np.ndarray, n: int) -> np.ndarray:

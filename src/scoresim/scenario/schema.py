@@ -506,6 +506,147 @@ class Abuse(Model):
         return self
 
 
+# --- society: households, ties, regions and their pilots, firms, joint punishment ---------
+class Households(Model):
+    """Households as consecutive blocks of people: a head, maybe a partner, children, parents."""
+
+    size_shares: list[Probability] = Field(
+        min_length=1, max_length=16,
+        description="Share of households of size 1, 2, 3, ...; people live in blocks of "
+        "these sizes.",
+    )
+    couple_share: Probability = Field(
+        0.8, description="Share of households of two or more whose second member is a partner.")
+    parent_share: Probability = Field(
+        0.15, description="Share of households of three or more whose last member is a parent "
+        "of the head (three generations).")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Households:
+        total = sum(self.size_shares)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"size_shares must sum to 1, they sum to {total:g}")
+        return self
+
+
+class Network(Model):
+    """Social ties: each person draws about half their degree; the others draw the rest."""
+
+    degree_min: int = Field(10, ge=0, le=1000)
+    degree_max: int = Field(20, ge=0, le=1000)
+    within_region: Probability = Field(
+        0.9, description="Share of a person's drawn ties made inside their own region.")
+    within_occupation: Probability = Field(
+        0.4, description="Share of a person's drawn ties made inside their own region and "
+        "occupation (part of within_region).")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Network:
+        if self.degree_max < self.degree_min:
+            raise ValueError("degree_max must be at least degree_min")
+        if self.within_occupation > self.within_region:
+            raise ValueError("within_occupation is part of within_region and cannot exceed it")
+        return self
+
+
+class Scheme(Scoring):
+    """A region's own pilot scheme: its scale, points, grades and which grades are banned.
+
+    With regions, each scheme's travel_ban_grades take the place of
+    sanctions.travel_ban.grades (whose dishonest_list switch still applies
+    everywhere), and the timeseries' n_grade_* and rewards count grade positions
+    (0 = each scheme's top grade) under the names of the top-level `scoring`.
+    """
+
+    travel_ban_grades: list[Name] = Field(default_factory=list)
+
+
+class Region(Model):
+    share: Probability
+    scheme: Name | None = Field(
+        None, description="The region's pilot scheme (a key of `schemes`); null: no score, "
+        "only the national dishonest list.")
+    source: str = ""
+
+
+class FirmBehaviour(Model):
+    rate: Rate = Field(description="Probability per firm and day.")
+    detection: Probability = Field(
+        1.0, description="Probability an inspection or court records it.")
+    points: int = Field(0, ge=-10**6, le=10**6)
+    lists: bool = Field(False, description="A record puts the firm on the corporate blacklist.")
+    foreign_only: bool = Field(False, description="Only foreign firms face it (political demands).")
+    source: str = ""
+
+
+class Firms(Model):
+    """Firms: few beside people, so an event-driven module over firms is enough."""
+
+    per_person: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.03, description="Firms per person.")
+    sector_shares: dict[Name, Probability] = Field(
+        default_factory=lambda: {"manufacturing": 0.3, "services": 0.5, "transport": 0.05,
+                                 "construction": 0.15})
+    foreign_share: Probability = 0.01
+    employed_share: Probability = Field(0.6, description="Share of people with an employer.")
+    initial: int = Field(100, ge=-10**8, le=10**8)
+    grades: list[Grade] = Field(min_length=1, max_length=8)
+    behaviours: dict[Name, FirmBehaviour] = Field(min_length=1, max_length=32)
+    blacklist_days: Days = 1095
+    trusted_grades: list[Name] = Field(
+        default_factory=list, description="Grades that get joint rewards (fewer inspections, "
+        "faster approvals).")
+    trusted_inspection_factor: Probability = Field(
+        0.5, description="Trusted firms' violations are detected this much as often.")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Firms:
+        total = sum(self.sector_shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"sector_shares must sum to 1, they sum to {total:g}")
+        Scoring(initial=self.initial, grades=self.grades)  # the grade checks
+        names = [g.name for g in self.grades]
+        for g in self.trusted_grades:
+            if g not in names:
+                raise _ref_error("firms.trusted_grades", g, "grade", names)
+        return self
+
+
+class JointPunishment(Model):
+    """Who else a listing reaches (State Council Guofa [2016] No. 33; SPC consumption ban)."""
+
+    school_ban_children: bool = Field(
+        False, description="Children in a listed person's household are barred from "
+        "high-fee private schools while the parent is listed.")
+    relative_points: int = Field(
+        0, ge=-10**6, le=0, description="Score points for each household member of a newly "
+        "listed person.")
+    employer_points: int = Field(
+        0, ge=-10**6, le=0, description="Credit points for the employer of a newly listed person.")
+    bind_legal_rep: bool = Field(
+        True, description="A listed firm's legal representative is consumption- and travel-banned.")
+    source: str = ""
+
+
+class PeerRating(Model):
+    """Ratings along ties, as in Black Mirror's "Nosedive": weighted by the rater's own score."""
+
+    rate: Rate = Field(description="Probability per person and day of rating a contact.")
+    noise: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.7, description="Spread of a rating around the rated person's current score (stars).")
+    record_penalty: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        1.0, description="Stars taken off a rating when the rated person has a negative "
+        "record today.")
+    weight_power: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        2.0, description="A rating counts (rater's stars / 5) ** weight_power.")
+    memory: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        50.0, description="Weight of the prior score, in full-weight ratings.")
+    source: str = ""
+
+
 class Scenario(Model):
     """A whole experiment: the society, what people do, how they are seen and judged."""
 
@@ -531,6 +672,13 @@ class Scenario(Model):
     )
     credit_file: CreditFileRules = Field(default_factory=CreditFileRules)
     metrics: MetricsOptions = Field(default_factory=MetricsOptions)
+    households: Households | None = None
+    network: Network | None = None
+    regions: dict[Name, Region] | None = None
+    schemes: dict[Name, Scheme] = Field(default_factory=dict, max_length=254)
+    firms: Firms | None = None
+    joint_punishment: JointPunishment | None = None
+    peer_rating: PeerRating | None = None
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
@@ -575,6 +723,7 @@ class Scenario(Model):
                 if g not in grade_names:
                     raise _ref_error(where, g, "grade", grade_names)
         self._responses_resolve()
+        _check_society(self)
         return self
 
     def _responses_resolve(self) -> None:
@@ -704,3 +853,36 @@ def _worst(multipliers: dict[str, list[float]], pick) -> float:
     for values in multipliers.values():
         out *= pick(values)
     return out
+
+
+def _check_society(sc: Scenario) -> None:
+    """The society sections refer to each other; refuse what cannot be built."""
+    if sc.regions is not None:
+        total = sum(r.share for r in sc.regions.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"regions: shares must sum to 1, they sum to {total:g}")
+        if len(sc.regions) > 255:
+            raise ValueError("regions: at most 255")
+        if sc.scoring is None:
+            raise ValueError("regions need a scoring section (it names the grade positions)")
+        for name, r in sc.regions.items():
+            if r.scheme is not None and r.scheme not in sc.schemes:
+                raise _ref_error(f"regions.{name}.scheme", r.scheme, "scheme", sc.schemes)
+    for name, scheme in sc.schemes.items():
+        for b in scheme.points:
+            if b not in sc.behaviours:
+                raise _ref_error(f"schemes.{name}.points.{b}", b, "behaviour", sc.behaviours)
+        names = [g.name for g in scheme.grades]
+        for g in scheme.travel_ban_grades:
+            if g not in names:
+                raise _ref_error(f"schemes.{name}.travel_ban_grades", g, "grade", names)
+    needs_households = sc.joint_punishment is not None and (
+        sc.joint_punishment.school_ban_children or sc.joint_punishment.relative_points)
+    if needs_households and sc.households is None:
+        raise ValueError("joint_punishment of relatives needs a households section")
+    if sc.peer_rating is not None and (sc.network is None or sc.scoring is None):
+        raise ValueError("peer_rating needs a network section (ties) and a scoring section")
+    if sc.joint_punishment is not None and sc.sanctions.dishonest_list is None:
+        raise ValueError("joint_punishment needs sanctions.dishonest_list")
+    if sc.network is not None and "occupation" not in sc.population.attributes:
+        raise ValueError("network homophily needs population.attributes.occupation")
