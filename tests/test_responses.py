@@ -105,7 +105,7 @@ def _factor_twin(kind, pen, base_q, risk, params, bold_z, desire_z, sigma):
 
 
 def test_factor_kernel_matches_its_plain_twin():
-    from scoresim.random import normal
+    from scoresim.random import normal, propensity_z
 
     rng = np.random.default_rng(3)
     kind = np.array([DETERRED, CHILLED], dtype=np.int64)
@@ -125,7 +125,7 @@ def test_factor_kernel_matches_its_plain_twin():
                          params)
             want = _factor_twin(kind[b], penalty[b], base_q[b], risk[i], params,
                                 normal(keys[4], np.uint64(i), np.uint64(0)),
-                                normal(pk[b], np.uint64(i), np.uint64(0)), 0.5)
+                                propensity_z(pk[b], np.uint64(i)), 0.5)
             assert got == pytest.approx(want, rel=1e-12)
 
 

@@ -47,6 +47,8 @@ def _active(results: Results) -> pd.DataFrame:
 def test_every_error_kind_occurs_in_pilot_city(pilot: Results) -> None:
     counts = pilot.records["error"].value_counts()
     for kind in ERRORS:
+        if kind == "fabricated":  # by an abusive authority: off in pilot-city (test_responses)
+            continue
         assert counts.get(kind, 0) > 10, (kind, counts.to_dict())
     ts = pilot.timeseries
     for kind in ERRORS[1:]:
@@ -91,7 +93,9 @@ def test_delayed_records_are_filed_on_their_day(pilot: Results) -> None:
     for name, c in pilot.scenario["channels"].items():
         mine = lag[(rec["channel"] == name).to_numpy()]
         assert mine.min() >= c["delay_min_days"] and mine.max() <= c["delay_max_days"], name
-        if c["delay_max_days"] > c["delay_min_days"]:
+        span = c["delay_max_days"] - c["delay_min_days"]
+        # both ends are hit unless records are few: P(miss an end) <= 2(1 - 1/(span+1))^n
+        if span > 0 and len(mine) >= 40 * (span + 1):
             assert mine.min() == c["delay_min_days"] and mine.max() == c["delay_max_days"], name
     per_day = rec.groupby("filed_day").size().reindex(range(len(ts)), fill_value=0)
     assert np.array_equal(ts["n_records"], per_day)
@@ -135,12 +139,18 @@ def test_expired_records_leave_the_score(pilot: Results) -> None:
     # not vacuous: expiry moved scores, exactly by the windows of the categories
     expired = rec[rec["expires_day"] <= last]
     assert len(expired) > 10_000
-    assert pilot.timeseries["n_expired_records"].sum() == len(expired)
+    # every record that stopped counting did so by expiry, credit repair or a won appeal
+    ts = pilot.timeseries
+    ways_out = ts["n_expired_records"].sum() + ts["n_repairs"].sum() + ts["n_appeals_won"].sum()
+    assert ways_out == len(expired)
+    assert ts["n_expired_records"].sum() > 0.5 * len(expired)
     windows = {k: v["expires_after_days"] for k, v in scenario["credit_file"]["categories"].items()}
     span = (rec["expires_day"] - rec["filed_day"]).to_numpy()
     for cat, w in windows.items():
         mine = (rec["category"] == cat).to_numpy()
-        assert mine.any() and (span[mine] == w).all(), cat
+        # at most the window: repair and appeals can end a record sooner
+        assert mine.any() and (span[mine] <= w).all(), cat
+        assert (span[mine] == w).mean() > 0.5, cat
     assert (rec.loc[rec["category"] == "none", "expires_day"] == NEVER).all()
 
 
@@ -161,7 +171,7 @@ def test_wrongful_sanctions_recount_from_records(pilot: Results) -> None:
     banned = np.isin(_grade_index(score, cutoffs), banned_idx) | listed
     wrongly = banned & ~(np.isin(_grade_index(true_score, cutoffs), banned_idx) | listed)
     assert np.array_equal(people["wrongly_banned"].to_numpy(), wrongly)
-    assert ts["n_wrongly_banned"].iloc[-1] == wrongly.sum() > 20
+    assert ts["n_wrongly_banned"].iloc[-1] == wrongly.sum() > 5
     # and by trait level, in the breakdown, on the last day
     bd = pilot.breakdown
     last = bd[bd["day"] == pilot.manifest["days"] - 1]
@@ -205,8 +215,11 @@ def test_channel_quality(pilot: Results) -> None:
     for name, c in scenario["channels"].items():
         row = q.loc[name]
         assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1
+        responses = scenario.get("responses") or {}
+        regional = ((responses.get("avoidance") or {}).get("region_channels") or [])
+        # (a channel of the region no longer sees people who left it: recall is lower)
         if c["kind"] == "register" and c.get("false_flag") is None \
-                and c.get("malicious_report") is None:
+                and c.get("malicious_report") is None and name not in regional:
             # recall = record probability x (1 - linkage error): binomial over true events
             p = c["record_probability"] * (1 - c["linkage_error"])
             sd = math.sqrt(row["n_true_events"] * p * (1 - p)) + 1

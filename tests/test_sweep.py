@@ -12,12 +12,14 @@ import math
 import shutil
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numba
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import scoresim
@@ -213,17 +215,33 @@ def test_paired_arms_share_true_behaviour_and_count_who_the_system_sanctions(tmp
                                                                             monkeypatch):
     # members go to Dask two at a time, so pairs are compared as their members finish
     monkeypatch.setattr(sys.modules["scoresim.sweep"], "SUBMIT_WINDOW", 2)
-    spec = {"scenario": "pilot-city", "agents": AGENTS, "days": DAYS, "seeds": [5, 6],
-            "records": "none", "grid": {JAYWALKING: [-5, -200]},
-            "arms": {"system": {}, "none": {"scenario": "no-system", "vary": False}},
-            "baseline": "none"}
-    summary = scoresim.sweep(spec, out=tmp_path / "sw", scheduler=cluster)
+    # pilot-city with nobody responding to the system (no responses, no acts for points):
+    # a scenario file beside the sweep file, which names it by a relative path
+    quiet = scoresim.resolve("pilot-city").model_dump(mode="json")
+    quiet["responses"] = None
+    del quiet["behaviours"]["volunteering_for_points"]
+    del quiet["scoring"]["points"]["volunteering_for_points"]
+    (tmp_path / "quiet-city.yaml").write_text(yaml.safe_dump(quiet, sort_keys=False))
+    sweep_file = write(tmp_path, "paired.yaml", f"""\
+        scenario: quiet-city.yaml
+        agents: {AGENTS}
+        days: {DAYS}
+        seeds: [5, 6]
+        records: none
+        grid:
+          {JAYWALKING}: [-5, -200]
+        arms:
+          system: {{}}
+          none: {{scenario: no-system, vary: false}}
+        baseline: none
+        """)
+    summary = scoresim.sweep(sweep_file, out=tmp_path / "sw", scheduler=cluster)
     assert summary.attrs["members_run"] == 6  # 2 points x 2 seeds, plus one baseline per seed
     table = pd.read_parquet(tmp_path / "sw" / "members.parquet")
     for _, pair in table.groupby(["point", "seed"]):
         arm = scoresim.load(pair[pair.arm == "system"].folder.iloc[0])
         base = scoresim.load(pair[pair.arm == "none"].folder.iloc[0])
-        # nothing in pilot-city responds to the system yet: the same events, day by day
+        # nobody responds to the system: the same events, day by day
         np.testing.assert_array_equal(arm.timeseries.n_events, base.timeseries.n_events)
         np.testing.assert_array_equal(arm.timeseries.n_speech_events,
                                       base.timeseries.n_speech_events)
@@ -305,3 +323,24 @@ def test_interrupted_sweep_resumes_without_redoing_members(tmp_path, cluster):
     counts = query("SELECT count(*) AS runs, (SELECT count(*) FROM sweep_members) AS cells, "
                    "(SELECT count(*) FROM timeseries) AS days FROM runs", registry).iloc[0]
     assert (counts.runs, counts.cells, counts.days) == (4, 4, 4 * 10)
+
+
+class _NoWorkers:
+    def scheduler_info(self) -> dict:
+        return {"workers": {}}
+
+
+def test_a_local_cluster_left_without_workers_ends_the_sweep(monkeypatch):
+    module = sys.modules["scoresim.sweep"]
+    monkeypatch.setattr(module, "NO_WORKERS_TIMEOUT", 0.05)
+    own = module._WorkerWatch(_NoWorkers(), own_cluster=True)
+    own.check()  # the first look only starts the clock
+    time.sleep(0.1)
+    with pytest.raises(SweepError, match="no workers"):
+        own.check()
+    # a scheduler someone else runs (a batch system queueing jobs) is waited for
+    other = module._WorkerWatch(_NoWorkers(), own_cluster=False)
+    other.check()
+    time.sleep(0.1)
+    other.check()
+    assert other.warned

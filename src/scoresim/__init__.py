@@ -10,11 +10,18 @@ identity.
 
 __version__ = "0.1.0"
 
+import os as _os  # noqa: E402
+
+# Threads that wait for work sleep rather than spin: on a shared machine spinning OpenMP
+# threads made two-thread runs several times slower than one. Set it to override.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from scoresim.api import resolve, run  # noqa: E402
+from scoresim.calibrate import calibrate  # noqa: E402
 from scoresim.compare import compare  # noqa: E402
 from scoresim.results import Results, load  # noqa: E402
 from scoresim.scenario import Scenario, ScenarioError, builtin_names  # noqa: E402
 from scoresim.sweep import sweep  # noqa: E402
 
-__all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "compare", "load", "resolve",
-           "run", "sweep"]
+__all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "calibrate", "compare", "load",
+           "resolve", "run", "sweep"]

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from scoresim.behaviour import Events
-from scoresim.observation import Records
-from scoresim.random import normal, stream_key
+from scoresim.observation import FABRICATED, Records
+from scoresim.random import propensity_z, stream_key
 from scoresim.sanctions import BANNED, LISTED
 from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
@@ -78,15 +78,13 @@ class Abuse:
         k = due.shape[0]
         if k == 0:
             return records
-        cat = np.concatenate
-        return Records(
-            day, cat([records.subject, due]),
-            cat([records.true_actor, np.full(k, -1, np.int64)]),
-            cat([records.behaviour, np.full(k, self.fabricated, np.uint8)]),
-            cat([records.channel, np.full(k, self.fab_channel, np.uint8)]),
-            cat([records.correct, np.zeros(k, np.bool_)]),
-            cat([records.points, np.zeros(k, np.int32)]),
+        made_up = Records(
+            day, due.astype(np.int64), np.full(k, -1, np.int64),
+            np.full(k, self.fabricated, np.uint8), np.full(k, self.fab_channel, np.uint8),
+            np.zeros(k, np.bool_), np.zeros(k, np.int32),
+            error=np.full(k, FABRICATED, np.uint8),
         )
+        return Records.concat(day, [records, made_up])
 
     def downgrade_by_hand(self, day: int, standing: np.ndarray,
                           score_sum: np.ndarray) -> np.ndarray:
@@ -121,7 +119,7 @@ class Abuse:
 def _propensity_z(key, n):
     z = np.empty(n, dtype=np.float64)
     for i in nb.prange(n):
-        z[i] = normal(key, np.uint64(i), np.uint64(0))
+        z[i] = propensity_z(key, np.uint64(i))
     return z
 
 

@@ -11,18 +11,19 @@ so a policy change leaves everyone's true behaviour exactly as it was.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numba as nb
 import numpy as np
 
 from scoresim.calendar import Calendar
-from scoresim.random import geometric_skip, normal, stream_key, uniform
+from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
 
 CHUNK = 1 << 20
+LEVELS = 1 << 16  # propensity levels: a uint16 payload per calendar entry
 PAR_CHUNK = 1 << 14
 
 
@@ -58,9 +59,11 @@ class Behaviour:
         self.n = society.n
         self.days = days
         # An entry is (person << shift) | behaviour, unpacked with a shift and a mask. It
-        # carries log(1 - p) for its pair as payload: computing p from the propensity costs a
-        # few transcendental functions and looking it up in a per-person table costs a memory
-        # miss, while the payload is already at hand when the entry falls due.
+        # carries its pair's propensity as payload: the propensity's quantile, rounded to one
+        # of 65,536 levels (2 bytes), whose log(1 - p) is read from a small table. Computing
+        # p from the seed costs a few transcendental functions, a per-person table a memory
+        # miss; the payload is at hand when the entry falls due.
+        self.log_q_table = log_q_table(self.rates, self.sigma)
         self.shift = max(1, int(self.n_behaviours - 1).bit_length())
         code_max = society.n << self.shift
         dtype = np.uint32 if code_max < 2**32 else np.uint64
@@ -68,49 +71,62 @@ class Behaviour:
         # least (1-E[p])^D), so the calendar is allocated once, at its full size
         expected = society.n * float(np.sum(1.0 - (1.0 - np.minimum(self.rates, 1.0)) ** days))
         self.calendar = Calendar(days, dtype, initial_entries=int(expected * 1.01) + 4096,
-                                 payload_dtype=np.float32)
+                                 payload_dtype=np.uint16)
         self._start()
 
     def _start(self) -> None:
         """Draw every pair's first event day, a million people at a time."""
         for lo in range(0, self.n, CHUNK):
             hi = min(self.n, lo + CHUNK)
-            codes, first, lq = _first_days(
+            codes, first, level = _first_days(
                 lo, hi, self.n_behaviours, self.shift, self.rates, self.clock_keys,
-                self.propensity_keys, self.sigma, self.days,
+                self.propensity_keys, self.log_q_table, self.days,
             )
-            self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, lq)
+            self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, level)
 
     def step(self, day: int) -> Events:
-        codes, lq = self.calendar.pop_with_payload(day)
-        actor, behaviour, next_day = _advance(codes, lq, day, self.shift, self.clock_keys)
-        self.calendar.push(codes, next_day, lq)
+        codes, level = self.calendar.pop_with_payload(day)
+        actor, behaviour, next_day = _advance(codes, level, day, self.shift, self.clock_keys,
+                                              self.log_q_table)
+        self.calendar.push(codes, next_day, level)
         return Events(day, actor, behaviour)
+
+    def release(self) -> None:
+        """Drop the calendar once the run is over (nothing falls due after the last day)."""
+        self.calendar = Calendar(1, self.calendar.dtype, payload_dtype=np.uint16)
 
     @property
     def nbytes(self) -> int:
         return self.calendar.nbytes
 
 
+def log_q_table(rates: np.ndarray, sigma: float) -> np.ndarray:
+    """log(1 - p) for each behaviour and propensity level: [behaviour, level].
+
+    Level k stands for the propensity quantile (k + 1/2) / LEVELS: m = exp(sigma z -
+    sigma^2 / 2) with z its normal score, so E[m] = 1 up to the rounding of the
+    quantile, and p = min(1, rate m).
+    """
+    dist = NormalDist()
+    z = np.array([dist.inv_cdf((k + 0.5) / LEVELS) for k in range(LEVELS)])
+    m = np.exp(sigma * z - 0.5 * sigma * sigma)
+    p = np.minimum(1.0, rates[:, None] * m[None, :])
+    with np.errstate(divide="ignore"):
+        return np.where(p >= 1.0, -np.inf, np.log1p(-np.minimum(p, 1.0)))
+
+
 @nb.njit(inline="always", cache=True)
-def log_q(i, b, rates, propensity_keys, sigma):
-    """log(1 - p) for person i and behaviour b, from the person's propensity m[i, b]."""
-    m = 1.0
-    if sigma > 0.0:
-        z = normal(propensity_keys[b], np.uint64(i), np.uint64(0))
-        m = math.exp(sigma * z - 0.5 * sigma * sigma)
-    p = rates[b] * m
-    if p >= 1.0:
-        return -math.inf
-    return math.log1p(-p)
+def level_of(key, i):
+    """The propensity level (0 .. LEVELS-1) of person i for the behaviour of `key`."""
+    return min(np.int64(uniform(key, np.uint64(i), np.uint64(0)) * LEVELS), LEVELS - 1)
 
 
 @nb.njit(parallel=True, cache=True)
-def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, sigma, days):
+def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, table, days):
     n = hi - lo
     codes = np.empty(n * n_b, dtype=np.int64)
     first = np.empty(n * n_b, dtype=np.int64)
-    lqs = np.empty(n * n_b, dtype=np.float32)
+    levels = np.empty(n * n_b, dtype=np.uint16)
     for k in nb.prange(n):
         i = lo + k
         for b in range(n_b):
@@ -118,18 +134,18 @@ def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, sigma, d
             codes[j] = (i << shift) | b
             if rates[b] == 0.0:
                 first[j] = days
-                lqs[j] = 0.0
+                levels[j] = 0
                 continue
-            # the run uses the float32 value throughout, for the first day as for the rest
-            lq = np.float64(np.float32(log_q(i, b, rates, propensity_keys, sigma)))
-            lqs[j] = lq
+            level = level_of(propensity_keys[b], i)
+            levels[j] = level
             u = uniform(clock_keys[b], np.uint64(i), np.uint64(0))
-            first[j] = min(geometric_skip(u, lq), days)
-    return codes, first, lqs
+            first[j] = min(geometric_skip(u, table[b, level]), days)
+    return codes, first, levels
 
 
 @nb.njit(cache=True)
-def _advance_chunk(lo, hi, codes, lqs, day, shift, clock_keys, actor, behaviour, next_day):
+def _advance_chunk(lo, hi, codes, levels, day, shift, clock_keys, table, actor, behaviour,
+                   next_day):
     for k in range(lo, hi):
         c = np.int64(codes[k])
         i = c >> shift
@@ -137,11 +153,11 @@ def _advance_chunk(lo, hi, codes, lqs, day, shift, clock_keys, actor, behaviour,
         actor[k] = i
         behaviour[k] = b
         u = uniform(clock_keys[b], np.uint64(i), np.uint64(day + 1))
-        next_day[k] = day + 1 + geometric_skip(u, np.float64(lqs[k]))
+        next_day[k] = day + 1 + geometric_skip(u, table[b, levels[k]])
 
 
 @nb.njit(parallel=True, cache=True)
-def _advance(codes, lqs, day, shift, clock_keys):
+def _advance(codes, levels, day, shift, clock_keys, table):
     """Today's events from their entries, and each pair's next event day."""
     n = codes.shape[0]
     actor = np.empty(n, dtype=np.int64)
@@ -151,6 +167,6 @@ def _advance(codes, lqs, day, shift, clock_keys):
     # better than the body of a prange
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for t in nb.prange(n_chunks):
-        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), codes, lqs, day, shift,
-                       clock_keys, actor, behaviour, next_day)
+        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), codes, levels, day, shift,
+                       clock_keys, table, actor, behaviour, next_day)
     return actor, behaviour, next_day

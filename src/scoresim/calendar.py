@@ -14,6 +14,7 @@ import numba as nb
 import numpy as np
 
 BLOCK = 2048
+MIN_BLOCK = 64
 
 
 class Calendar:
@@ -29,9 +30,14 @@ class Calendar:
         self.days = int(days)
         self.dtype = np.dtype(dtype)
         self.payload_dtype = np.dtype(payload_dtype) if payload_dtype is not None else None
-        n_blocks = max(16, initial_entries // BLOCK + days + 16)
-        self.pool = np.empty(n_blocks * BLOCK, dtype=self.dtype)
-        self.payload = np.empty(n_blocks * BLOCK if payload_dtype is not None else 0,
+        # Each day may hold one part-filled block, so blocks are sized to the entries a
+        # day is expected to hold: small calendars do not pay days x BLOCK of slack.
+        per_day = initial_entries // max(1, 4 * days)
+        self.block = int(min(BLOCK, max(MIN_BLOCK, 1 << max(0, per_day.bit_length() - 1))))
+        block = self.block
+        n_blocks = max(16, initial_entries // block + days + 16)
+        self.pool = np.empty(n_blocks * block, dtype=self.dtype)
+        self.payload = np.empty(n_blocks * block if payload_dtype is not None else 0,
                                 dtype=payload_dtype or np.float32)
         self.next_block = np.full(n_blocks, -1, dtype=np.int64)
         self.head = np.full(days, -1, dtype=np.int64)
@@ -48,16 +54,16 @@ class Calendar:
 
     def _reserve(self, n_entries: int) -> None:
         """Make sure `n_entries` pushes cannot run out of blocks."""
-        need = n_entries // BLOCK + min(self.days, n_entries) + 2
+        need = n_entries // self.block + min(self.days, n_entries) + 2
         have = int(self.n_free[0])
         if have >= need:
             return
         old = self.next_block.shape[0]
         grow = max(need - have, old // 2, 16)
-        self.pool = np.concatenate([self.pool, np.empty(grow * BLOCK, dtype=self.dtype)])
+        self.pool = np.concatenate([self.pool, np.empty(grow * self.block, dtype=self.dtype)])
         if self.payload_dtype is not None:
             self.payload = np.concatenate(
-                [self.payload, np.empty(grow * BLOCK, dtype=self.payload_dtype)])
+                [self.payload, np.empty(grow * self.block, dtype=self.payload_dtype)])
         self.next_block = np.concatenate([self.next_block, np.full(grow, -1, dtype=np.int64)])
         free = np.empty(old + grow, dtype=np.int64)  # room for every block
         free[:have] = self.free[:have]
@@ -70,14 +76,14 @@ class Calendar:
         """File entries[k] (with payload[k]) under days[k]; days past the horizon are dropped."""
         if entries.shape[0] == 0:
             return
-        self._reserve(entries.shape[0])
+        self._reserve(int(np.count_nonzero((days >= 0) & (days < self.days))))
         if payload is None:
             payload = self.payload[:0]
         _push(
             entries.astype(self.dtype, copy=False), days,
             payload.astype(self.payload.dtype, copy=False), self.pool, self.payload,
             self.next_block, self.head, self.tail, self.tail_fill, self.count, self.free,
-            self.n_free,
+            self.n_free, self.block,
         )
 
     def pop(self, day: int) -> np.ndarray:
@@ -90,7 +96,7 @@ class Calendar:
         out_payload = np.empty(n if self.payload_dtype is not None else 0,
                                dtype=self.payload.dtype)
         _pop(day, out, out_payload, self.pool, self.payload, self.next_block, self.head,
-             self.tail, self.tail_fill, self.count, self.free, self.n_free)
+             self.tail, self.tail_fill, self.count, self.free, self.n_free, self.block)
         return out, out_payload
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
@@ -122,13 +128,13 @@ class Calendar:
         out_payload = np.empty(n if self.payload_dtype is not None else 0,
                                dtype=self.payload.dtype)
         _peek(day, out, out_payload, self.pool, self.payload, self.next_block, self.head,
-              self.tail, self.tail_fill)
+              self.tail, self.tail_fill, self.block)
         return out, out_payload
 
 
 @nb.njit(cache=True)
 def _push(entries, days, payload, pool, pool_payload, next_block, head, tail, tail_fill, count,
-          free, n_free):
+          free, n_free, block):
     horizon = head.shape[0]
     carry = payload.shape[0] > 0
     for k in range(entries.shape[0]):
@@ -136,7 +142,7 @@ def _push(entries, days, payload, pool, pool_payload, next_block, head, tail, ta
         if d < 0 or d >= horizon:
             continue
         t = tail[d]
-        if t < 0 or tail_fill[d] == BLOCK:
+        if t < 0 or tail_fill[d] == block:
             n_free[0] -= 1
             nb_ = free[n_free[0]]
             next_block[nb_] = -1
@@ -147,7 +153,7 @@ def _push(entries, days, payload, pool, pool_payload, next_block, head, tail, ta
             tail[d] = nb_
             tail_fill[d] = 0
             t = nb_
-        at = t * BLOCK + tail_fill[d]
+        at = t * block + tail_fill[d]
         pool[at] = entries[k]
         if carry:
             pool_payload[at] = payload[k]
@@ -156,30 +162,30 @@ def _push(entries, days, payload, pool, pool_payload, next_block, head, tail, ta
 
 
 @nb.njit(cache=True)
-def _peek(day, out, out_payload, pool, pool_payload, next_block, head, tail, tail_fill):
+def _peek(day, out, out_payload, pool, pool_payload, next_block, head, tail, tail_fill, block):
     b = head[day]
     pos = 0
     carry = out_payload.shape[0] > 0
     while b >= 0:
-        n = tail_fill[day] if b == tail[day] else BLOCK
-        out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        n = tail_fill[day] if b == tail[day] else block
+        out[pos:pos + n] = pool[b * block:b * block + n]
         if carry:
-            out_payload[pos:pos + n] = pool_payload[b * BLOCK:b * BLOCK + n]
+            out_payload[pos:pos + n] = pool_payload[b * block:b * block + n]
         pos += n
         b = next_block[b]
 
 
 @nb.njit(cache=True)
 def _pop(day, out, out_payload, pool, pool_payload, next_block, head, tail, tail_fill, count,
-         free, n_free):
+         free, n_free, block):
     b = head[day]
     pos = 0
     carry = out_payload.shape[0] > 0
     while b >= 0:
-        n = tail_fill[day] if b == tail[day] else BLOCK
-        out[pos:pos + n] = pool[b * BLOCK:b * BLOCK + n]
+        n = tail_fill[day] if b == tail[day] else block
+        out[pos:pos + n] = pool[b * block:b * block + n]
         if carry:
-            out_payload[pos:pos + n] = pool_payload[b * BLOCK:b * BLOCK + n]
+            out_payload[pos:pos + n] = pool_payload[b * block:b * block + n]
         pos += n
         nxt = next_block[b]
         free[n_free[0]] = b

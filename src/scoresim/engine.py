@@ -150,8 +150,9 @@ class Simulation:
         done("response")
         self._events_today = np.bincount(events.behaviour, minlength=len(self.behaviour.names))
         self.metrics.step(day, events, filed)
-        self.surveillance.step(day, events, seen, filed, expired[0].shape[0],
-                               self.filing.n_pending)
+        n_expired = expired[0].shape[0] + (self.redress.today["n_records_expired"]
+                                           if self.redress.enabled else 0)
+        self.surveillance.step(day, events, seen, filed, n_expired, self.filing.n_pending)
         if self.breakdown is not None:
             self.breakdown.step(day, filed)
         self.abuse.measure(events, self.behaviour.speech, self.scoring.standing)
@@ -199,6 +200,10 @@ class Simulation:
         self.credit_file.close()
         if self.sanctions.log is not None:
             self.sanctions.log.close()
+        if self.day >= self.days:
+            # the clocks are spent: free the calendar (most of a run's memory) before the
+            # run's outputs are built, so that the two never stand in memory together
+            self.behaviour.release()
         return self
 
     # checkpoints ------------------------------------------------------------------

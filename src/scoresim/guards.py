@@ -14,52 +14,55 @@ through the three phases of a run; the peak is the largest of them:
     resident, per person
         society          1 B   demographic group (uint8), and 1 B per population attribute
         standing        16 B   score, false points, list end, status (4 x int32)
-        suspensions      4 B   end day of a media suspension (int32), when configured
-    the calendar of clocks, e + 4 B per entry: the (person, behaviour) code (e = 4,
-        uint32; 8 past 2**32 codes) and its log(1-p) carried along (float32)
-        It reserves room for a whole chunk of 2**20 people's (person, behaviour)
-        pairs before filing them, keeps the pairs whose next event falls inside
-        the horizon (1 - (1 - rate)**days per behaviour: an upper bound by
-        Jensen's inequality, the propensity having mean 1), and grows by half
-        its size when full: capacity = chunk pairs + pending clocks of the other
-        people, times 1.5 once it has grown.
-    building       people's groups, the calendar while it grows (the old and the new
-                   pool side by side: 1 + 1/1.5 times its capacity), and one chunk's
-                   first event days (int64 codes and days, float32 log(1-p), and the
-                   calendar's codes)
+        other modules   20 B   sanctions (status bits, suspension ends), filing delays,
+                               responses, redress, firms, peer ratings: a few bytes each
+                               where enabled (16 B for pilot-city, which enables most)
+    the calendar of clocks, e + 2 B per entry: the (person, behaviour) code (e = 4,
+        uint32; 8 past 2**32 codes) and the pair's propensity level (uint16). It is
+        allocated once, for the pairs whose next event falls inside the horizon
+        (1 - (1 - rate)**days per behaviour: an upper bound by Jensen's inequality,
+        the propensity having mean 1), plus a block of 2,048 entries per day.
+    building       the resident arrays and one chunk of 2**20 people's first event
+                   days (int64 codes and days, uint16 levels, the masks of those
+                   inside the horizon, and the calendar's codes)
     a day          the resident arrays, about 40 B per event of the busiest day, and
                    the credit file's buffer of up to one row group (2**20 records,
-                   about 96 B each while they are written)
-    the output     the resident arrays and about 60 B per person (4 more per population
-                   attribute): the people table, pandas' consolidated copy of it and its
-                   Arrow table for Parquet
+                   about 128 B each while they are written)
+    the output     the calendar is released after the last day; the other resident
+                   arrays and about 75 B per person (4 more per population attribute):
+                   the people table, pandas' consolidated copy and its Arrow table
     and, at any size, 16 MiB for allocator arenas, threads and small tables.
 
 Calibration: peak RSS above the process's RSS after a warm-up run (VmHWM in
 /proc/self/status, reset between phases through /proc/self/clear_refs, and
 getrusage for whole runs), built-in scenarios, 2 cores, Linux, NumPy 2, numba
-0.6x, the engine whose clocks carry log(1-p) and whose standing rows are 16
-bytes (pilot-city with six population attributes). B = bytes per person.
+0.6x, the engine of the working tree of issue 10 (clocks carry a uint16
+propensity level, the calendar is released before the outputs; pilot-city has
+15 behaviours and six population attributes). B = bytes per person.
 
     scenario      agents  days  records      measured B   estimated B
-    pilot-city    1e5     365   none         446          557
-    pilot-city    1e5     365   all, saved   1015         1325
-    pilot-city    1e6     365   none         361          379
-    pilot-city    1e6     365   all, saved   361          379
-    pilot-city    1e6      30   none         353          376
-    pilot-city    2e6      30   none         267          296
-    pilot-city    3e6      30   none         196          218
-    reference     1e6     365   none         245          245
+    pilot-city    1e5     365   none          430          768
+    pilot-city    1e5     365   all, saved   1279         1729
+    pilot-city    1e6     365   none          401          520
+    pilot-city    1e6      30   none          367          477
+    pilot-city    3e6      30   none          200          211
+    reference     1e6     365   none          196          280
 
-By phase at 3e6 people: building 196 B measured (213 estimated), resident
-after the run 78 (95), the output 162 (179). Beyond a few million people the
-chunk's fixed cost fades and the estimate tends to the output phase, resident
-+ 60 B + 4 B per attribute per person: about 200 B for pilot-city over a year,
-so 100 million people need about 18 GiB. The estimate errs high, by up to a
-third at small sizes, the safe side for a refusal; `--force` is there when a
-user knows better. tests/test_guards.py checks the resident part against a
-real Simulation's `memory_bytes()`, so a change to the engine's arrays that
-outgrows these constants fails a test; the slow tests there re-measure peaks.
+By phase at 3e6 people: building 200 B measured (206 estimated), the output
+142 (142). At 1e5 people the fixed costs (16 MiB, a page per day and
+calendar) dominate, at 1e6 one chunk's first event days; beyond a few
+million people the estimate tends to the larger of the output phase and
+the resident arrays plus a day: about 140 B per person for pilot-city over
+a year, so 100 million people need about 13 GiB. The estimate errs high, by
+up to a third from a million people up, the safe side for a refusal;
+`--force` is there when a user knows better.
+
+The engine's memory changed three times while this was written (a
+propensity cache, then log(1-p) carried in the calendar, then a 2-byte
+level). tests/test_guards.py checks the resident part against a real
+Simulation's `memory_bytes()`, so a change that outgrows these constants
+fails a test: update them from `memory_bytes()` and re-run the slow tests
+there, which re-measure peaks.
 """
 
 from __future__ import annotations
@@ -75,22 +78,22 @@ from scoresim.scenario.schema import Scenario
 # Resident bytes per person, by module (see the module docstring).
 SOCIETY_BYTES = 1
 STANDING_BYTES = 16
-SUSPENSION_BYTES = 4
+MODULE_BYTES = 20  # the other modules' per-person arrays, all of them enabled
 # The calendar of clocks and the build.
-CLOCK_PAYLOAD_BYTES = 4  # log(1-p) travels with each clock (float32)
+CLOCK_PAYLOAD_BYTES = 2  # the pair's propensity level travels with each clock (uint16)
+CALENDAR_SLACK = 1.01  # the calendar is allocated once, for the expected clocks (behaviour.py)
+CALENDAR_BLOCK = 2048  # entries per block; each day may hold one part-filled block
 BUILD_CHUNK = 1 << 20  # people whose first event days are drawn at once (behaviour.CHUNK)
-CALENDAR_GROWTH = 1.5  # the pool grows by half its size when full
-CALENDAR_COPY = 1 + 1 / CALENDAR_GROWTH  # old and new pool side by side while it grows
-BUILD_PAIR_BYTES = 20  # int64 code, int64 day, float32 log(1-p) per pair of a chunk
+BUILD_PAIR_BYTES = 22  # int64 code and day, uint16 level, horizon masks, per pair of a chunk
 # A day and the output.
 EVENT_BYTES = 40  # per event of the busiest day: events, observations, records
 ROW_GROUP = 1 << 20  # records buffered before a row group is written (credit_file.ROW_GROUP)
-RECORD_BUFFER_BYTES = 96
-OUTPUT_BYTES = 60  # per person, while the people table is built and written
+RECORD_BUFFER_BYTES = 128
+OUTPUT_BYTES = 75  # per person, while the people table is built and written
 OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
 FIXED_BYTES = 16 * 2**20  # allocator arenas, worker threads, small tables, at any size
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
-N_CALENDARS = 2  # behaviour clocks, sanction reviews
+N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
 
 class ResourceError(ScenarioError):
@@ -144,23 +147,21 @@ def estimate_memory(scenario: Scenario) -> MemoryEstimate:
     e = clock_bytes(scenario)
     pending = pending_per_person(scenario)
     chunk = min(n, BUILD_CHUNK)
-    capacity = (chunk * n_b + (n - chunk) * pending) * (CALENDAR_GROWTH if n > chunk else 1.0)
+    capacity = n * pending * CALENDAR_SLACK + (scenario.days + 18) * CALENDAR_BLOCK
+    clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
     # population attributes (sex, age band...) are one uint8 each, drawn when first used
     traits = len(getattr(scenario.population, "attributes", None) or {})
-    early = n * SOCIETY_BYTES * (1 + traits)
-    later = n * (STANDING_BYTES
-                 + (SUSPENSION_BYTES if scenario.sanctions.media_suspension else 0))
-    clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
-    resident = early + later + clocks
+    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES)
+    resident = people + clocks
 
-    building = early + clocks * (CALENDAR_COPY if n > chunk else 1.0) \
-        + chunk * n_b * (BUILD_PAIR_BYTES + e)
+    building = resident + chunk * n_b * (BUILD_PAIR_BYTES + e)
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
     buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
-    output = resident + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits)
+    # the calendar is released when the last day is done, before the outputs are built
+    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits)
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
     parts = {"building": int(building), "day": int(day), "output": int(output),
              "calendars": int(calendars)}

@@ -65,6 +65,44 @@ def normal(key: np.uint64, a: np.uint64, b: np.uint64) -> float:
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
+# Acklam's rational approximation of the inverse normal CDF (relative error < 1.2e-9)
+_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+      1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+      6.680131188771972e01, -1.328068155288572e01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+      -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+      3.754408661907416e00)
+
+
+@nb.njit(inline="always", cache=True)
+def inv_normal(u: float) -> float:
+    """The standard normal quantile of u in (0, 1)."""
+    if u < 0.02425:
+        q = math.sqrt(-2.0 * math.log(u))
+        return ((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
+                / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
+    if u > 1.0 - 0.02425:
+        q = math.sqrt(-2.0 * math.log(1.0 - u))
+        return -((((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5])
+                 / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
+    q = u - 0.5
+    r = q * q
+    return ((((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q
+            / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0))
+
+
+@nb.njit(inline="always", cache=True)
+def propensity_z(key: np.uint64, person: np.uint64) -> float:
+    """The normal score behind a person's propensity for one behaviour (its quantile).
+
+    Behaviour rounds the quantile to one of PROPENSITY_LEVELS levels; modules that
+    read a propensity (responses, targeting) use this exact value of the same draw.
+    """
+    return inv_normal(uniform(key, person, np.uint64(0)))
+
+
 @nb.njit(inline="always", cache=True)
 def geometric_skip(u: float, log_q: float) -> int:
     """Days without a success before the next one, for daily success probability p.

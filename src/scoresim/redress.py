@@ -78,6 +78,11 @@ class Redress:
             "repair-apply", "repair-paid", "repair-approve", "appeal-file", "appeal-win")],
             dtype=np.uint64)
         self.withdrawals = Calendar(days if self.enabled else 1, np.uint64)
+        # A record the credit file put in a category named minor, general or serious is
+        # repaired as that class; one without a category is classed by its points.
+        names = ["none", *scenario.credit_file.categories]
+        classes = {"minor": 0, "general": 1, "serious": 2}
+        self.class_of_category = np.array([classes.get(c, -1) for c in names], dtype=np.int64)
         # per-day tallies of what was decided ahead (indexed by the day it happens)
         self.ahead = np.zeros((3, days + 1), dtype=np.float64)  # filed, applications, cost
         self.today = dict.fromkeys(COLUMNS, 0)
@@ -103,10 +108,13 @@ class Redress:
             return None
         expires = (records.expires.astype(np.int64) if records.expires is not None
                    else np.full(len(records), NEVER, dtype=np.int64))
+        category = (records.category.astype(np.int64) if records.category is not None
+                    else np.zeros(len(records), dtype=np.int64))
         codes, when, out_day = _decide(
             day, records.subject, records.true_actor, records.behaviour, records.channel,
-            records.correct, records.points, expires, self.camera, self.repair_params,
-            self.appeal_params, self.keys, self.ahead, self.days)
+            records.correct, records.points, expires, category, self.class_of_category,
+            self.camera, self.repair_params, self.appeal_params, self.keys, self.ahead,
+            self.days)
         self.withdrawals.push(codes, when)
         return out_day
 
@@ -130,8 +138,8 @@ class Redress:
 
 
 @nb.njit(cache=True)
-def _decide(day, subject, true_actor, behaviour, channel, correct, points, expires, camera, rp,
-            ap, keys, ahead, days):
+def _decide(day, subject, true_actor, behaviour, channel, correct, points, expires, category,
+            class_of_category, camera, rp, ap, keys, ahead, days):
     n = subject.shape[0]
     codes = np.empty(n, dtype=np.uint64)
     when = np.empty(n, dtype=np.int64)
@@ -149,7 +157,9 @@ def _decide(day, subject, true_actor, behaviour, channel, correct, points, expir
         reason = EXPIRED if out < NEVER else 0
         if rp[0] > 0.0:
             pen = -pts
-            k = 0 if pen <= rp[1] else (2 if pen >= rp[2] else 1)
+            k = class_of_category[category[r]]
+            if k < 0:
+                k = 0 if pen <= rp[1] else (2 if pen >= rp[2] else 1)
             out = min(out, day + int(rp[6 + k]))
             reason = EXPIRED
             if uniform(keys[0], np.uint64(s), ctr) < rp[9 + k]:

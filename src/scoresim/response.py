@@ -46,7 +46,7 @@ import numpy as np
 
 from scoresim.behaviour import Events
 from scoresim.observation import Records
-from scoresim.random import normal, stream_key, uniform
+from scoresim.random import normal, propensity_z, stream_key, uniform
 from scoresim.sanctions import BANNED, LISTED, SUSPENDED
 from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
@@ -160,9 +160,7 @@ class Response:
                      self.risk, self.keys[6], self.params[13])
         if keep.all():
             return records
-        return Records(records.day, records.subject[keep], records.true_actor[keep],
-                       records.behaviour[keep], records.channel[keep], records.correct[keep],
-                       records.points[keep])
+        return records.take(keep)
 
     def learn(self, day: int, events: Events, records: Records, status: np.ndarray) -> None:
         """After judging: experience raises or lowers perceived risk; awareness spreads."""
@@ -225,7 +223,7 @@ def factor(i, b, day, kind, penalty, base_q, points, propensity_keys, sigma, fla
     bold = math.exp(s * normal(keys[4], np.uint64(i), np.uint64(0)) - 0.5 * s * s)
     desire = 1.0
     if sigma > 0.0:
-        desire = math.exp(sigma * normal(propensity_keys[b], np.uint64(i), np.uint64(0))
+        desire = math.exp(sigma * propensity_z(propensity_keys[b], np.uint64(i))
                           - 0.5 * sigma * sigma)
     gap = cost - bold * desire * params[8]
     if gap <= 0.0:

@@ -249,7 +249,14 @@ class Sanctions:
         due, why = self.reviews.pop_with_payload(day)
         self.n_repaid = 0
         also = expired if expired is not None else due[:0]  # subjects of expired records
-        for people in (due, records.subject, also):
+        # a record can change its subject's status only by moving their grade (or true
+        # grade), or by listing or suspending them: the others need no second look
+        moved = self.scoring.moved
+        if moved.shape[0] == len(records) and len(records):
+            judged = records.subject[moved | self.imposing[records.behaviour]]
+        else:
+            judged = records.subject
+        for people in (due, judged, also):
             before, after = self.refresh(day, people)
             if people is due and people.shape[0]:
                 was, now = (before & LISTED) != 0, (after & LISTED) != 0

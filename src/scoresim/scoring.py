@@ -42,6 +42,9 @@ class Scoring:
         self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(self.initial) * n
         self.n_scored = n
+        # per record of the day: did its points move its subject's grade or true grade?
+        # Only those subjects' sanction status can have changed through their score.
+        self.moved = np.zeros(0, dtype=np.bool_)
         if self.regional.scheme.shape[0]:
             self.standing[:, SCORE] = self.regional.initial[self.regional.scheme]
             self.score_sum[0] = self.standing[:, SCORE].sum(dtype=np.int64)
@@ -61,15 +64,19 @@ class Scoring:
         if not self.enabled or len(records) == 0:
             return
         reg = self.regional
+        self.moved = np.zeros(len(records), dtype=np.bool_)
         _apply_points(records.subject, records.behaviour, records.correct, reg.points,
-                      reg.scheme, records.points, self.standing, self.score_sum)
+                      reg.scheme, reg.thresholds, records.points, self.standing,
+                      self.score_sum, self.moved)
 
     def withdraw(self, subject: np.ndarray, behaviour: np.ndarray, correct: np.ndarray) -> None:
         """Take expired records' points back out of their subjects' scores (and false points)."""
         if not self.enabled or subject.shape[0] == 0:
             return
-        _apply_points(subject, behaviour, correct, -self.points,
-                      np.empty(subject.shape[0], dtype=np.int32), self.standing, self.score_sum)
+        reg = self.regional
+        _apply_points(subject, behaviour, correct, -reg.points, reg.scheme, reg.thresholds,
+                      np.empty(subject.shape[0], dtype=np.int32), self.standing,
+                      self.score_sum, np.zeros(subject.shape[0], dtype=np.bool_))
 
     def grade_of(self, score: np.ndarray) -> np.ndarray:
         """Grade index (0 = top grade) of each score."""
@@ -99,35 +106,45 @@ def grade_index(score, thresholds):
 
 
 @nb.njit(cache=True)
-def _apply_points_shard(t, shards, subject, behaviour, correct, points, scheme, rec_points,
-                        standing):
+def _apply_points_shard(t, shards, subject, behaviour, correct, points, scheme, thresholds,
+                        rec_points, standing, moved):
     total = 0
     regional = scheme.shape[0] > 0
     for r in range(subject.shape[0]):
         s = subject[r]
         if s % shards != t:
             continue
-        p = points[scheme[s] if regional else 0, behaviour[r]]
+        sc = scheme[s] if regional else 0
+        p = points[sc, behaviour[r]]
         rec_points[r] = p
-        standing[s, SCORE] += p
+        old = standing[s, SCORE]
+        new = old + p
+        standing[s, SCORE] = new
+        false_old = standing[s, FALSE_POINTS]
+        false_new = false_old
         if not correct[r]:
-            standing[s, FALSE_POINTS] += p
+            false_new = false_old + p
+            standing[s, FALSE_POINTS] = false_new
+        cuts = thresholds[sc]
+        moved[r] = (grade_index(old, cuts) != grade_index(new, cuts)
+                    or grade_index(old - false_old, cuts) != grade_index(new - false_new, cuts))
         total += p
     return total
 
 
 @nb.njit(parallel=True, cache=True)
-def _apply_points(subject, behaviour, correct, points, scheme, rec_points, standing,
-                  score_sum):
+def _apply_points(subject, behaviour, correct, points, scheme, thresholds, rec_points, standing,
+                  score_sum, moved):
     """Each thread takes the records of its own people, so no row is touched twice at once.
 
     `points` is [scheme, behaviour]; `scheme` is the person's scheme, or empty when
-    there is one region (then row 0).
+    there is one region (then row 0). `moved[r]`: record r changed its subject's grade
+    or true grade, so that person's status must be re-derived.
     """
     shards = score_sum.shape[0]
     for t in nb.prange(shards):
         score_sum[t] += _apply_points_shard(t, shards, subject, behaviour, correct, points,
-                                            scheme, rec_points, standing)
+                                            scheme, thresholds, rec_points, standing, moved)
 
 
 _PAD = np.iinfo(np.int64).min  # a cut-off every score passes

@@ -80,6 +80,10 @@ SANCTIONS = ("travel_banned", "listed", "consumption_banned", "media_suspended")
 MAX_MEMBERS = 100_000
 #: Members submitted to Dask ahead of those finished (far more than workers, bounded memory).
 SUBMIT_WINDOW = 4_000
+#: How often a sweep waiting on its members checks that the cluster still has workers,
+#: and how long a local cluster may have none before the sweep gives up (seconds).
+HEALTH_CHECK_SECONDS = 5.0
+NO_WORKERS_TIMEOUT = 120.0
 # A dotted scenario path, as scenario/loader.py's parse_override accepts it.
 DOTTED_PATH = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 # Set by `seeds`, so refused in grids and overrides where it would silently lose.
@@ -543,8 +547,12 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
         with _exclusive(out):
             _remove_partials(out)
             _write_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str))
-            results, pairs, failures = _execute(client, plan, out, progress, entries, sweep_id,
-                                                flusher)
+            try:
+                results, pairs, failures = _execute(client, plan, out, progress, entries,
+                                                    sweep_id, flusher, scheduler is None)
+            except SweepError:
+                flusher.flush(entries, final=True)
+                raise
             _remove_partials(out)
             if failures:
                 flusher.flush(entries, final=True)
@@ -612,7 +620,7 @@ class _Flusher:
 
 
 def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int, int], None],
-             entries: list, sweep_id: str, flusher: _Flusher
+             entries: list, sweep_id: str, flusher: _Flusher, own_cluster: bool
              ) -> tuple[dict[str, dict], dict[tuple, dict], list[tuple[str, BaseException]]]:
     from distributed import as_completed
 
@@ -621,22 +629,25 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
     token = uuid.uuid4().hex[:8]
     # Members are submitted through a window, not all at once: each carries its
     # resolved scenario, and a sweep of 100,000 would hold them all in the scheduler.
-    window = SUBMIT_WINDOW
     queue = iter(plan.members.items())
-    queued = as_completed()
+    pending = as_completed()
+    submitted: list[Any] = []
     member_of: dict[str, str] = {}
     pair_of: dict[str, tuple[str, str]] = {}
-    submitted: list[Any] = []
+
+    def submit(fn: Callable, *args: Any, key: str) -> Any:
+        f = client.submit(fn, *args, key=key, retries=2, pure=False)
+        submitted.append(f)
+        pending.add(f)
+        return f
 
     def submit_next() -> None:
         item = next(queue, None)
         if item is not None:
             mid, m = item
-            f = client.submit(_run_member, str(out / m.folder), m.scenario,
-                              key=f"scoresim-member-{mid}-{token}", retries=2, pure=False)
+            f = submit(_run_member, str(out / m.folder), m.scenario,
+                       key=f"scoresim-member-{mid}-{token}")
             member_of[f.key] = mid
-            submitted.append(f)
-            queued.add(f)
 
     # each (arm member, baseline member) pair is compared once both are finished
     waiting: dict[tuple[str, str], set[str]] = {}
@@ -653,48 +664,87 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
     results: dict[str, dict] = {}
     pairs: dict[tuple, dict] = {}
     failures: list[tuple[str, BaseException]] = []
-    total = len(plan.members)
-    for _ in range(window):
-        submit_next()
-    with _progress_bar(progress, plan, total) as advance:
+
+    def collect(future: Any, advance: Callable[[int], None]) -> None:
+        key = future.key
         try:
-            for future in queued:
-                key = future.key
-                try:
-                    value = future.result()
-                except Exception as exc:  # noqa: BLE001 - reported with the member's id
-                    if key in member_of:
-                        failures.append((member_of[key], exc))
-                        advance(1)
-                        submit_next()
-                    else:
-                        failures.append(("pair " + " - ".join(pair_of[key]), exc))
-                    continue
-                if key not in member_of:
-                    pairs[pair_of[key]] = value
-                    continue
-                mid = member_of[key]
-                results[mid] = value
-                m = plan.members[mid]
-                entries.append(RunEntry(out / m.folder, m.overrides, sweep_id, m.arm,
-                                        value["summary"]))
-                flusher.maybe(entries)
+            value = future.result()
+        except Exception as exc:  # noqa: BLE001 - reported with the member's id
+            if key in member_of:
+                failures.append((member_of[key], exc))
                 advance(1)
                 submit_next()
-                for pair in pairs_of.get(mid, []):
-                    waiting[pair].discard(mid)
-                    if not waiting[pair]:
-                        f = client.submit(_pair_effects, results[pair[0]], results[pair[1]],
-                                          key=f"scoresim-pair-{pair[0]}-{pair[1]}-{token}",
-                                          retries=2, pure=False)
-                        pair_of[f.key] = pair
-                        submitted.append(f)
-                        queued.add(f)
+            else:
+                failures.append(("pair " + " - ".join(pair_of[key]), exc))
+            return
+        if key not in member_of:
+            pairs[pair_of[key]] = value
+            return
+        mid = member_of[key]
+        results[mid] = value
+        m = plan.members[mid]
+        entries.append(RunEntry(out / m.folder, m.overrides, sweep_id, m.arm, value["summary"]))
+        flusher.maybe(entries)
+        advance(1)
+        submit_next()
+        for pair in pairs_of.get(mid, []):
+            waiting[pair].discard(mid)
+            if not waiting[pair]:
+                f = submit(_pair_effects, results[pair[0]], results[pair[1]],
+                           key=f"scoresim-pair-{pair[0]}-{pair[1]}-{token}")
+                pair_of[f.key] = pair
+
+    for _ in range(SUBMIT_WINDOW):
+        submit_next()
+    watch = _WorkerWatch(client, own_cluster)
+    with _progress_bar(progress, plan, len(plan.members)) as advance:
+        try:
+            quiet_since = time.monotonic()
+            while not pending.is_empty():
+                if pending.has_ready():
+                    for future in pending.next_batch(block=False):
+                        collect(future, advance)
+                    quiet_since = time.monotonic()
+                    continue
+                time.sleep(0.02)  # as_completed cannot wait with a timeout
+                if time.monotonic() - quiet_since > HEALTH_CHECK_SECONDS:
+                    watch.check()
+                    quiet_since = time.monotonic()
         finally:
             for f in submitted:
                 f.cancel()
     failures.sort(key=lambda item: item[0].startswith("pair "))
     return results, pairs, failures
+
+
+class _WorkerWatch:
+    """Notices a cluster without workers. Dask waits for workers forever, which is right
+    for a batch system still queueing jobs, but a local cluster whose worker processes
+    were all killed (out of memory, say) would leave the sweep hanging."""
+
+    def __init__(self, client: Any, own_cluster: bool):
+        self.client, self.own_cluster = client, own_cluster
+        self.since: float | None = None
+        self.warned = False
+
+    def check(self) -> None:
+        try:
+            n_workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the next wait says what is wrong
+            return
+        if n_workers:
+            self.since = None
+            return
+        now = time.monotonic()
+        self.since = self.since or now
+        idle = now - self.since
+        if self.own_cluster and idle > NO_WORKERS_TIMEOUT:
+            raise SweepError(f"the local cluster has had no workers for {idle:.0f} s (killed, "
+                             "out of memory?); finished members are kept; re-run to go on")
+        if not self.own_cluster and idle > NO_WORKERS_TIMEOUT and not self.warned:
+            log.warning("no Dask workers for %.0f s; waiting for the scheduler to get some",
+                        idle)
+            self.warned = True
 
 
 @contextlib.contextmanager

@@ -39,8 +39,8 @@ PAR_CHUNK = 1 << 14
 # how a behaviour's events reach its channel
 TRUE_EVENT, FALSE_FLAG_SOURCE, MALICIOUS_SOURCE = 0, 1, 2
 # the error behind a record (records.parquet's `error` column, in this order)
-ERRORS = ["none", "false_match", "linkage", "false_flag", "malicious_report"]
-NO_ERROR, FALSE_MATCH, LINKAGE, FALSE_FLAG, MALICIOUS_REPORT = range(len(ERRORS))
+ERRORS = ["none", "false_match", "linkage", "false_flag", "malicious_report", "fabricated"]
+NO_ERROR, FALSE_MATCH, LINKAGE, FALSE_FLAG, MALICIOUS_REPORT, FABRICATED = range(len(ERRORS))
 NOBODY = -1  # true_actor of a record whose offence nobody committed
 
 
