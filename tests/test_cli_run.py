@@ -99,7 +99,7 @@ def test_people_and_records_have_their_columns(reference_folder: Path) -> None:
     assert PEOPLE_COLUMNS <= set(people.columns)
     assert len(people) == 2000
     records = pq.read_table(reference_folder / RECORDS).to_pandas()
-    assert list(records.columns) == RECORD_COLUMNS
+    assert list(records.columns[: len(RECORD_COLUMNS)]) == RECORD_COLUMNS
     assert len(records) > 1000
 
 

@@ -43,8 +43,9 @@ def test_scores_are_initial_plus_the_points_of_their_records(audited: Results, r
     people, rec = audited.people, audited.records
     n = len(people)
     # An expired record stays in the file but no longer counts (expires_day: the first day
-    # it does not count; never for schemes without expiry).
-    rec = rec[rec["expires_day"] > audited.manifest["days"] - 1]
+    # it does not count; never for schemes without expiry); a late one counts from filed_day.
+    last_day = audited.manifest["days"] - 1
+    rec = rec[(rec["filed_day"] <= last_day) & (rec["expires_day"] > last_day)]
     assert np.array_equal(people["id"].to_numpy(), np.arange(n))
     assert np.array_equal(people["score"].to_numpy(), rules.initial + _sums_by_subject(rec, n))
     wrong = ~rec["correct"].to_numpy()

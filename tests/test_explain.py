@@ -29,8 +29,11 @@ from scoresim.cli import app
 AGENTS, DAYS, SEED = 3_000, 365, 4_242
 HARSH = {
     "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
+    # room for the profile's sex and age multipliers (up to 3x): tmr + 3 fmr <= 1
+    "face_recognition.nist-2019-us.tmr": 0.7,
+    "appeals": None, "credit_repair": None,  # wrong records stay: the wrongly banned stay so
     "behaviours.court_judgment_default.rate": 0.0005,
-    "scoring.points.jaywalking": -20,
+    "scoring.points.jaywalking": -60,
     "sanctions.shaming.triggers": ["jaywalking", "smoking_in_nonsmoking_zone"],
 }
 FLAGS = {"travel_ban": "travel_banned", "dishonest_list": "listed",
@@ -86,7 +89,8 @@ def test_wrong_records_are_flagged_and_scores_add_up(harsh, everyone):
         recs = [e for e in story if e["kind"] == "record"]
         for e in recs:
             assert e["correct"] == (e["true_actor"] == pid)
-        assert sum(not e["correct"] for e in recs) == wrong_by_person.get(pid, 0)
+        filed = [e for e in recs if not e.get("withdrawn")]  # a record, and its withdrawal
+        assert sum(not e["correct"] for e in filed) == wrong_by_person.get(pid, 0)
         assert story[-1]["wrong_records"] == wrong_by_person.get(pid, 0)
         score = story[0]["score"]
         for e in recs:  # the score after each record is the running sum of points

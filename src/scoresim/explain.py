@@ -115,14 +115,28 @@ class Rules:
         return [g for g, _ in self.grades]
 
 
+NEVER = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Record:
-    day: int
+    day: int  # the day it was filed: the day it starts to count
     behaviour: str
     channel: str
     points: int
     true_actor: int
     correct: bool
+    expires: int = NEVER  # the first day it no longer counts (expiry, repair, appeal)
+
+
+def _changes(records: list[Record], days: int) -> dict[int, list[tuple[Record, int]]]:
+    """Score changes by day: +points when a record is filed, -points when it stops counting."""
+    out: dict[int, list[tuple[Record, int]]] = {}
+    for r in records:
+        out.setdefault(r.day, []).append((r, 1))
+        if r.expires < days:
+            out.setdefault(r.expires, []).append((r, -1))
+    return out
 
 
 # a state: which sanctions are in force, each with the reason it is in force
@@ -153,9 +167,7 @@ def _replay(records: list[Record], rules: Rules, person: int) -> list[tuple[int,
     and the day (sanctions.py), so it can only change on a day with a record or
     on a day a listing or suspension runs out: those are the only days visited.
     """
-    by_day: dict[int, list[Record]] = {}
-    for r in records:
-        by_day.setdefault(r.day, []).append(r)
+    by_day = _changes(records, rules.days)
     due = sorted(by_day)
     heapq.heapify(due)
     score = rules.initial if rules.initial is not None else 0
@@ -168,9 +180,10 @@ def _replay(records: list[Record], rules: Rules, person: int) -> list[tuple[int,
         if day in seen or day >= rules.days:
             continue
         seen.add(day)
-        todays = by_day.get(day, [])
-        for r in todays:
-            score += r.points
+        changes = by_day.get(day, [])
+        for r, sign in changes:
+            score += sign * r.points
+        todays = [r for r, sign in changes if sign > 0]
         for r in todays:
             if rules.list_enabled and r.behaviour in rules.list_triggers:
                 until = _list_until(rules, person, day)
@@ -303,19 +316,26 @@ def _read_records(results: Results, people: Iterable[int]) -> dict[int, list[Rec
     out: dict[int, list[Record]] = {p: [] for p in people}
     if not people or results.records_path is None:
         return out
+    names = pq.ParquetFile(results.records_path).schema_arrow.names
+    extra = [c for c in ("filed_day", "expires_day") if c in names]
     table = pq.read_table(
         results.records_path,
-        columns=["day", "subject", "behaviour", "channel", "points", "true_actor", "correct"],
+        columns=["day", "subject", "behaviour", "channel", "points", "true_actor", "correct",
+                 *extra],
         filters=[("subject", "in", people)],
     )
     df = table.to_pandas()
+    # a record counts from the day it was filed (later than made for late channels)
+    df["filed"] = df["filed_day"] if "filed_day" in df else df["day"]
+    df["expires"] = df["expires_day"] if "expires_day" in df else NEVER
     df["_order"] = np.arange(len(df))
-    df = df.sort_values(["subject", "day", "_order"], kind="stable")
-    cols = [df[c].tolist() for c in
-            ("day", "subject", "behaviour", "channel", "points", "true_actor", "correct")]
-    for day, subject, behaviour, channel, points, actor, correct in zip(*cols, strict=True):
+    df = df.sort_values(["subject", "filed", "_order"], kind="stable")
+    cols = [df[c].tolist() for c in ("filed", "subject", "behaviour", "channel", "points",
+                                     "true_actor", "correct", "expires")]
+    for day, subject, behaviour, channel, points, actor, correct, expires in zip(*cols,
+                                                                                strict=True):
         out[int(subject)].append(Record(int(day), str(behaviour), str(channel), int(points),
-                                        int(actor), bool(correct)))
+                                        int(actor), bool(correct), int(expires)))
     return out
 
 
@@ -341,9 +361,7 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
           log: tuple[pd.DataFrame, set[str]] | None) -> list[dict[str, Any]]:
     actual = _replay(records, rules, person)
     counterfactual = _replay([r for r in records if r.correct], rules, person)
-    by_day: dict[int, list[Record]] = {}
-    for r in records:
-        by_day.setdefault(r.day, []).append(r)
+    by_day = _changes(records, rules.days)
     days = sorted(set(by_day) | {d for d, _ in actual} | {d for d, _ in counterfactual})
     score = true_score = rules.initial if rules.initial is not None else 0
     scored = rules.initial is not None
@@ -355,18 +373,18 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
     c_prev: State = {}
     derived: list[dict[str, Any]] = []  # sanction begin/end events, merged with a log below
     for day in days:
-        for r in by_day.get(day, []):
-            score += r.points
+        for r, sign in by_day.get(day, []):
+            score += sign * r.points
             if r.correct:
-                true_score += r.points
+                true_score += sign * r.points
             story.append({
                 "day": day, "kind": "record", "behaviour": r.behaviour, "channel": r.channel,
-                "points": r.points, "correct": r.correct, "true_actor": r.true_actor,
+                "points": sign * r.points, "correct": r.correct, "true_actor": r.true_actor,
                 "score": score if scored else None, "grade": rules.grade(score) if scored else None,
-                "true_score": true_score if scored else None,
+                "true_score": true_score if scored else None, "withdrawn": sign < 0,
             })
-        for r in by_day.get(day, []):
-            if r.behaviour in rules.shame_triggers:
+        for r, sign in by_day.get(day, []):
+            if sign > 0 and r.behaviour in rules.shame_triggers:
                 story.append({
                     "day": day, "kind": "sanction", "sanction": "shaming", "event": "shown",
                     "why": f"the {r.behaviour} record",
@@ -505,6 +523,8 @@ def describe(entry: dict[str, Any]) -> str:
     kind = entry["kind"]
     if kind == "record":
         truth = "true" if entry["correct"] else f"WRONG: person {entry['true_actor']} did it"
+        if entry.get("withdrawn"):
+            return f"{entry['behaviour']} ({entry['channel']}, {truth}) no longer counts"
         return f"{entry['behaviour']} ({entry['channel']}, {truth})"
     if kind == "sanction" and entry["event"] == "shown":
         text = f"shown on public screens: {entry['why']}"

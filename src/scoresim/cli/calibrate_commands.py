@@ -77,21 +77,23 @@ def fit_table(result: Calibration) -> Table:
                                f"{result.best_loss:.4g}); simulated: {over}"),
                   title_justify="left")
     table.add_column("target", no_wrap=True)
-    table.add_column("when", no_wrap=True)
-    table.add_column("observed +- sd", justify="right")
+    table.add_column("when", min_width=10)
+    table.add_column("observed", justify="right", no_wrap=True)
+    table.add_column("sd", justify="right", no_wrap=True)
     table.add_column("simulated", justify="right")
     table.add_column("z", justify="right", no_wrap=True)
     for row in res.itertuples():
         sim = _num(row.simulated)
         if n > 1:
             sim += f" [{_num(row.seed_low)}, {_num(row.seed_high)}]"
-        z = f"{row.z:+.2f}" + ("" if row.fit else " (not fitted)")
-        table.add_row(escape(row.target), row.when, f"{_num(row.observed)} +- {_num(row.sd)}",
+        z = f"{row.z:+.2f}" + ("" if row.fit else "*")
+        table.add_row(escape(row.target), row.when, _num(row.observed), _num(row.sd),
                       escape(sim), z)
     fitted = res[res["fit"]]
     table.caption = (f"{len(fitted)} fitted targets: sum of z^2 = "
                      f"{float((fitted['z'] ** 2).sum()):.4g}; |z| > 2 for "
-                     f"{int((fitted['z'].abs() > 2).sum())}")
+                     f"{int((fitted['z'].abs() > 2).sum())}"
+                     + ("; * not fitted (reported only)" if len(fitted) < len(res) else ""))
     return table
 
 

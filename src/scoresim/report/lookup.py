@@ -50,7 +50,8 @@ def encode(story: list[dict[str, Any]], t: StoryTable) -> list[Any]:
     for e in story[1:-1]:
         if e["kind"] == "record":
             rows.append([e["day"], 0, t(e["behaviour"]), t(e["channel"]), e["points"],
-                         int(e["correct"]), e["true_actor"], e["score"], t(e["grade"])])
+                         int(e["correct"]), e["true_actor"], e["score"], t(e["grade"]),
+                         int(bool(e.get("withdrawn")))])
         else:
             w = e.get("wrongful")
             rows.append([e["day"], 1, t(e["sanction"]), t(e["event"]),
@@ -193,7 +194,7 @@ LOOKUP_SCRIPT = r"""
   function describe(r) {
     if (r[1] === 0) {
       var truth = r[5] ? 'true' : 'WRONG: person ' + r[6] + ' did it';
-      return s(r[2]) + ' (' + s(r[3]) + ', ' + truth + ')';
+      return s(r[2]) + ' (' + s(r[3]) + ', ' + truth + ')' + (r[9] ? ' no longer counts' : '');
     }
     var sanction = s(r[2]), ev = s(r[3]), why = s(r[5]), text;
     var note = ' [would not have happened without the wrong records]';

@@ -292,7 +292,15 @@ def grade_flows(run: Run, baseline: Run | None) -> Section | None:
         return None
     names = run.rules.grade_names
     checks = sorted({max(0, (k * run.days) // 4 - 1) for k in range(1, 5)})
-    cols = ", ".join(f"SUM(points) FILTER (WHERE day <= {c}) AS p{c}" for c in checks)
+    # a record counts from the day it was filed until the day it stops counting
+    names_in_file = pq.ParquetFile(run.results.records_path).schema_arrow.names
+    if "filed_day" in names_in_file and "expires_day" in names_in_file:
+        def counts(c: int) -> str:
+            return f"filed_day <= {c} AND expires_day > {c}"
+    else:
+        def counts(c: int) -> str:
+            return f"day <= {c}"
+    cols = ", ".join(f"SUM(points) FILTER (WHERE {counts(c)}) AS p{c}" for c in checks)
     pts = run.sql(f"SELECT subject, {cols} FROM records GROUP BY subject")
     in_pop = run.population()
     ids = run.people["id"].to_numpy()[in_pop]
