@@ -139,3 +139,9 @@ def reference_misattributed() -> Results:
     return _run("reference", agents=50_000, days=YEAR, seed=5, records="all",
                 set={"face_recognition.reference.fmr": [0.05, 0.09],
                      "scoring.points.jaywalking": -400})
+
+
+@pytest.fixture(autouse=True)
+def _no_default_registry(monkeypatch):
+    """Runs in tests register nowhere unless a test names a registry."""
+    monkeypatch.setenv("SCORESIM_REGISTRY", "none")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -98,7 +99,11 @@ def run(
             results.records_path = stage.final / RECORDS
         return results
     tmp = scratch_folder()
-    results = _simulate(resolved, tmp, on_day)
+    try:
+        results = _simulate(resolved, tmp, on_day)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves no scratch behind
+        raise
     attach_cleanup(results, tmp)
     return results
 

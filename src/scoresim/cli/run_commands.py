@@ -49,9 +49,19 @@ def exit_on_sigterm() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    received: list[int] = []
+
+    def on_term(signum: int, frame: object) -> None:
+        received.append(signum)
+        sys.exit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         yield
+    except Exception:
+        if received:  # raised inside compiled code, SystemExit comes back as a SystemError
+            raise SystemExit(128 + received[0]) from None
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -122,6 +132,7 @@ def print_summary(results: Results) -> None:
 
 
 @app.command()
+@user_errors
 def scenarios() -> None:
     """List the built-in scenarios."""
     table = Table(title="built-in scenarios")
