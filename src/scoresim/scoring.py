@@ -13,7 +13,7 @@ import numpy as np
 
 from scoresim.observation import Records
 from scoresim.scenario.schema import Scenario
-from scoresim.standing import FALSE_POINTS, SCORE, n_shards, new_standing
+from scoresim.standing import FALSE_POINTS, SCORE, n_shards, new_standing, order_by_shard
 
 
 class Scoring:
@@ -106,14 +106,13 @@ def grade_index(score, thresholds):
 
 
 @nb.njit(cache=True)
-def _apply_points_shard(t, shards, subject, behaviour, correct, points, scheme, thresholds,
+def _apply_points_shard(lo, hi, order, subject, behaviour, correct, points, scheme, thresholds,
                         rec_points, standing, moved):
     total = 0
     regional = scheme.shape[0] > 0
-    for r in range(subject.shape[0]):
+    for k in range(lo, hi):
+        r = order[k]
         s = subject[r]
-        if s % shards != t:
-            continue
         sc = scheme[s] if regional else 0
         p = points[sc, behaviour[r]]
         rec_points[r] = p
@@ -142,9 +141,11 @@ def _apply_points(subject, behaviour, correct, points, scheme, thresholds, rec_p
     or true grade, so that person's status must be re-derived.
     """
     shards = score_sum.shape[0]
+    order, starts = order_by_shard(subject, shards)
     for t in nb.prange(shards):
-        score_sum[t] += _apply_points_shard(t, shards, subject, behaviour, correct, points,
-                                            scheme, thresholds, rec_points, standing, moved)
+        score_sum[t] += _apply_points_shard(starts[t], starts[t + 1], order, subject, behaviour,
+                                            correct, points, scheme, thresholds, rec_points,
+                                            standing, moved)
 
 
 _PAD = np.iinfo(np.int64).min  # a cut-off every score passes
