@@ -374,7 +374,9 @@ def _run_trials(client: Any, study: Any, base: Scenario, tg: Targets,
 
     fitted = np.array([t.fit for t in tg.items], dtype=bool)
     failed, first_error, done = 0, None, 0
-    with _progress_bar(progress, trials) as advance:
+    from scoresim.sweep import progress_bar
+
+    with progress_bar(progress, "calibrate", "trials", trials) as advance:
         while done < trials:
             asked = []
             for _ in range(min(size, trials - done)):
@@ -535,34 +537,3 @@ def _exclusive(out: Path) -> Iterator[None]:
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def _progress_bar(progress: bool | Callable[[int, int], None], total: int
-                  ) -> Iterator[Callable[[int], None]]:
-    if callable(progress):
-        done = [0]
-
-        def advance(n: int) -> None:
-            done[0] += n
-            progress(done[0], total)
-
-        yield advance
-        return
-    if not progress:
-        yield lambda n: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("[bold]calibrate[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
-        task = bar.add_task("trials", total=total)
-        yield lambda n: bar.advance(task, n)

@@ -697,7 +697,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
     for _ in range(SUBMIT_WINDOW):
         submit_next()
     watch = _WorkerWatch(client, own_cluster)
-    with _progress_bar(progress, plan, len(plan.members)) as advance:
+    with progress_bar(progress, plan.name, "members", len(plan.members)) as advance:
         try:
             quiet_since = time.monotonic()
             while not pending.is_empty():
@@ -748,8 +748,9 @@ class _WorkerWatch:
 
 
 @contextlib.contextmanager
-def _progress_bar(progress: bool | Callable[[int, int], None], plan: Plan, total: int
-                  ) -> Iterator[Callable[[int], None]]:
+def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: str, total: int
+                 ) -> Iterator[Callable[[int], None]]:
+    """An `advance(n)` for work of `total` items: a rich bar, a callback, or nothing."""
     if callable(progress):
         done = [0]
 
@@ -771,10 +772,10 @@ def _progress_bar(progress: bool | Callable[[int, int], None], plan: Plan, total
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(f"[bold]{plan.name}[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("members"), TimeElapsedColumn(), TimeRemainingColumn(),
+    with Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
                   transient=True) as bar:
-        task = bar.add_task("members", total=total)
+        task = bar.add_task(unit, total=total)
         yield lambda n: bar.advance(task, n)
 
 
