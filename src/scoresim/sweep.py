@@ -809,12 +809,13 @@ def _client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
 def local_cluster(n_workers: int) -> Any:
     """A LocalCluster of `n_workers` processes with one thread each, numba held to one
     thread per worker: members run side by side instead of fighting over cores."""
-    import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.NUMBA_NUM_THREADS": 1}):
-        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                            dashboard_address=":0", silence_logs=logging.ERROR)
+    # `env` is set in each worker process only; the nanny's pre-spawn environment would
+    # also change this process's, and numba refuses a thread count that changes under it
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR,
+                        env={"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
 
 
 def usable_cores() -> int:
