@@ -227,3 +227,13 @@ def test_a_real_process_prints_no_traceback(tmp_path: Path) -> None:
     assert str(path) in message and f"line {line}" in message
     assert "sanctions.dishonest_list.triggers" in message and "nonexistent" in message
     assert not out.exists()
+
+
+def test_points_that_could_overflow_a_score_are_refused() -> None:
+    import scoresim
+
+    with pytest.raises(scoresim.ScenarioError, match="past the range of a score"):
+        scoresim.resolve("reference", days=3650, overrides={
+            "scoring.points.volunteering": 1_000_000})
+    # a long but ordinary run is fine
+    assert scoresim.resolve("reference", days=36_500).days == 36_500

@@ -105,9 +105,6 @@ class Calendar:
                       payload_dtype=self.payload_dtype)
         self.push(state["entries"], state["days"].astype(np.int64), state.get("payload"))
 
-    def pending(self) -> int:
-        return int(self.count.sum())
-
     def state(self) -> dict[str, np.ndarray]:
         """The calendar's content, compactly, for checkpoints."""
         days = np.repeat(np.arange(self.days, dtype=np.int32), self.count)
@@ -118,9 +115,6 @@ class Calendar:
             st["payload"] = np.concatenate([p[1] for p in peeked]
                                            or [np.empty(0, self.payload_dtype)])
         return st
-
-    def peek(self, day: int) -> np.ndarray:
-        return self.peek_with_payload(day)[0]
 
     def peek_with_payload(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         n = int(self.count[day])

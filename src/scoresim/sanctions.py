@@ -288,9 +288,6 @@ class Sanctions:
                 watch(day, people, before, after)
         return before, after
 
-    def banned(self) -> np.ndarray:
-        return (self.status & BANNED) != 0
-
     @property
     def nbytes(self) -> int:
         return (

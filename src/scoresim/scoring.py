@@ -78,13 +78,6 @@ class Scoring:
                       np.empty(subject.shape[0], dtype=np.int32), self.standing,
                       self.score_sum, np.zeros(subject.shape[0], dtype=np.bool_))
 
-    def grade_of(self, score: np.ndarray) -> np.ndarray:
-        """Grade index (0 = top grade) of each score."""
-        n_grades = len(self.grade_names)
-        return (n_grades - 1 - np.searchsorted(self.thresholds, score, side="right")).astype(
-            np.uint8
-        )
-
     def mean_score(self, n: int) -> float:
         if not self.enabled or self.n_scored == 0:
             return float("nan")

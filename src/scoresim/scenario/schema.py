@@ -724,6 +724,7 @@ class Scenario(Model):
                     raise _ref_error(where, g, "grade", grade_names)
         self._responses_resolve()
         _check_society(self)
+        _check_score_range(self)
         return self
 
     def _responses_resolve(self) -> None:
@@ -886,3 +887,20 @@ def _check_society(sc: Scenario) -> None:
         raise ValueError("joint_punishment needs sanctions.dishonest_list")
     if sc.network is not None and "occupation" not in sc.population.attributes:
         raise ValueError("network homophily needs population.attributes.occupation")
+
+
+def _check_score_range(sc: Scenario) -> None:
+    """Scores are 32-bit integers: refuse schemes that could carry one past its range.
+
+    A person does each behaviour at most once a day, so a score moves by at most the
+    sum of |points| a day; twice that leaves room for records filed under the wrong
+    person (false matches, linkage, reports), which are rare.
+    """
+    schemes = [("scoring", sc.scoring)] if sc.scoring is not None else []
+    schemes += [(f"schemes.{n}", s) for n, s in sc.schemes.items()]
+    for where, scheme in schemes:
+        reach = abs(scheme.initial) + 2 * sc.days * sum(abs(p) for p in scheme.points.values())
+        if reach >= 2**31:
+            raise ValueError(
+                f"{where}.points: over {sc.days} days scores could reach {reach:,}, past the "
+                f"range of a score (2,147,483,647); use fewer points or fewer days")
