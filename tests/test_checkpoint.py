@@ -85,3 +85,26 @@ def test_cli_resume_reports_clean_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "no checkpoint" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["china", "nosedive"])
+def test_restore_mid_run_covers_the_society(name: str, tmp_path: Path) -> None:
+    """Firms, joint punishment and peer ratings resume too: same tables, same people."""
+    from scoresim.api import resolve
+    from scoresim.engine import Simulation
+
+    scenario = resolve(name, agents=8_000, days=80)
+    first = Simulation(scenario)
+    for _ in range(35):
+        first.step()
+    first.save_checkpoint(tmp_path / "ckpt")
+    second = Simulation(scenario)
+    second.restore(tmp_path / "ckpt")
+    assert second.day == 35
+    first.run()
+    second.run()
+    pd.testing.assert_frame_equal(first.timeseries(), second.timeseries())
+    pd.testing.assert_frame_equal(first.people(), second.people())
+    for key, table in first.frames().items():
+        pd.testing.assert_frame_equal(table.reset_index(drop=True),
+                                      second.frames()[key].reset_index(drop=True), obj=key)

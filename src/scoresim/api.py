@@ -31,7 +31,7 @@ from scoresim.results import (
     scratch_folder,
     staging,
 )
-from scoresim.scenario import Scenario, ScenarioError, load_scenario
+from scoresim.scenario import Scenario, load_scenario
 
 
 def resolve(
@@ -82,11 +82,6 @@ def run(
     check_memory(resolved, force=force)
     if checkpoint_every is not None and out is None:
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
-    if checkpoint_every and any(getattr(resolved, s) is not None
-                                for s in ("firms", "joint_punishment", "peer_rating")):
-        raise ScenarioError(resolved.name, "checkpoints do not yet cover firms, joint "
-                            "punishment or peer ratings; run this scenario without "
-                            "--checkpoint-every")
     if out is not None:
         stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
                  else staging(Path(out), unique=unique))

@@ -241,7 +241,8 @@ class Simulation:
         """Modules that keep their own state(), restore() pair for checkpoints."""
         modules = {"filing": self.filing, "surveillance": self.surveillance,
                    "breakdown": self.breakdown, "response": self.response,
-                   "redress": self.redress}
+                   "redress": self.redress, "firms": self.firms, "joint": self.joint,
+                   "peer_rating": self.peer_rating}
         return {k: m for k, m in modules.items() if m is not None}
 
     def save_checkpoint(self, folder: Path) -> None:

@@ -134,6 +134,24 @@ class Firms:
             "listed_until": self.listed_until,
         })
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Scores, blacklist ends, the firms' event calendar and their credit file so far."""
+        st = {"score": self.score, "listed_until": self.listed_until,
+              "listed_today": np.array(self.n_listed_today)}
+        st.update({f"calendar_{k}": v for k, v in self.calendar.state().items()})
+        if self._records:
+            for j, col in enumerate(zip(*self._records, strict=True)):
+                st[f"log_{j}"] = np.concatenate(col)
+        return st
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.score[:] = st["score"]
+        self.listed_until[:] = st["listed_until"]
+        self.n_listed_today = int(st["listed_today"])
+        self.calendar.restore({"entries": st["calendar_entries"], "days": st["calendar_days"]})
+        cols = [st[f"log_{j}"] for j in range(len([k for k in st if k.startswith("log_")]))]
+        self._records = [tuple(cols)] if cols else []
+
     def records_frame(self) -> pd.DataFrame:
         """firm_records.parquet: each recorded firm event (the firms' credit file)."""
         cols = ([np.concatenate(c) for c in zip(*self._records, strict=True)] if self._records

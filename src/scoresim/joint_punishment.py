@@ -115,6 +115,20 @@ class JointPunishment:
                           col(firm, np.int64), col(cause_person, np.int64),
                           col(cause_firm, np.int64), col(until, np.int32), col(points, np.int32)))
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The collateral log so far, and who is under which collateral sanction until when."""
+        st = {"until": self.sanctions.collateral_until, "kind": self.sanctions.collateral_kind}
+        if self._log:
+            for j, col in enumerate(zip(*self._log, strict=True)):
+                st[f"log_{j}"] = np.concatenate(col)
+        return st
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.sanctions.collateral_until[:] = st["until"]
+        self.sanctions.collateral_kind[:] = st["kind"]
+        cols = [st[f"log_{j}"] for j in range(len([k for k in st if k.startswith("log_")]))]
+        self._log = [tuple(cols)] if cols else []
+
     def frame(self) -> pd.DataFrame:
         """collateral.parquet: one row per collateral sanction, with its cause."""
         names = ["day", "kind", "person", "firm", "cause_person", "cause_firm", "until", "points"]

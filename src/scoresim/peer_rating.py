@@ -47,6 +47,13 @@ class PeerRating:
                               for p in ("raters", "contact", "stars")], dtype=np.uint64)
         self.n_ratings = 0
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {"weight": self.weight, "n_ratings": np.array(self.n_ratings)}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.weight[:] = st["weight"]
+        self.n_ratings = int(st["n_ratings"])
+
     def step(self, day: int, records: Records) -> np.ndarray:
         """Today's ratings; returns the people whose stars moved (for sanctions to re-judge)."""
         if self.cfg.rate <= 0.0:
