@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import scoresim
@@ -21,8 +22,12 @@ TABLES = ("timeseries", "people", "records", "sanctions")
 
 
 def assert_same_run(a: scoresim.Results, b: scoresim.Results) -> None:
+    """The same run folder content, table by table (Arrow's equality: fast on millions)."""
     for table in TABLES:
-        pd.testing.assert_frame_equal(getattr(a, table), getattr(b, table), obj=table)
+        left = pq.read_table(Path(a.folder) / f"{table}.parquet")
+        right = pq.read_table(Path(b.folder) / f"{table}.parquet")
+        assert left.num_rows == right.num_rows, table
+        assert left.equals(right), table
 
 
 def test_checkpointed_run_equals_plain_run(tmp_path: Path) -> None:
@@ -35,7 +40,7 @@ def test_checkpointed_run_equals_plain_run(tmp_path: Path) -> None:
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
-    args = ["reference", "--agents", "150000", "--days", "365", "--checkpoint-every", "2"]
+    args = ["reference", "--agents", "150000", "--days", "365", "--checkpoint-every", "25"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "scoresim", "run", *args, "--out", str(tmp_path / "a"), "-q"],
