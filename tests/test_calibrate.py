@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _shared import write
 from typer.testing import CliRunner
 
 import scoresim
@@ -49,12 +48,6 @@ def cluster():
     cluster = local_cluster(2)
     yield cluster
     cluster.close()
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
 
 
 # --- the targets file ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _shared import HARSH_PILOT
 from typer.testing import CliRunner
 
 import scoresim
@@ -27,15 +28,8 @@ from scoresim import explain as ex
 from scoresim.cli import app
 
 AGENTS, DAYS, SEED = 3_000, 365, 4_242
-HARSH = {
-    "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
-    # room for the profile's sex and age multipliers (up to 3x): tmr + 3 fmr <= 1
-    "face_recognition.nist-2019-us.tmr": 0.7,
-    "appeals": None, "credit_repair": None,  # wrong records stay: the wrongly banned stay so
-    "behaviours.court_judgment_default.rate": 0.0005,
-    "scoring.points.jaywalking": -60,
-    "sanctions.shaming.triggers": ["jaywalking", "smoking_in_nonsmoking_zone"],
-}
+HARSH = {**HARSH_PILOT,
+         "sanctions.shaming.triggers": ["jaywalking", "smoking_in_nonsmoking_zone"]}
 FLAGS = {"travel_ban": "travel_banned", "dishonest_list": "listed",
          "consumption_ban": "consumption_banned", "media_suspension": "media_suspended"}
 

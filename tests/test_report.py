@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _shared import HARSH_PILOT
 from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
@@ -31,14 +32,7 @@ from scoresim.report import ReportError, overview_figure, write_report
 from scoresim.report.lookup import embedded_stories
 
 AGENTS, DAYS, SEED = 2_000, 200, 77
-HARSH = {
-    "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
-    # room for the profile's sex and age multipliers (up to 3x): tmr + 3 fmr <= 1
-    "face_recognition.nist-2019-us.tmr": 0.7,
-    "appeals": None, "credit_repair": None,  # wrong records stay: the wrongly banned stay so
-    "behaviours.court_judgment_default.rate": 0.0005,
-    "scoring.points.jaywalking": -60,
-}
+HARSH = HARSH_PILOT
 MAX_BYTES = 10 * 2**20
 
 

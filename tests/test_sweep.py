@@ -11,7 +11,6 @@ import json
 import math
 import shutil
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _shared import write
 from typer.testing import CliRunner
 
 import scoresim
@@ -46,12 +46,6 @@ def cluster():
     cluster = local_cluster(2)
     yield cluster
     cluster.close()
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
 
 
 # --- the sweep file ------------------------------------------------------------------------

@@ -12,20 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
+from _shared import HARSH_PILOT
 
 import scoresim
 from scoresim import explain as ex
 from scoresim.report import write_report
 
 AGENTS, DAYS, SEED = 2_000, 200, 77
-HARSH = {
-    "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
-    # room for the profile's sex and age multipliers (up to 3x): tmr + 3 fmr <= 1
-    "face_recognition.nist-2019-us.tmr": 0.7,
-    "appeals": None, "credit_repair": None,  # wrong records stay: the wrongly banned stay so
-    "behaviours.court_judgment_default.rate": 0.0005,
-    "scoring.points.jaywalking": -60,
-}
+HARSH = HARSH_PILOT
 
 PLOTS_JS = """() => Array.from(document.querySelectorAll('.plot')).map(d => ({
   id: d.id,
