@@ -26,7 +26,7 @@ from scoresim.parquet_stream import ParquetStream
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import Scoring, grade_index
-from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards
+from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards, order_by_shard
 
 # why a review falls due
 END_EXPIRY, END_REPAID, END_SUSPENSION = 1, 2, 3
@@ -180,7 +180,7 @@ class Sanctions:
         self.log: SanctionLog | None = None
         # called with (day, people, before, after) for every re-derivation (breakdowns)
         self.watchers: list[Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]] = []
-        _init_status(self.standing, self.counts_by_shard, *self._rules())
+        _init_status(self.standing, self.counts_by_shard, self._rules())
 
     @property
     def status(self) -> np.ndarray:
@@ -277,7 +277,7 @@ class Sanctions:
                 self.standing,
                 self.counts_by_shard,
                 self.delisted_by_shard,
-                *self._rules(),
+                self._rules(),
                 before,
                 after,
             )
@@ -361,23 +361,11 @@ def _impose(
 
 
 @nb.njit(inline="always", cache=True)
-def _status_of(
-    p,
-    day,
-    standing,
-    thresholds,
-    scored,
-    list_enabled,
-    suspended_until,
-    true_listed_until,
-    travel_grades,
-    travel_list,
-    consumption_list,
-    scheme,
-    scheme_scored,
-    collateral_until,
-    collateral_kind,
-):
+def _status_of(p, day, standing, rules):
+    """The status bits of person p on `day`; `rules` is Sanctions._rules(), in its order."""
+    (thresholds, scored, list_enabled, suspended_until, true_listed_until, travel_grades,
+     travel_list, consumption_list, scheme, scheme_scored, collateral_until,
+     collateral_kind) = rules
     st = 0
     sc = np.int64(scheme[p]) if scheme.shape[0] > 0 else np.int64(0)
     listed = False
@@ -441,94 +429,27 @@ def _count(st, counts, sign, scored):
 
 
 @nb.njit(parallel=True, cache=True)
-def _init_status(
-    standing,
-    counts_by_shard,
-    thresholds,
-    scored,
-    list_enabled,
-    suspended_until,
-    true_listed_until,
-    travel_grades,
-    travel_list,
-    consumption_list,
-    scheme,
-    scheme_scored,
-    collateral_until,
-    collateral_kind,
-):
+def _init_status(standing, counts_by_shard, rules):
+    scored = rules[1]
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards
     for t in nb.prange(shards):
         for p in range(t * per, min(n, (t + 1) * per)):
-            st = _status_of(
-                p,
-                0,
-                standing,
-                thresholds,
-                scored,
-                list_enabled,
-                suspended_until,
-                true_listed_until,
-                travel_grades,
-                travel_list,
-                consumption_list,
-                scheme,
-                scheme_scored,
-                collateral_until,
-                collateral_kind,
-            )
+            st = _status_of(p, 0, standing, rules)
             standing[p, STATUS] = st
             _count(st, counts_by_shard[t], 1, scored)
 
 
 @nb.njit(cache=True)
-def _refresh_shard(
-    t,
-    shards,
-    people,
-    day,
-    standing,
-    counts,
-    thresholds,
-    scored,
-    list_enabled,
-    suspended_until,
-    true_listed_until,
-    travel_grades,
-    travel_list,
-    consumption_list,
-    scheme,
-    scheme_scored,
-    collateral_until,
-    collateral_kind,
-    before,
-    after,
-):
+def _refresh_shard(lo, hi, order, people, day, standing, counts, rules, before, after):
+    scored = rules[1]
     delisted = 0
-    for k in range(people.shape[0]):
+    for j in range(lo, hi):
+        k = order[j]
         p = np.int64(people[k])
-        if p % shards != t:
-            continue
         old = standing[p, STATUS]
-        st = _status_of(
-            p,
-            day,
-            standing,
-            thresholds,
-            scored,
-            list_enabled,
-            suspended_until,
-            true_listed_until,
-            travel_grades,
-            travel_list,
-            consumption_list,
-            scheme,
-            scheme_scored,
-            collateral_until,
-            collateral_kind,
-        )
+        st = _status_of(p, day, standing, rules)
         before[k] = old
         after[k] = st
         if st != old:
@@ -541,53 +462,15 @@ def _refresh_shard(
 
 
 @nb.njit(parallel=True, cache=True)
-def _refresh(
-    people,
-    day,
-    standing,
-    counts_by_shard,
-    delisted_by_shard,
-    thresholds,
-    scored,
-    list_enabled,
-    suspended_until,
-    true_listed_until,
-    travel_grades,
-    travel_list,
-    consumption_list,
-    scheme,
-    scheme_scored,
-    collateral_until,
-    collateral_kind,
-    before,
-    after,
-):
+def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, rules, before, after):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
     and the counts (integers, summed over shards) do not depend on the schedule.
     """
     shards = counts_by_shard.shape[0]
+    order, starts = order_by_shard(people, shards)
     for t in nb.prange(shards):
-        delisted_by_shard[t] += _refresh_shard(
-            t,
-            shards,
-            people,
-            day,
-            standing,
-            counts_by_shard[t],
-            thresholds,
-            scored,
-            list_enabled,
-            suspended_until,
-            true_listed_until,
-            travel_grades,
-            travel_list,
-            consumption_list,
-            scheme,
-            scheme_scored,
-            collateral_until,
-            collateral_kind,
-            before,
-            after,
-        )
+        delisted_by_shard[t] += _refresh_shard(starts[t], starts[t + 1], order, people, day,
+                                               standing, counts_by_shard[t], rules, before,
+                                               after)
