@@ -24,6 +24,7 @@ from scoresim.checkpoint import (
 )
 from scoresim.engine import Simulation
 from scoresim.guards import check_memory
+from scoresim.lives import choose_backend
 from scoresim.results import (
     RECORDS,
     Results,
@@ -64,6 +65,7 @@ def run(
     force: bool = False,
     unique: bool = False,
     checkpoint_every: int | None = None,
+    backend: str = "auto",
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
@@ -74,6 +76,9 @@ def run(
     refused before anything is allocated (guards.ResourceError), unless `force`.
     With `unique`, a taken `out` is not an error: the run goes to `out-2`, `out-3`,
     ... and `Results.folder` says where.
+    `backend`: "day" (the day-by-day engine), "person" (lives.py: each person's whole
+    run at once; the same numbers, for scenarios without interactions and with
+    records off) or "auto" (the person backend wherever it can run the scenario).
     """
     sets = dict(set or {})
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
@@ -82,11 +87,12 @@ def run(
     check_memory(resolved, force=force)
     if checkpoint_every is not None and out is None:
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
+    backend = choose_backend(resolved, backend, checkpoint_every)
     if out is not None:
         stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
                  else staging(Path(out), unique=unique))
         with stage as tmp:
-            results = _simulate(resolved, tmp, on_day, checkpoint_every)
+            results = _simulate(resolved, tmp, on_day, checkpoint_every, backend=backend)
             results._write_into(tmp)
             drop_checkpoints(tmp)
         results.folder = stage.final
@@ -95,7 +101,7 @@ def run(
         return results
     tmp = scratch_folder()
     try:
-        results = _simulate(resolved, tmp, on_day)
+        results = _simulate(resolved, tmp, on_day, backend=backend)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves no scratch behind
         raise
@@ -124,11 +130,13 @@ def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> R
 
 
 def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | None = None,
-              resume_from: Path | None = None, started: str | None = None) -> Results:
+              resume_from: Path | None = None, started: str | None = None,
+              backend: str = "day") -> Results:
     started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
-    sim = Simulation(scenario, records_path=records_path, parts=bool(checkpoint_every))
+    sim = Simulation(scenario, records_path=records_path, parts=bool(checkpoint_every),
+                     backend=backend)
     if resume_from is not None:
         sim.restore(resume_from / CHECKPOINT)
     elif checkpoint_every:
@@ -142,6 +150,7 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
         "agents": scenario.agents,
         "days": scenario.days,
         "records": scenario.records,
+        "backend": backend,
         "n_events": sim.n_events,
         "n_records_written": sim.credit_file.n_written,
         "started": started,

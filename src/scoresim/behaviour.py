@@ -70,9 +70,19 @@ class Behaviour:
         # an upper bound on the pairs with an event in the horizon (Jensen: E[(1-p)^D] is at
         # least (1-E[p])^D), so the calendar is allocated once, at its full size
         expected = society.n * float(np.sum(1.0 - (1.0 - np.minimum(self.rates, 1.0)) ** days))
-        self.calendar = Calendar(days, dtype, initial_entries=int(expected * 1.01) + 4096,
-                                 payload_dtype=np.uint16)
-        self._start()
+        self._calendar_args = (days, dtype, int(expected * 1.01) + 4096)
+        # Built on first use: the person backend (lives.py) runs each person's clocks in
+        # turn and never needs a calendar, which is most of a day-by-day run's memory.
+        self._calendar: Calendar | None = None
+
+    @property
+    def calendar(self) -> Calendar:
+        if self._calendar is None:
+            days, dtype, entries = self._calendar_args
+            self._calendar = Calendar(days, dtype, initial_entries=entries,
+                                      payload_dtype=np.uint16)
+            self._start()
+        return self._calendar
 
     def _start(self) -> None:
         """Draw every pair's first event day, a million people at a time."""
@@ -93,11 +103,11 @@ class Behaviour:
 
     def release(self) -> None:
         """Drop the calendar once the run is over (nothing falls due after the last day)."""
-        self.calendar = Calendar(1, self.calendar.dtype, payload_dtype=np.uint16)
+        self._calendar = Calendar(1, self._calendar_args[1], payload_dtype=np.uint16)
 
     @property
     def nbytes(self) -> int:
-        return self.calendar.nbytes
+        return self._calendar.nbytes if self._calendar is not None else 0
 
 
 def log_q_table(rates: np.ndarray, sigma: float) -> np.ndarray:

@@ -30,6 +30,7 @@ from scoresim.filing import NEVER, Filing
 from scoresim.firms import Firms
 from scoresim.households import ROLE_NAMES
 from scoresim.joint_punishment import JointPunishment
+from scoresim.lives import run_lives
 from scoresim.metrics import Metrics
 from scoresim.observation import Observation
 from scoresim.peer_rating import PeerRating
@@ -66,8 +67,10 @@ class Simulation:
     """A scenario built on a synthetic society, ready to run day by day."""
 
     def __init__(self, scenario: Scenario, records_path: Path | None = None,
-                 parts: bool = False):
+                 parts: bool = False, backend: str = "day"):
         self.scenario = scenario
+        # "day": the day loop below; "person": lives.py, each person's run at once
+        self.backend = backend
         self.seed = scenario.seed
         self.n = scenario.agents
         self.days = scenario.days
@@ -191,6 +194,8 @@ class Simulation:
     def run(self, on_day: Callable[[int], None] | None = None,
             checkpoint_every: int | None = None,
             checkpoint_to: Path | None = None) -> Simulation:
+        if self.backend == "person":
+            run_lives(self, on_day)
         while self.day < self.days:
             self.step()
             if on_day is not None:

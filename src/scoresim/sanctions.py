@@ -360,7 +360,7 @@ def _impose(
     return who[:m], when[:m], why[:m], newly_listed
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _status_of(p, day, standing, rules):
     """The status bits of person p on `day`; `rules` is Sanctions._rules(), in its order."""
     (thresholds, scored, list_enabled, suspended_until, true_listed_until, travel_grades,

@@ -19,6 +19,7 @@ from rich.table import Table
 from scoresim import api
 from scoresim.cli.common import app, console, fail, user_errors
 from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
+from scoresim.lives import BACKENDS
 from scoresim.results import Results
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 
@@ -88,10 +89,16 @@ def run(
         min=1)] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write RUN/report.html.")]
     = False,
+    backend: Annotated[str, typer.Option(
+        help="auto, day or person: the day-by-day engine, or each person's run at once "
+             "(same numbers; scenarios without interactions, --records none). auto picks.")]
+    = "auto",
 ) -> None:
     """Run a scenario and write its run folder."""
     if records is not None and records not in ("all", "sample", "none"):
         fail(f"--records: expected all, sample or none, got '{records}'")
+    if backend not in BACKENDS:
+        fail(f"--backend: expected {', '.join(BACKENDS)}, got '{backend}'")
     resolved = api.resolve(scenario, agents=agents, days=days, seed=seed, records=records,
                            overrides=parse_sets(set_))
     folder = out if out is not None else default_out(resolved.name)
@@ -103,7 +110,7 @@ def run(
         task = progress.add_task("run", total=resolved.days)
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
-                              checkpoint_every=checkpoint_every,
+                              checkpoint_every=checkpoint_every, backend=backend,
                               on_day=lambda d: progress.update(task, completed=d))
     print_summary(results)
     console.print(f"run folder: [bold]{escape(str(results.folder))}[/]")
