@@ -164,5 +164,5 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
             "machine": platform.machine(),
         },
     }
-    return Results(manifest, sim.timeseries(), sim.people(), records_path, None,
+    return Results(manifest, sim.timeseries(), sim.people_table(), records_path, None,
                    breakdown=sim.breakdown_frame(), tables=sim.frames())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from scoresim.abuse import COLUMNS as ABUSE_COLUMNS
 from scoresim.abuse import Abuse
@@ -84,8 +85,9 @@ class Simulation:
             self.behaviour.names, self.observation.channel_names, scenario.records,
             scenario.records_sample, self.seed, records_path, filing=self.filing, parts=parts,
         )
-        self.scoring = Scoring(scenario, self.n, self.society.region)
-        self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days)
+        blank = backend == "person"
+        self.scoring = Scoring(scenario, self.n, self.society.region, blank)
+        self.sanctions = Sanctions(scenario, self.scoring, self.n, self.seed, self.days, blank)
         if records_path is not None and scenario.records != "none":
             keep = self.credit_file.in_sample if scenario.records == "sample" else None
             self.sanctions.log = SanctionLog(records_path.with_name(SANCTIONS_LOG), keep, parts)
@@ -340,8 +342,7 @@ class Simulation:
         """Daily outcomes by trait level, for scenarios that ask (metrics.breakdown)."""
         return self.breakdown.frame(self.day) if self.breakdown is not None else None
 
-    def people(self) -> pd.DataFrame:
-        """The final state of each person."""
+    def _people_columns(self) -> dict[str, object]:
         status = self.sanctions.status
         grade_names = self.scoring.grade_names
         cols: dict[str, object] = {
@@ -376,7 +377,15 @@ class Simulation:
         if self.abuse.enabled:
             cols["targeted"] = np.isin(cols["id"], self.abuse.targets)
         self._society_people(cols, status)
-        return pd.DataFrame(cols)
+        return cols
+
+    def people_table(self) -> pa.Table:
+        """people() as an Arrow table: numeric columns without a copy, nothing consolidated."""
+        return pa.table({k: pa.array(v) for k, v in self._people_columns().items()})
+
+    def people(self) -> pd.DataFrame:
+        """The final state of each person."""
+        return pd.DataFrame(self._people_columns())
 
     def _society_people(self, cols: dict[str, object], status: np.ndarray) -> None:
         """Household, region, employer and collateral columns, where the scenario has them."""

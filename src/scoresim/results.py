@@ -45,13 +45,27 @@ class Results:
 
     manifest: dict[str, Any]
     timeseries: pd.DataFrame
-    people: pd.DataFrame
+    # the final state of each person: an Arrow table straight from the engine (written
+    # as is, converted to a DataFrame only when read: at 100M people the conversion
+    # costs seconds and gigabytes), or a DataFrame
+    _people: pd.DataFrame | pa.Table
     records_path: Path | None = None
     folder: Path | None = None
     _records: pd.DataFrame | None = field(default=None, repr=False)
     breakdown: pd.DataFrame | None = field(default=None, repr=False)
     """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def people(self) -> pd.DataFrame:
+        """One row per person: final score, grade, sanctions and traits."""
+        if isinstance(self._people, pa.Table):
+            self._people = self._people.to_pandas()
+        return self._people
+
+    @people.setter
+    def people(self, value: pd.DataFrame) -> None:
+        self._people = value
 
     @property
     def firms(self) -> pd.DataFrame | None:
@@ -129,8 +143,9 @@ class Results:
         write_json(tmp / MANIFEST, self.manifest)
         pq.write_table(pa.Table.from_pandas(self.timeseries, preserve_index=False),
                        tmp / TIMESERIES, compression="zstd")
-        pq.write_table(pa.Table.from_pandas(self.people, preserve_index=False),
-                       tmp / PEOPLE, compression="zstd")
+        people = self._people if isinstance(self._people, pa.Table) else \
+            pa.Table.from_pandas(self._people, preserve_index=False)
+        pq.write_table(people, tmp / PEOPLE, compression="zstd")
         if self.breakdown is not None:
             pq.write_table(pa.Table.from_pandas(self.breakdown, preserve_index=False),
                            tmp / BREAKDOWN, compression="zstd")

@@ -113,7 +113,8 @@ class SanctionLog:
 class Sanctions:
     name = "sanctions"
 
-    def __init__(self, scenario: Scenario, scoring: Scoring, n: int, seed: int, days: int):
+    def __init__(self, scenario: Scenario, scoring: Scoring, n: int, seed: int, days: int,
+                 blank: bool = False):
         s = scenario.sanctions
         names = list(scenario.behaviours)
         n_b = len(names)
@@ -180,7 +181,8 @@ class Sanctions:
         self.log: SanctionLog | None = None
         # called with (day, people, before, after) for every re-derivation (breakdowns)
         self.watchers: list[Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]] = []
-        _init_status(self.standing, self.counts_by_shard, self._rules())
+        if not blank:  # the person backend derives each status as it lives each life
+            _init_status(self.standing, self.counts_by_shard, self._rules())
 
     @property
     def status(self) -> np.ndarray:

@@ -19,7 +19,8 @@ from scoresim.standing import FALSE_POINTS, SCORE, n_shards, new_standing, order
 class Scoring:
     name = "scoring"
 
-    def __init__(self, scenario: Scenario, n: int, region: np.ndarray | None = None):
+    def __init__(self, scenario: Scenario, n: int, region: np.ndarray | None = None,
+                 blank: bool = False):
         scheme = scenario.scoring
         self.enabled = scheme is not None
         self.behaviour_names = list(scenario.behaviours)
@@ -38,7 +39,8 @@ class Scoring:
                 [g.min_score for g in reversed(scheme.grades[:-1])], dtype=np.int64
             )
         self.regional = RegionalSchemes(scenario, self, region)
-        self.standing = new_standing(n, self.initial)
+        # blank: the person backend writes every row itself, so none is filled twice
+        self.standing = np.empty((n, 4), np.int32) if blank else new_standing(n, self.initial)
         self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(self.initial) * n
         self.n_scored = n
