@@ -51,7 +51,10 @@ import yaml
 HERE = Path(__file__).resolve().parent
 DENSE = HERE / "dense_baseline.py"
 RESULTS = HERE / "results" / "latest.json"
-PHASES = ("build", "behaviour", "observation", "credit_file", "scoring", "sanctions", "metrics")
+# phase columns, in this order where present (the manifest's timings; the person backend
+# has build, lives, false_matches and metrics, the day loop the rest)
+PHASES = ("build", "lives", "false_matches", "behaviour", "observation", "credit_file",
+          "scoring", "sanctions", "metrics")
 MIB = 2**20
 GIB = 2**30
 
@@ -155,8 +158,8 @@ class Bench:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
     def engine(self, scenario: str, n: int, days: int, sets: list[str] | None = None,
-               label: str = "", redo_if_compiled: bool = True, repeat: int | None = None
-               ) -> dict[str, Any]:
+               label: str = "", redo_if_compiled: bool = True, repeat: int | None = None,
+               backend: str | None = None) -> dict[str, Any]:
         """Whole-command figures of one `scoresim run`, best wall of --repeat runs."""
         runs = []
         for _ in range(repeat or self.args.repeat):
@@ -168,7 +171,10 @@ class Bench:
             ]
             for s in sets or []:
                 cmd += ["--set", s]
-            self.log(f"scoresim run {scenario} {label}{n:,} people x {days} days")
+            if backend:
+                cmd += ["--backend", backend]
+            self.log(f"scoresim run {scenario} {label}{n:,} people x {days} days"
+                     + (f" (--backend {backend})" if backend else ""))
             child = measure(cmd, self.max_rss, self.numba_env)
             compiled = child.stdout.count("[cache] data saved")
             if compiled and child.returncode == 0 and redo_if_compiled:
@@ -186,9 +192,10 @@ class Bench:
             manifest = json.loads((out / "manifest.json").read_text())
             shutil.rmtree(out, ignore_errors=True)
             timings = manifest["timings"]
-            inside = sum(timings.get(p, 0.0) for p in PHASES)
+            inside = sum(timings.values())
             runs.append({
                 "scenario": scenario, "agents": n, "days": days, "sets": sets or [],
+                "backend": manifest.get("backend", "day"),
                 "wall_seconds": child.wall,
                 "cpu_seconds": child.cpu,
                 "compiled_kernels": compiled,
@@ -302,11 +309,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="scoresim-bench-") as tmp:
         bench = Bench(args, Path(tmp))
         warm = {}
-        for scenario in ("reference", "pilot-city"):
+        for scenario, backend in (("reference", None), ("reference", "day"), ("pilot-city", None)):
             bench.log(f"warm-up {scenario} (fills numba's cache)")
             t0 = time.perf_counter()
-            bench.engine(scenario, 2_000, 10, redo_if_compiled=False, repeat=1)
-            warm[scenario] = time.perf_counter() - t0
+            bench.engine(scenario, 2_000, 10, redo_if_compiled=False, repeat=1, backend=backend)
+            warm[scenario + (f" ({backend})" if backend else "")] = time.perf_counter() - t0
         result["warm_up_seconds"] = warm
 
         rows, dense_rows = [], []
@@ -316,10 +323,16 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 dense_rows.append(bench.dense(n, args.days))
         result["reference"] = rows
         result["dense"] = dense_rows
-        for row, d in zip(rows, dense_rows, strict=False):
-            row["dense_ratio"] = row["agent_days_per_second"] / d["agent_days_per_second"]
-            row["dense_cpu_ratio"] = d["estimated_cpu_seconds"] / row["cpu_seconds"]
-            row["agent_days_per_probe"] = row["agent_days_per_second"] * probe
+        # the day-by-day engine on the same runs (--backend day), for comparison
+        day_rows = [] if args.no_day else [bench.engine("reference", n, args.days,
+                                                        backend="day") for n in args.sizes]
+        result["reference_day"] = day_rows
+        for table in (rows, day_rows):
+            for row, d in zip(table, dense_rows, strict=False):
+                row["dense_ratio"] = row["agent_days_per_second"] / d["agent_days_per_second"]
+                row["dense_cpu_ratio"] = d["estimated_cpu_seconds"] / row["cpu_seconds"]
+                row["agent_days_per_probe"] = row["agent_days_per_second"] * probe
+        for d in dense_rows:
             d["agent_days_per_probe"] = d["agent_days_per_second"] * probe
 
         if len(rows) >= 2:
@@ -346,10 +359,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             }
         if not args.no_pilot:
             pilot = bench.engine("pilot-city", side, args.days)
+            base_day = {r["agents"]: r for r in day_rows}.get(side)
             result["pilot_city"] = {
                 "agents": side, "run": pilot,
                 "slowdown": pilot["wall_seconds"] / base["wall_seconds"],
                 "cpu_slowdown": pilot["cpu_seconds"] / base["cpu_seconds"],
+                # like for like: both on the day-by-day engine (pilot-city can run on no other)
+                "slowdown_same_engine": (pilot["wall_seconds"] / base_day["wall_seconds"]
+                                         if base_day else None),
             }
         if args.huge:
             result["huge"] = bench.engine("reference", 100_000_000, args.days, repeat=1)
@@ -406,7 +423,14 @@ def targets(r: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]
     if pilot:
         add("pilot-city vs reference, same size", f"<= {TARGET_PILOT_RATIO:.0f}x the time",
             f"{pilot['slowdown']:.2f}x at {pilot['agents']:,}",
-            pilot["slowdown"] <= TARGET_PILOT_RATIO)
+            pilot["slowdown"] <= TARGET_PILOT_RATIO,
+            f"pilot-city on {pilot['run']['backend']}, reference on "
+            f"{r['reference'][-1]['backend']}")
+        if pilot.get("slowdown_same_engine"):
+            add("pilot-city vs reference, both on the day engine",
+                f"<= {TARGET_PILOT_RATIO:.0f}x the time",
+                f"{pilot['slowdown_same_engine']:.2f}x at {pilot['agents']:,}",
+                pilot["slowdown_same_engine"] <= TARGET_PILOT_RATIO, "like for like")
     half = r.get("halved")
     if half:
         add("every rate halved: day-loop time", f"<= {TARGET_HALVED_RATIO:.0%} of full",
@@ -426,6 +450,22 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _reference_table(r: dict[str, Any], table: list[dict[str, Any]]) -> str:
+    phases = [p for p in PHASES if any(row["timings"].get(p, 0.0) > 0 for row in table)]
+    header = ["people", "wall s", "cpu s", "agent-days/s", "per probe", "peak RSS MiB",
+              *phases, "outside sim"]
+    rows = []
+    for row in table:
+        t = row["timings"]
+        rows.append([f"{row['agents']:,}", f"{row['wall_seconds']:.2f}",
+                     f"{row['cpu_seconds']:.2f}", _si(row["agent_days_per_second"]),
+                     _si(row["agent_days_per_second"] * r["cpu_probe_seconds"]),
+                     f"{row['peak_rss_bytes'] / MIB:,.0f}"]
+                    + [f"{t.get(p, 0.0):.2f}" for p in phases]
+                    + [f"{row['outside_simulation_seconds']:.2f}"])
+    return _table(header, rows)
+
+
 def report(r: dict[str, Any]) -> str:
     m = r["machine"]
     parts = [
@@ -443,21 +483,14 @@ def report(r: dict[str, Any]) -> str:
           if m["load_average_at_start"][0] > 0.5 else []),
         "Warm-up (fills numba's cache, excluded below): "
         + ", ".join(f"{k} {v:.1f} s" for k, v in r["warm_up_seconds"].items()) + ".",
-        "",
-        f"### reference, whole command, {r['days']} days, records off",
     ]
-    header = ["people", "wall s", "cpu s", "agent-days/s", "per probe", "peak RSS MiB"] + [
-        p for p in PHASES] + ["outside sim"]
-    rows = []
-    for row in r["reference"]:
-        t = row["timings"]
-        rows.append([f"{row['agents']:,}", f"{row['wall_seconds']:.2f}",
-                     f"{row['cpu_seconds']:.2f}", _si(row["agent_days_per_second"]),
-                     _si(row["agent_days_per_second"] * r["cpu_probe_seconds"]),
-                     f"{row['peak_rss_bytes'] / MIB:,.0f}"]
-                    + [f"{t.get(p, 0.0):.2f}" for p in PHASES]
-                    + [f"{row['outside_simulation_seconds']:.2f}"])
-    parts.append(_table(header, rows))
+    for key, title in (("reference", "the default backend (auto)"),
+                       ("reference_day", "the day-by-day engine (--backend day)")):
+        if not r.get(key):
+            continue
+        backends = sorted({row["backend"] for row in r[key]})
+        parts += ["", f"### reference, whole command, {r['days']} days, records off: {title}, "
+                  f"ran as {', '.join(backends)}", _reference_table(r, r[key])]
     parts.append("Phase columns are seconds from the run folder's manifest.json; "
                  "'outside sim' is the rest of the whole command (interpreter start, imports, "
                  "writing the run folder); 'cpu s' is the child's user + system time (with "
@@ -465,17 +498,19 @@ def report(r: dict[str, Any]) -> str:
     if r["dense"]:
         parts += ["", "### dense NumPy baseline (one draw per person, behaviour and day)"]
         rows = []
-        for row, d in zip(r["reference"], r["dense"], strict=False):
+        day_rows = r.get("reference_day") or [{}] * len(r["dense"])
+        for row, day, d in zip(r["reference"], day_rows, r["dense"], strict=False):
             rows.append([f"{d['agents']:,}", str(d["measured_days"]),
                          f"{d['measured_wall_seconds']:.2f}",
                          f"{d['estimated_wall_seconds']:.1f}",
                          f"{d['estimated_cpu_seconds']:.1f}",
                          _si(d["agent_days_per_second"]), f"{d['peak_rss_bytes'] / MIB:,.0f}",
-                         f"{row['dense_ratio']:.2f}x", f"{row['dense_cpu_ratio']:.2f}x"])
+                         f"{row['dense_ratio']:.2f}x", f"{row['dense_cpu_ratio']:.2f}x",
+                         f"{day['dense_ratio']:.2f}x" if day else "-"])
         parts.append(_table(["people", "days measured", "measured wall s",
                              f"est. wall s ({r['days']} d)", "est. cpu s", "agent-days/s",
                              "peak RSS MiB", "scoresim / dense (wall)",
-                             "dense cpu / scoresim cpu"], rows))
+                             "dense cpu / scoresim cpu", "day engine / dense (wall)"], rows))
         parts.append(f"The dense baseline ran {r['dense_days']} days (fewer if --days is "
                      f"smaller); its day loop was scaled per agent-day to {r['days']} days and "
                      "its time outside the loop (start, imports, setup) added once.")
@@ -506,8 +541,12 @@ def report(r: dict[str, Any]) -> str:
         parts += ["", f"### pilot-city vs reference ({pilot['agents']:,} people)",
                   f"pilot-city {p['wall_seconds']:.2f} s ({_si(p['agent_days_per_second'])} "
                   f"agent-days/s, peak {p['peak_rss_bytes'] / MIB:,.0f} MiB) vs reference "
-                  f"{ref_wall:.2f} s: **{pilot['slowdown']:.2f}x** the time "
+                  f"{ref_wall:.2f} s ({pilot['run']['backend']} vs "
+                  f"{r['reference'][-1]['backend']}): **{pilot['slowdown']:.2f}x** the time "
                   f"({pilot['cpu_slowdown']:.2f}x the cpu time)."]
+        if pilot.get("slowdown_same_engine"):
+            parts.append(f"Both on the day-by-day engine: **{pilot['slowdown_same_engine']:.2f}x** "
+                         "the time.")
     huge = r.get("huge")
     if huge:
         parts += ["", f"### reference, 100,000,000 people x {huge['days']} days",
@@ -544,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     ap.add_argument("--no-halved", action="store_true", help="skip the halved-rates run")
     ap.add_argument("--no-pilot", action="store_true", help="skip the pilot-city run")
+    ap.add_argument("--no-day", action="store_true",
+                    help="skip the reference runs on the day-by-day engine (--backend day)")
     ap.add_argument("--max-rss-gib", type=float,
                     default=0.75 * psutil.virtual_memory().total / GIB,
                     help="kill a child whose RSS passes this (default 75%% of memory)")
