@@ -21,6 +21,36 @@ from scoresim.observation import Records
 from scoresim.scenario.schema import Scenario
 
 NEVER = np.iinfo(np.int32).max  # expires_day of a record that counts for good
+
+
+@nb.njit(cache=True)
+def _by_day(days):
+    """A stable order of `days` (a counting sort: they span a few weeks) and where each
+    distinct day starts in it."""
+    n = days.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = days.min(), days.max()
+    count = np.zeros(hi - lo + 2, dtype=np.int64)
+    for k in range(n):
+        count[days[k] - lo + 1] += 1
+    n_days = 0
+    for j in range(1, count.shape[0]):
+        if count[j]:
+            n_days += 1
+    starts = np.empty(n_days, dtype=np.int64)
+    m = 0
+    for j in range(1, count.shape[0]):
+        if count[j]:
+            starts[m] = count[j - 1]
+            m += 1
+        count[j] += count[j - 1]
+    order = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        j = days[k] - lo
+        order[count[j]] = k
+        count[j] += 1
+    return order, starts
 NO_CATEGORY = "none"
 
 
@@ -69,14 +99,14 @@ class Filing:
 
     def _hold(self, late: Records) -> None:
         filed = late.made.astype(np.int64) + late.delay
-        order = np.argsort(filed, kind="stable")
+        order, starts = _by_day(filed)
+        late = late.take(order)  # one copy in filing-day order; each day's batch is a view
         filed = filed[order]
-        starts = np.flatnonzero(np.r_[True, filed[1:] != filed[:-1]])
         ends = np.r_[starts[1:], filed.shape[0]]
         for a, b in zip(starts, ends, strict=True):  # one batch per filing day, not per record
             d = int(filed[a])
             if d < self.days:
-                self.pending.setdefault(d, []).append(late.take(order[a:b]))
+                self.pending.setdefault(d, []).append(late.take(slice(a, b)))
                 self.n_pending += b - a
 
     def schedule_expiry(self, filed: Records, by_redress: np.ndarray | None = None) -> None:

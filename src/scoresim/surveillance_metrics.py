@@ -18,6 +18,7 @@ people each day):
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import pandas as pd
 
@@ -101,6 +102,10 @@ class Breakdown:
         self.traits = [society.trait(d) for d in self.dims]
         self.levels = [society.levels[d] for d in self.dims]
         self.offset = np.cumsum([0] + [len(v) for v in self.levels])
+        # each person's level of every trait side by side: one cache line per record
+        wide = np.uint8 if all(len(v) <= 256 for v in self.levels) else np.uint16
+        self.cells = np.ascontiguousarray(np.stack(self.traits, axis=1).astype(wide)) \
+            if self.traits else np.zeros((society.n, 0), np.uint8)
         n_cells = int(self.offset[-1])
         self.shame = sanctions.shame_trigger if sanctions.shaming else None
         self.table = np.zeros((days, n_cells, len(BREAKDOWN_COLUMNS)), dtype=np.int64)
@@ -137,20 +142,13 @@ class Breakdown:
         row[:, 0] = self.people
         row[:, 4] = self.banned
         row[:, 5] = self.wrongly
+        row[:, [1, 2, 3, 6, 7]] = 0
         if len(filed) == 0:
             return
-        wrong = ~filed.correct
-        false_match = filed.error == FALSE_MATCH
-        shown = self.shame[filed.behaviour] if self.shame is not None else None
-        for k, tr in enumerate(self.traits):
-            lo, n_lv = self.offset[k], len(self.levels[k])
-            lv = tr[filed.subject]
-            row[lo:lo + n_lv, 1] = np.bincount(lv, minlength=n_lv)
-            row[lo:lo + n_lv, 2] = np.bincount(lv[wrong], minlength=n_lv)
-            row[lo:lo + n_lv, 3] = np.bincount(lv[false_match], minlength=n_lv)
-            if shown is not None:
-                row[lo:lo + n_lv, 6] = np.bincount(lv[shown], minlength=n_lv)
-                row[lo:lo + n_lv, 7] = np.bincount(lv[shown & wrong], minlength=n_lv)
+        shame = self.shame if self.shame is not None else np.zeros(0, np.bool_)
+        row += _count_filed(filed.subject, filed.correct, filed.error, filed.behaviour, shame,
+                            self.cells, self.offset.astype(np.int64), row.shape[0],
+                            row.shape[1], nb.get_num_threads())
 
     def state(self) -> dict[str, np.ndarray]:
         return {"table": self.table, "people": self.people, "banned": self.banned,
@@ -173,6 +171,43 @@ class Breakdown:
         for j, c in enumerate(BREAKDOWN_COLUMNS):
             out[c] = flat[:, j]
         return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _count_filed(subject, correct, error, behaviour, shame, cells, offset, n_cells, n_cols,
+                 threads):
+    """Today's filed records by level of each trait: all, wrongful, false matches, shown.
+
+    Each thread counts its own slice of the records into its own table; the tables
+    are integers summed at the end, so the result does not depend on the schedule.
+    """
+    n = subject.shape[0]
+    tables = np.zeros((threads, n_cells, n_cols), dtype=np.int64)
+    per = (n + threads - 1) // threads
+    for t in nb.prange(threads):
+        _count_slice(t * per, min(n, (t + 1) * per), subject, correct, error, behaviour,
+                     shame, cells, offset, tables[t])
+    return tables.sum(axis=0)
+
+
+@nb.njit(cache=True)
+def _count_slice(lo, hi, subject, correct, error, behaviour, shame, cells, offset, row):
+    for r in range(lo, hi):
+        s = subject[r]
+        wrong = not correct[r]
+        false_match = error[r] == FALSE_MATCH
+        shown = shame.shape[0] > 0 and shame[behaviour[r]]
+        for k in range(cells.shape[1]):
+            c = offset[k] + cells[s, k]
+            row[c, 1] += 1
+            if wrong:
+                row[c, 2] += 1
+            if false_match:
+                row[c, 3] += 1
+            if shown:
+                row[c, 6] += 1
+                if wrong:
+                    row[c, 7] += 1
 
 
 def empty_breakdown() -> pd.DataFrame:

@@ -172,9 +172,11 @@ class Observation:
         n_c = len(self.channel_names)
         if len(events) == 0 or n_c == 0:
             return np.zeros(n_c, dtype=np.int64)
-        c = self.channel_of[events.behaviour]
-        c = c[(c >= 0) & (self.mode[events.behaviour] == TRUE_EVENT)]
-        return np.bincount(c, minlength=n_c).astype(np.int64)
+        # from the count per behaviour (a pass over the behaviours, not a gather per event)
+        per_behaviour = np.bincount(events.behaviour, minlength=self.channel_of.shape[0])
+        sees = (self.channel_of >= 0) & (self.mode == TRUE_EVENT)
+        return np.bincount(self.channel_of[sees], weights=per_behaviour[sees],
+                           minlength=n_c).astype(np.int64)
 
 
 @nb.njit(inline="always", cache=True)
