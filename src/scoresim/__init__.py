@@ -11,10 +11,16 @@ identity.
 __version__ = "0.1.0"
 
 import os as _os  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
 
 # Threads that wait for work sleep rather than spin: on a shared machine spinning OpenMP
 # threads made two-thread runs several times slower than one. Set it to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from scoresim._kernel_cache import use_versioned_cache as _use_versioned_cache  # noqa: E402
+
+# compiled kernels are cached per version of the whole source, never mixed (see there)
+_use_versioned_cache(_Path(__file__).parent)
 
 from scoresim.api import resolve, run  # noqa: E402
 from scoresim.calibrate import calibrate  # noqa: E402
