@@ -138,6 +138,7 @@ MEASURE = textwrap.dedent("""
     import scoresim
     from scoresim.guards import estimate_memory
     from scoresim.api import resolve
+    from scoresim.lives import choose_backend
 
     def status(key):
         for line in open("/proc/self/status"):
@@ -150,7 +151,8 @@ MEASURE = textwrap.dedent("""
     open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM)
     scoresim.run(name, agents=n, days=days, records="none")
     peak = status("VmHWM:")
-    need = estimate_memory(resolve(name, agents=n, days=days, records="none")).total
+    scenario = resolve(name, agents=n, days=days, records="none")
+    need = estimate_memory(scenario, choose_backend(scenario, "auto", None)).total
     print(json.dumps({"measured": peak - base, "estimated": need}))
 """)
 

@@ -84,10 +84,10 @@ def run(
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
     resolved = resolve(scenario, agents=agents, days=days, seed=seed, records=records,
                        overrides=sets)
-    check_memory(resolved, force=force)
     if checkpoint_every is not None and out is None:
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
     backend = choose_backend(resolved, backend, checkpoint_every)
+    check_memory(resolved, force=force, backend=backend)
     if out is not None:
         stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
                  else staging(Path(out), unique=unique))

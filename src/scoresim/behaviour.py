@@ -73,8 +73,9 @@ class Behaviour:
         # least (1-E[p])^D), so the calendar is allocated once, at its full size
         expected = society.n * float(np.sum(1.0 - (1.0 - np.minimum(self.rates, 1.0)) ** days))
         self._calendar_args = (days, dtype, int(expected * 1.01) + 4096)
-        # Built on first use: the person backend (lives.py) runs each person's clocks in
-        # turn and never needs a calendar, which is most of a day-by-day run's memory.
+        # Built on first use (the day loop uses it at once): the person backend (lives.py)
+        # runs each person's clocks in turn and never needs a calendar, which is most of
+        # a day-by-day run's memory.
         self._calendar: Calendar | None = None
 
     @property

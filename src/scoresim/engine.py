@@ -79,6 +79,10 @@ class Simulation:
         t0 = time.perf_counter()
         self.society = Society.build(scenario, self.n, self.seed)
         self.behaviour = Behaviour(scenario, self.society, self.seed, self.days)
+        if backend == "day":
+            # built now, before the other modules' arrays exist: building it takes
+            # temporaries of a million people x behaviours, and the peak is lower first
+            self.behaviour.calendar  # noqa: B018
         self.observation = Observation(scenario, self.society, self.seed)
         self.filing = Filing(scenario, self.days, self.observation.delays)
         self.credit_file = CreditFile(

@@ -100,13 +100,14 @@ class Filing:
     def _hold(self, late: Records) -> None:
         filed = late.made.astype(np.int64) + late.delay
         order, starts = _by_day(filed)
-        late = late.take(order)  # one copy in filing-day order; each day's batch is a view
         filed = filed[order]
         ends = np.r_[starts[1:], filed.shape[0]]
         for a, b in zip(starts, ends, strict=True):  # one batch per filing day, not per record
             d = int(filed[a])
             if d < self.days:
-                self.pending.setdefault(d, []).append(late.take(slice(a, b)))
+                # a copy per batch, not views of one sorted copy: a view would keep the
+                # whole day's late records alive until its last batch is filed, weeks later
+                self.pending.setdefault(d, []).append(late.take(order[a:b]))
                 self.n_pending += b - a
 
     def schedule_expiry(self, filed: Records, by_redress: np.ndarray | None = None) -> None:

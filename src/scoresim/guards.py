@@ -90,6 +90,7 @@ EVENT_BYTES = 40  # per event of the busiest day: events, observations, records
 ROW_GROUP = 1 << 20  # records buffered before a row group is written (credit_file.ROW_GROUP)
 RECORD_BUFFER_BYTES = 128
 OUTPUT_BYTES = 75  # per person, while the people table is built and written
+PERSON_OUTPUT_BYTES = 32  # the same, for the person backend (Arrow columns, no DataFrame)
 OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
 FIXED_BYTES = 16 * 2**20  # allocator arenas, worker threads, small tables, at any size
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
@@ -140,9 +141,19 @@ def pending_per_person(scenario: Scenario) -> float:
     return total
 
 
-def estimate_memory(scenario: Scenario) -> MemoryEstimate:
-    """The peak memory a run of `scenario` needs; arithmetic only, nothing is allocated."""
+def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
+    """The peak memory a run of `scenario` needs; arithmetic only, nothing is allocated.
+
+    `backend` "person" (lives.py) keeps no calendar and no module arrays: the
+    standing rows and the group while it runs, then the people table.
+    """
     n = scenario.agents
+    if backend == "person":
+        people = n * (SOCIETY_BYTES + STANDING_BYTES)
+        output = people + n * PERSON_OUTPUT_BYTES
+        return MemoryEstimate(int(output + FIXED_BYTES), people / n,
+                              {"building": int(people), "day": int(people),
+                               "output": int(output), "calendars": 0})
     n_b = len(scenario.behaviours)
     e = clock_bytes(scenario)
     pending = pending_per_person(scenario)
@@ -175,13 +186,13 @@ def available_memory() -> int:
 
 
 def check_memory(scenario: Scenario, *, force: bool = False,
-                 available: int | None = None) -> MemoryEstimate:
+                 available: int | None = None, backend: str = "day") -> MemoryEstimate:
     """Refuse a scenario whose estimated peak exceeds the memory available, unless forced.
 
     Called before the Simulation is built, so a refusal costs milliseconds and
     writes nothing.
     """
-    estimate = estimate_memory(scenario)
+    estimate = estimate_memory(scenario, backend)
     free = available_memory() if available is None else int(available)
     if estimate.total > free and not force:
         raise ResourceError(
