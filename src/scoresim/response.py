@@ -149,7 +149,7 @@ class Response:
         keep = _keep(events.day, events.actor, events.behaviour, self.kind, self.penalty,
                      self.base_q, self.points, self.keep_keys, self.propensity_keys, self.sigma,
                      self.flags, self.risk, self.keys, self.params)
-        return Events(events.day, events.actor[keep], events.behaviour[keep])
+        return Events(events.day, *_kept(events.actor, events.behaviour, keep))
 
     def avoid(self, records: Records) -> Records:
         """Drop the captures aware people dodge and what the region no longer sees of leavers."""
@@ -246,11 +246,28 @@ def _keep(day, actor, behaviour, kind, penalty, base_q, points, keep_keys, prope
 
 
 @nb.njit(cache=True)
+def _kept(actor, behaviour, keep):
+    """The kept events, in their order (one pass instead of two boolean selections)."""
+    m = 0
+    for k in range(keep.shape[0]):
+        m += keep[k]
+    a = np.empty(m, dtype=actor.dtype)
+    b = np.empty(m, dtype=behaviour.dtype)
+    j = 0
+    for k in range(keep.shape[0]):
+        if keep[k]:
+            a[j] = actor[k]
+            b[j] = behaviour[k]
+            j += 1
+    return a, b
+
+
+@nb.njit(parallel=True, cache=True)
 def _seen(day, subject, true_actor, behaviour, channel, camera_channel, region_channel, flags,
           risk, key, camera_avoidance):
     n = subject.shape[0]
     keep = np.ones(n, dtype=np.bool_)
-    for r in range(n):
+    for r in nb.prange(n):
         c = channel[r]
         a = true_actor[r]
         if region_channel[c] and ((flags[subject[r]] & LEFT) or (a >= 0 and flags[a] & LEFT)):
