@@ -52,6 +52,7 @@ from scoresim.sanctions import (
     N_COUNTS,
     _count,
     _status_of,
+    listing_end,
 )
 from scoresim.scenario.schema import Scenario
 from scoresim.scoring import grade_index
@@ -319,6 +320,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
      seen_keys, match_keys, pick_key, _) = observe
     rates, clock_keys, propensity_keys, table = clocks
     n_b = rates.shape[0]
+    extend_lo, extend_hi = repeat_extension[0], repeat_extension[1]
     # per behaviour, the scalars an event needs (no array lookups through tuples per event)
     chan = np.empty(n_b, dtype=np.int64)
     camera = np.zeros(n_b, dtype=np.bool_)
@@ -445,18 +447,9 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     row[0, SCORE] += points[b]
                     day_points += points[b]
                 if list_enabled and list_trigger[b]:
-                    # as sanctions._impose: repeats extend, repayment may end it early
-                    until = d + list_duration
-                    reason = END_EXPIRY
-                    if row[0, LISTED_UNTIL] > d and repeat_extension[1] > 0:
-                        span = repeat_extension[1] - repeat_extension[0] + 1
-                        u = uniform(repeat_key, np.uint64(i), np.uint64(d))
-                        until += repeat_extension[0] + min(np.int64(u * span), span - 1)
-                    if repay:
-                        u = uniform(repay_key, np.uint64(i), np.uint64(d))
-                        paid = d + 1 + geometric_skip(u, list_log_q)
-                        if paid < until:
-                            until, reason = paid, END_REPAID
+                    until, reason = listing_end(i, d, row[0, LISTED_UNTIL], list_duration,
+                                                extend_lo, extend_hi, repeat_key, repay,
+                                                list_log_q, repay_key)
                     if row[0, LISTED_UNTIL] <= d:
                         rec_t[d, R_NEWLY_LISTED] += sign
                     if until > row[0, LISTED_UNTIL]:

@@ -300,6 +300,29 @@ class Sanctions:
         )
 
 
+@nb.njit(inline="always", cache=True)
+def listing_end(s, day, listed_until, duration, extend_lo, extend_hi, repeat_key, repay,
+                log_q_repay, repay_key):
+    """When a listing of person s made on `day` ends, and why (END_EXPIRY or END_REPAID).
+
+    A repeat while listed is extended by extend_lo..extend_hi days (1 to 3 years,
+    SPC 2017); with repayment, the person may pay and leave earlier. Scalars only:
+    both backends call it per listing, and arrays passed to it would be counted.
+    """
+    until = day + duration
+    reason = END_EXPIRY
+    if listed_until > day and extend_hi > 0:
+        span = extend_hi - extend_lo + 1
+        u = uniform(repeat_key, np.uint64(s), np.uint64(day))
+        until += extend_lo + min(np.int64(u * span), span - 1)
+    if repay:
+        u = uniform(repay_key, np.uint64(s), np.uint64(day))
+        paid = day + 1 + geometric_skip(u, log_q_repay)
+        if paid < until:
+            until, reason = paid, END_REPAID
+    return until, reason
+
+
 @nb.njit(cache=True)
 def _impose(
     day,
@@ -329,18 +352,9 @@ def _impose(
         s = subject[r]
         b = behaviour[r]
         if list_trigger[b]:
-            until = day + list_duration
-            reason = END_EXPIRY
-            if standing[s, LISTED_UNTIL] > day and repeat_extension[1] > 0:
-                # a repeat while listed: extended by 1 to 3 years (SPC 2017)
-                span = repeat_extension[1] - repeat_extension[0] + 1
-                u = uniform(repeat_key, np.uint64(s), np.uint64(day))
-                until += repeat_extension[0] + min(np.int64(u * span), span - 1)
-            if repay:
-                u = uniform(repay_key, np.uint64(s), np.uint64(day))
-                paid = day + 1 + geometric_skip(u, list_log_q)
-                if paid < until:
-                    until, reason = paid, END_REPAID
+            until, reason = listing_end(s, day, standing[s, LISTED_UNTIL], list_duration,
+                                        repeat_extension[0], repeat_extension[1], repeat_key,
+                                        repay, list_log_q, repay_key)
             if correct[r] and true_listed_until.shape[0] > 0 and until > true_listed_until[s]:
                 true_listed_until[s] = until
             if standing[s, LISTED_UNTIL] <= day:
