@@ -177,7 +177,6 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> N
     _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
     sim.n_events = int(ev.sum())
     sim.day = days
-    sim.n_false_match_targets = int(starts.shape[0])
     t3 = time.perf_counter()
     sim.timings["lives"] = t1 - t0
     sim.timings["false_matches"] = t2 - t1
