@@ -383,8 +383,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             # or the end of a listing or suspension
             d = NEVER_DAY
             for b in range(n_b):
-                if nxt[b] < d:
-                    d = nxt[b]
+                d = min(d, nxt[b])
             if k < ihi and inc_day[k] < d:
                 d = inc_day[k]
             lu = np.int64(row[0, LISTED_UNTIL])
@@ -399,9 +398,18 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             touched = lu == d or (media and su == d)
             day_points = 0
             any_blocked = False
-            for b in range(n_b):
-                if nxt[b] != d:
-                    continue
+            while True:
+                # today's next act, lowest behaviour first; found without a branch per
+                # clock (which clock fires is a coin toss the processor cannot predict)
+                next_d = NEVER_DAY
+                b = 0
+                for bb in range(n_b):
+                    x = nxt[bb]
+                    less = x < next_d
+                    next_d = x if less else next_d
+                    b = bb if less else b
+                if next_d != d:
+                    break
                 nxt[b] = _next_day(i, d, clock_keys[b], log_q[b])
                 if first:
                     ev_t[d, b] += 1
