@@ -33,13 +33,13 @@ def use_versioned_cache(package: Path) -> None:
     """Point numba's cache at this source's own folder (before any kernel is defined)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scoresim-numba"
-    folder = root / source_digest(package)
     try:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scoresim-numba"
+        folder = root / source_digest(package)
         folder.mkdir(parents=True, exist_ok=True)
         os.utime(folder)
-    except OSError:
-        return  # no writable home: numba's default, beside the sources
+    except (OSError, RuntimeError):
+        return  # no home, or none writable: numba's default, beside the sources
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
     try:
         import numba
