@@ -21,6 +21,11 @@ from scoresim.observation import Records
 from scoresim.scenario.schema import Scenario
 
 NEVER = np.iinfo(np.int32).max  # expires_day of a record that counts for good
+NO_CATEGORY = "none"
+
+
+HELD_COLUMNS = ("subject", "true_actor", "behaviour", "channel", "correct", "points", "error",
+                "made", "delay")
 
 
 @nb.njit(cache=True)
@@ -51,11 +56,6 @@ def _by_day(days):
         order[count[j]] = k
         count[j] += 1
     return order, starts
-NO_CATEGORY = "none"
-
-
-HELD_COLUMNS = ("subject", "true_actor", "behaviour", "channel", "correct", "points", "error",
-                "made", "delay")
 
 
 class Filing:

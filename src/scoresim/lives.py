@@ -40,12 +40,7 @@ from scoresim.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT, _event
 from scoresim.observation.camera import in_view, recognise
 from scoresim.random import geometric_skip, uniform
 from scoresim.sanctions import (
-    C_BANNED,
     C_COLLATERAL,
-    C_CONSUMPTION,
-    C_LISTED,
-    C_SUSPENDED,
-    C_WRONGLY,
     END_EXPIRY,
     END_REPAID,
     LISTED,
@@ -106,15 +101,14 @@ def reasons_not_eligible(scenario: Scenario) -> list[str]:
     return why
 
 
-def choose_backend(scenario: Scenario, backend: str, checkpoint_every: int | None,
-                   resuming: bool = False) -> str:
+def choose_backend(scenario: Scenario, backend: str, checkpoint_every: int | None) -> str:
     """The backend a run uses: `auto` takes the person backend wherever it gives the same run."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
     limits = list(reasons_not_eligible(scenario))
     if scenario.records != "none":
         limits.append("records: the person backend keeps no credit file (use --records none)")
-    if checkpoint_every or resuming:
+    if checkpoint_every:
         limits.append("checkpoints: the person backend has no day to stop at")
     if backend == "auto":
         return "day" if limits else "person"
@@ -203,8 +197,7 @@ class _Kernel:
         self.clocks = (beh.rates, beh.clock_keys, beh.propensity_keys, beh.log_q_table)
         self.observe = (obs.channel_of, obs.p_of, obs.kind, obs.profile_of, obs.faces.tmr,
                         obs.faces.fmr, obs.faces.cell, obs.coverage.table, obs.coverage.region,
-                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key,
-                        obs.mode)
+                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key)
         points = sc.regional.points[0].astype(np.int64)
         media = sa.media_duration > 0
         self.rules = (
@@ -316,7 +309,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
      scheme_scored, block_bit) = rules
     cnt, ssum, ev, rec = acc
     (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key, _) = observe
+     seen_keys, match_keys, pick_key) = observe
     rates, clock_keys, propensity_keys, table = clocks
     n_b = rates.shape[0]
     extend_lo, extend_hi = repeat_extension[0], repeat_extension[1]
@@ -533,7 +526,7 @@ def _first_pass(lo, hi, n, days, clocks, observe, rules, acc, standing, fm_who, 
 def _false_matches(lo, hi, days, clocks, observe):
     """The false matches made from the acts of people lo..hi-1, found on their own."""
     (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key, _) = observe
+     seen_keys, match_keys, pick_key) = observe
     rates, clock_keys, propensity_keys, table = clocks
     size = 1024
     who = np.empty(size, dtype=np.int64)
@@ -607,17 +600,12 @@ def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,
         put("mean_score", score_sum.astype(np.float64) / sim.n)
     else:
         put("mean_score", np.full(days, np.nan))
-    for g, name in enumerate(sim.metrics.grade_names):
-        put(f"n_grade_{name}", counts[:, g])
-    put("n_travel_banned", counts[:, C_BANNED])
-    put("n_dishonest", counts[:, C_LISTED])
-    put("n_wrongly_banned", counts[:, C_WRONGLY])
+    for col, values in sim.metrics.stock_columns(counts).items():
+        put(col, values)
     put("n_records", r[:, R_RECORDS])
     put("n_false_records", r[:, R_FALSE])
     put("n_events", e.sum(axis=1))
     put("n_speech_events", e[:, sim.behaviour.speech].sum(axis=1))
-    put("n_consumption_banned", counts[:, C_CONSUMPTION])
-    put("n_media_suspended", counts[:, C_SUSPENDED])
     put("n_shamed", r[:, R_SHAMED])
     put("n_shamed_wrongly", r[:, R_SHAMED_WRONGLY])
     put("n_delisted", r[:, R_DELISTED])
@@ -626,8 +614,6 @@ def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,
     blocked_col = N_R + 2 * k.n_c
     for (b, _), name in zip(sim.metrics.block_index, sim.metrics.blockable, strict=True):
         put(f"n_blocked_{name}", r[:, blocked_col + b])
-    for name, grades in sim.metrics.rewards:
-        put(f"n_rewarded_{name}", counts[:, grades].sum(axis=1))
     for b, name in enumerate(sim.behaviour.names):
         put(f"n_events_{name}", e[:, b])
     put("n_collateral_sanctioned", counts[:, C_COLLATERAL])

@@ -73,17 +73,12 @@ class Metrics:
         counts = self.sanctions.counts  # summed over shards once a day
         t["day"][day] = day
         t["mean_score"][day] = self.scoring.mean_score(self.n)
-        for g, name in enumerate(self.grade_names):
-            t[f"n_grade_{name}"][day] = counts[g]
-        t["n_travel_banned"][day] = counts[C_BANNED]
-        t["n_dishonest"][day] = counts[C_LISTED]
-        t["n_wrongly_banned"][day] = counts[C_WRONGLY]
+        for col, value in self.stock_columns(counts).items():
+            t[col][day] = value
         t["n_records"][day] = len(records)
         t["n_false_records"][day] = len(records) - int(records.correct.sum())
         t["n_events"][day] = len(events)
         t["n_speech_events"][day] = int(self.speech[events.behaviour].sum()) if len(events) else 0
-        t["n_consumption_banned"][day] = counts[C_CONSUMPTION]
-        t["n_media_suspended"][day] = counts[C_SUSPENDED]
         t["n_shamed"][day] = self.sanctions.n_shamed
         t["n_shamed_wrongly"][day] = self.sanctions.n_shamed_wrongly
         delisted = self.sanctions.n_delisted
@@ -96,12 +91,26 @@ class Metrics:
             for (b, bit), name in zip(self.block_index, self.blockable, strict=True):
                 hit = (events.behaviour == b) & ((status & bit) != 0)
                 t[f"n_blocked_{name}"][day] = int(np.count_nonzero(hit))
-        for name, grades in self.rewards:
-            t[f"n_rewarded_{name}"][day] = int(counts[grades].sum())
         for columns, row in self._sources:
             values = row()
             for c in columns:
                 t[c][day] = values[c]
+
+    def stock_columns(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """The columns read from the sanctions counts: grades, bans, lists, rewards.
+
+        `counts` is one day's counts (sanctions.N_COUNTS) or a day-by-count table;
+        the person backend (lives.py) fills a whole run's columns with it at once.
+        """
+        cols = {f"n_grade_{name}": counts[..., g] for g, name in enumerate(self.grade_names)}
+        cols["n_travel_banned"] = counts[..., C_BANNED]
+        cols["n_dishonest"] = counts[..., C_LISTED]
+        cols["n_wrongly_banned"] = counts[..., C_WRONGLY]
+        cols["n_consumption_banned"] = counts[..., C_CONSUMPTION]
+        cols["n_media_suspended"] = counts[..., C_SUSPENDED]
+        for name, grades in self.rewards:
+            cols[f"n_rewarded_{name}"] = counts[..., grades].sum(axis=-1)
+        return cols
 
     def frame(self, days_done: int) -> pd.DataFrame:
         return pd.DataFrame({c: v[:days_done] for c, v in self.table.items()})
