@@ -23,7 +23,8 @@ from scoresim.scenario.schema import Scenario
 from scoresim.society import Society
 
 CHUNK = 1 << 20
-LEVELS = 1 << 12  # propensity levels: a uint16 payload per calendar entry
+LEVEL_BITS = 12
+LEVELS = 1 << LEVEL_BITS  # propensity levels: a uint16 payload per calendar entry
 PAR_CHUNK = 1 << 14
 
 
@@ -68,6 +69,8 @@ class Behaviour:
         self.log_q_table = log_q_table(self.rates, self.sigma)
         self.shift = max(1, int(self.n_behaviours - 1).bit_length())
         code_max = society.n << self.shift
+        if code_max >= 1 << (64 - LEVEL_BITS):  # a day's entries are sorted as code | level
+            raise ValueError(f"{society.n:,} people is more than the calendar can hold")
         dtype = np.uint32 if code_max < 2**32 else np.uint64
         # an upper bound on the pairs with an event in the horizon (Jensen: E[(1-p)^D] is at
         # least (1-E[p])^D), so the calendar is allocated once, at its full size
@@ -98,9 +101,21 @@ class Behaviour:
             self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, level)
 
     def step(self, day: int) -> Events:
+        """Today's events, in person order, and each pair's next event filed.
+
+        The calendar hands a day's entries back in the order they were filed, which is
+        the order of people at random. Sorted by person (entries are (person, behaviour)
+        codes, so sorting them is enough), every later phase reads and writes the
+        per-person arrays front to back instead of at random: at a million people the
+        scoring of a day's records takes half the time. The order is also canonical:
+        it no longer depends on the calendar's history.
+        """
         codes, level = self.calendar.pop_with_payload(day)
-        actor, behaviour, next_day = _advance(codes, level, day, self.shift, self.clock_keys,
-                                              self.log_q_table)
+        keys = _sort_keys(codes, level)
+        keys.sort()  # unique keys: any sort gives the one order
+        codes, level = np.empty_like(codes), np.empty_like(level)
+        actor, behaviour, next_day = _advance(keys, day, self.shift, self.clock_keys,
+                                              self.log_q_table, codes, level)
         self.calendar.push(codes, next_day, level)
         return Events(day, actor, behaviour)
 
@@ -157,22 +172,26 @@ def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, table, d
 
 
 @nb.njit(cache=True)
-def _advance_chunk(lo, hi, codes, levels, day, shift, clock_keys, table, actor, behaviour,
-                   next_day):
+def _advance_chunk(lo, hi, keys, day, shift, clock_keys, table, actor, behaviour, next_day,
+                   codes, levels):
     for k in range(lo, hi):
-        c = np.int64(codes[k])
+        c = np.int64(keys[k] >> LEVEL_BITS)
+        level = keys[k] & np.uint64(LEVELS - 1)
         i = c >> shift
         b = c & ((1 << shift) - 1)
         actor[k] = i
         behaviour[k] = b
+        codes[k] = c
+        levels[k] = level
         u = uniform(clock_keys[b], np.uint64(i), np.uint64(day + 1))
-        next_day[k] = day + 1 + geometric_skip(u, table[b, levels[k]])
+        next_day[k] = day + 1 + geometric_skip(u, table[b, level])
 
 
 @nb.njit(parallel=True, cache=True)
-def _advance(codes, levels, day, shift, clock_keys, table):
-    """Today's events from their entries, and each pair's next event day."""
-    n = codes.shape[0]
+def _advance(keys, day, shift, clock_keys, table, codes, levels):
+    """Today's events from their sorted keys, and each pair's next event day; each key's
+    code and level are unpacked into `codes` and `levels` (to file the next event)."""
+    n = keys.shape[0]
     actor = np.empty(n, dtype=np.int64)
     behaviour = np.empty(n, dtype=np.uint8)
     next_day = np.empty(n, dtype=np.int64)
@@ -180,6 +199,16 @@ def _advance(codes, levels, day, shift, clock_keys, table):
     # better than the body of a prange
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for t in nb.prange(n_chunks):
-        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), codes, levels, day, shift,
-                       clock_keys, table, actor, behaviour, next_day)
+        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), keys, day, shift,
+                       clock_keys, table, actor, behaviour, next_day, codes, levels)
     return actor, behaviour, next_day
+
+
+@nb.njit(parallel=True, cache=True)
+def _sort_keys(codes, levels):
+    """(code << LEVEL_BITS) | level: an entry and its payload as one sortable number."""
+    n = codes.shape[0]
+    keys = np.empty(n, dtype=np.uint64)
+    for k in nb.prange(n):
+        keys[k] = (np.uint64(codes[k]) << np.uint64(LEVEL_BITS)) | np.uint64(levels[k])
+    return keys

@@ -32,6 +32,14 @@ BREAKDOWN_COLUMNS = ["n_people", "n_records", "n_wrongful_records", "n_false_mat
                      "n_travel_banned", "n_wrongly_banned", "n_shamed", "n_shamed_wrongly"]
 
 
+# breakdown columns counted from records, and which record codes each one counts
+# (code bit 1: wrongful, 2: false match, 4: shown)
+RECORD_COLUMNS = [1, 2, 3, 6, 7]
+CODE_COLUMNS = np.array([[1, (c & 1) != 0, (c & 2) != 0, (c & 4) != 0, (c & 5) == 5]
+                         for c in range(8)], dtype=np.int64)
+JOINT_MAX = 4096  # joint cells (product of the traits' levels) counted directly
+
+
 class SurveillanceMetrics:
     """Daily counts of errors by kind and, where asked, of each channel's quality."""
 
@@ -102,11 +110,25 @@ class Breakdown:
         self.traits = [society.trait(d) for d in self.dims]
         self.levels = [society.levels[d] for d in self.dims]
         self.offset = np.cumsum([0] + [len(v) for v in self.levels])
-        # each person's level of every trait side by side: one cache line per record
-        wide = np.uint8 if all(len(v) <= 256 for v in self.levels) else np.uint16
-        self.cells = np.ascontiguousarray(np.stack(self.traits, axis=1).astype(wide)) \
-            if self.traits else np.zeros((society.n, 0), np.uint8)
         n_cells = int(self.offset[-1])
+        sizes = [len(v) for v in self.levels]
+        n_joint = int(np.prod(sizes)) if sizes else 1
+        if n_joint <= JOINT_MAX:
+            # one number per person for all traits together: a record is then one count
+            # in a small table, and the levels of each trait are summed out once a day
+            self.joint = np.zeros(society.n, dtype=np.uint8 if n_joint <= 256 else np.uint16)
+            self.margin = np.zeros((n_cells, n_joint), dtype=np.int64)
+            stride = 1
+            for k in reversed(range(len(self.traits))):
+                self.joint += (self.traits[k] * stride).astype(self.joint.dtype)
+                level = (np.arange(n_joint) // stride) % sizes[k]
+                self.margin[self.offset[k] + level, np.arange(n_joint)] = 1
+                stride *= sizes[k]
+            self.cells = None
+        else:  # too many combinations: each person's level of every trait side by side
+            wide = np.uint8 if all(n <= 256 for n in sizes) else np.uint16
+            self.cells = np.ascontiguousarray(np.stack(self.traits, axis=1).astype(wide))
+            self.joint = None
         self.shame = sanctions.shame_trigger if sanctions.shaming else None
         self.table = np.zeros((days, n_cells, len(BREAKDOWN_COLUMNS)), dtype=np.int64)
         self.people = np.zeros(n_cells, dtype=np.int64)
@@ -146,6 +168,12 @@ class Breakdown:
         if len(filed) == 0:
             return
         shame = self.shame if self.shame is not None else np.zeros(0, np.bool_)
+        if self.joint is not None:
+            by_code = _count_joint(filed.subject, filed.correct, filed.error, filed.behaviour,
+                                   shame, self.joint, self.margin.shape[1],
+                                   nb.get_num_threads())
+            row[:, RECORD_COLUMNS] = self.margin @ by_code @ CODE_COLUMNS
+            return
         row += _count_filed(filed.subject, filed.correct, filed.error, filed.behaviour, shame,
                             self.cells, self.offset.astype(np.int64), row.shape[0],
                             row.shape[1], nb.get_num_threads())
@@ -171,6 +199,32 @@ class Breakdown:
         for j, c in enumerate(BREAKDOWN_COLUMNS):
             out[c] = flat[:, j]
         return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _count_joint(subject, correct, error, behaviour, shame, joint, n_joint, threads):
+    """Today's filed records by joint cell and by code (wrong, false match, shown).
+
+    Each thread counts its own slice into its own table; the tables are integers
+    summed at the end, so the result does not depend on the schedule.
+    """
+    n = subject.shape[0]
+    tables = np.zeros((threads, n_joint, 8), dtype=np.int64)
+    per = (n + threads - 1) // threads
+    for t in nb.prange(threads):
+        _count_joint_slice(t * per, min(n, (t + 1) * per), subject, correct, error, behaviour,
+                           shame, joint, tables[t])
+    return tables.sum(axis=0)
+
+
+@nb.njit(cache=True)
+def _count_joint_slice(lo, hi, subject, correct, error, behaviour, shame, joint, table):
+    shaming = shame.shape[0] > 0
+    for r in range(lo, hi):
+        code = (1 - np.int64(correct[r])) | (np.int64(error[r] == FALSE_MATCH) << 1)
+        if shaming and shame[behaviour[r]]:
+            code |= 4
+        table[joint[subject[r]], code] += 1
 
 
 @nb.njit(parallel=True, cache=True)
