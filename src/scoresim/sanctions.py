@@ -25,7 +25,7 @@ from scoresim.observation import Records
 from scoresim.parquet_stream import ParquetStream
 from scoresim.random import geometric_skip, stream_key, uniform
 from scoresim.scenario.schema import Scenario
-from scoresim.scoring import Scoring, grade_index
+from scoresim.scoring import Scoring, grade_at
 from scoresim.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS, n_shards, order_by_shard
 
 # why a review falls due
@@ -394,12 +394,12 @@ def _status_of(p, day, standing, rules):
         st |= SUSPENDED
     if scored and scheme_scored[sc]:
         score = standing[p, SCORE]
-        g = grade_index(score, thresholds[sc])
+        g = grade_at(score, thresholds, sc)
         st |= g
         banned = travel_grades[sc, g] or (travel_list and listed)
         if banned:
             st |= BANNED
-            g_true = grade_index(score - standing[p, FALSE_POINTS], thresholds[sc])
+            g_true = grade_at(score - standing[p, FALSE_POINTS], thresholds, sc)
             truly_listed = listed
             if true_listed_until.shape[0] > 0:
                 truly_listed = true_listed_until[p] > day

@@ -100,6 +100,16 @@ def grade_index(score, thresholds):
     return g
 
 
+@nb.njit(inline="always", cache=True)
+def grade_at(score, thresholds, scheme):
+    """grade_index(score, thresholds[scheme]), without making a view of the row per call."""
+    g = thresholds.shape[1]
+    for t in range(thresholds.shape[1]):
+        if score >= thresholds[scheme, t]:
+            g -= 1
+    return g
+
+
 @nb.njit(cache=True)
 def _apply_points_shard(lo, hi, order, subject, behaviour, correct, points, scheme, thresholds,
                         rec_points, standing, moved):
@@ -114,14 +124,17 @@ def _apply_points_shard(lo, hi, order, subject, behaviour, correct, points, sche
         old = standing[s, SCORE]
         new = old + p
         standing[s, SCORE] = new
+        moved_grade = grade_at(old, thresholds, sc) != grade_at(new, thresholds, sc)
         false_old = standing[s, FALSE_POINTS]
-        false_new = false_old
-        if not correct[r]:
-            false_new = false_old + p
-            standing[s, FALSE_POINTS] = false_new
-        cuts = thresholds[sc]
-        moved[r] = (grade_index(old, cuts) != grade_index(new, cuts)
-                    or grade_index(old - false_old, cuts) != grade_index(new - false_new, cuts))
+        if correct[r] and false_old == 0:
+            moved[r] = moved_grade  # the true score is the score: so is the true grade
+        else:
+            false_new = false_old
+            if not correct[r]:
+                false_new = false_old + p
+                standing[s, FALSE_POINTS] = false_new
+            moved[r] = moved_grade or (grade_at(old - false_old, thresholds, sc)
+                                       != grade_at(new - false_new, thresholds, sc))
         total += p
     return total
 
