@@ -11,7 +11,7 @@ so a policy change leaves everyone's true behaviour exactly as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numba as nb
@@ -35,9 +35,16 @@ class Events:
     day: int
     actor: np.ndarray  # int64 person index
     behaviour: np.ndarray  # uint8 behaviour index
+    _per_behaviour: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return self.actor.shape[0]
+
+    def per_behaviour(self, n_behaviours: int) -> np.ndarray:
+        """Today's events of each behaviour: counted once, read by several metrics."""
+        if self._per_behaviour is None:
+            self._per_behaviour = np.bincount(self.behaviour, minlength=n_behaviours)
+        return self._per_behaviour
 
 
 class Behaviour:

@@ -157,7 +157,7 @@ class Simulation:
         done("society")
         self.response.learn(day, events, filed, self.sanctions.status)
         done("response")
-        self._events_today = np.bincount(events.behaviour, minlength=len(self.behaviour.names))
+        self._events_today = events.per_behaviour(len(self.behaviour.names))
         self.metrics.step(day, events, filed)
         n_expired = expired[0].shape[0] + (self.redress.today["n_records_expired"]
                                            if self.redress.enabled else 0)

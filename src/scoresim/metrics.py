@@ -78,7 +78,8 @@ class Metrics:
         t["n_records"][day] = len(records)
         t["n_false_records"][day] = len(records) - int(records.correct.sum())
         t["n_events"][day] = len(events)
-        t["n_speech_events"][day] = int(self.speech[events.behaviour].sum()) if len(events) else 0
+        per_behaviour = events.per_behaviour(self.speech.shape[0])
+        t["n_speech_events"][day] = int(per_behaviour[self.speech].sum())
         t["n_shamed"][day] = self.sanctions.n_shamed
         t["n_shamed_wrongly"][day] = self.sanctions.n_shamed_wrongly
         delisted = self.sanctions.n_delisted

@@ -66,7 +66,7 @@ class SurveillanceMetrics:
             n_c = len(self.channels)
             true = self.observation.true_events_by_channel(events)
             records = np.bincount(seen.channel, minlength=n_c)
-            right = np.bincount(seen.channel[seen.correct], minlength=n_c)
+            right = np.bincount(seen.channel, weights=seen.correct, minlength=n_c).astype(np.int64)
             for k, c in enumerate(self.channels):
                 t[f"n_true_events_{c}"][day] = true[k]
                 t[f"n_seen_{c}"][day] = records[k]

@@ -173,7 +173,7 @@ class Observation:
         if len(events) == 0 or n_c == 0:
             return np.zeros(n_c, dtype=np.int64)
         # from the count per behaviour (a pass over the behaviours, not a gather per event)
-        per_behaviour = np.bincount(events.behaviour, minlength=self.channel_of.shape[0])
+        per_behaviour = events.per_behaviour(self.channel_of.shape[0])
         sees = (self.channel_of >= 0) & (self.mode == TRUE_EVENT)
         return np.bincount(self.channel_of[sees], weights=per_behaviour[sees],
                            minlength=n_c).astype(np.int64)
