@@ -112,10 +112,11 @@ class Behaviour:
 
         The calendar hands a day's entries back in the order they were filed, which is
         the order of people at random. Sorted by person (entries are (person, behaviour)
-        codes, so sorting them is enough), every later phase reads and writes the
-        per-person arrays front to back instead of at random: at a million people the
-        scoring of a day's records takes half the time. The order is also canonical:
-        it no longer depends on the calendar's history.
+        codes, so sorting them is enough), the later phases read and write the
+        per-person arrays front to back instead of at random: pilot-city at a million
+        people observes and thins a quarter faster, and runs 7% faster in all, sort
+        included. The order is also canonical: it no longer depends on the calendar's
+        history.
         """
         codes, level = self.calendar.pop_with_payload(day)
         keys = _sort_keys(codes, level)
