@@ -363,14 +363,22 @@ def test_bad_surveillance_input_is_refused(change, message) -> None:
         scoresim.resolve("pilot-city", overrides=change)
 
 
-def test_breakdown_by_joint_cell_equals_counting_each_trait(monkeypatch) -> None:
+@pytest.mark.parametrize("traits, dtype", [
+    (None, np.uint8),  # pilot-city's own: 2 x 2 x 4 x 2 = 32 joint cells
+    (["group", "sex", "age_band", "urban", "income_band", "education", "occupation"],
+     np.uint16),  # 2,592 joint cells: past one byte
+])
+def test_breakdown_by_joint_cell_equals_counting_each_trait(monkeypatch, traits,
+                                                            dtype) -> None:
     """The joint-cell count (one count per record) gives exactly the per-trait count."""
     from scoresim import surveillance_metrics
     from scoresim.engine import Simulation
 
-    scenario = scoresim.resolve("pilot-city", agents=8_000, days=40, seed=3, records="none")
+    overrides = {"metrics.breakdown": traits} if traits else None
+    scenario = scoresim.resolve("pilot-city", agents=8_000, days=40, seed=3, records="none",
+                                overrides=overrides)
     joint = Simulation(scenario)
-    assert joint.breakdown.joint is not None  # 2 x 2 x 4 x 2 cells: counted jointly
+    assert joint.breakdown.joint is not None and joint.breakdown.joint.dtype == dtype
     joint.run()
     monkeypatch.setattr(surveillance_metrics, "JOINT_MAX", 0)
     by_trait = Simulation(scenario)

@@ -120,7 +120,7 @@ class Breakdown:
             self.margin = np.zeros((n_cells, n_joint), dtype=np.int64)
             stride = 1
             for k in reversed(range(len(self.traits))):
-                self.joint += (self.traits[k] * stride).astype(self.joint.dtype)
+                self.joint += (self.traits[k].astype(np.int64) * stride).astype(self.joint.dtype)
                 level = (np.arange(n_joint) // stride) % sizes[k]
                 self.margin[self.offset[k] + level, np.arange(n_joint)] = 1
                 stride *= sizes[k]
