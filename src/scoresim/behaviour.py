@@ -42,7 +42,7 @@ class Events:
 
     def per_behaviour(self, n_behaviours: int) -> np.ndarray:
         """Today's events of each behaviour: counted once, read by several metrics."""
-        if self._per_behaviour is None:
+        if self._per_behaviour is None or self._per_behaviour.shape[0] != n_behaviours:
             self._per_behaviour = np.bincount(self.behaviour, minlength=n_behaviours)
         return self._per_behaviour
 
