@@ -7,7 +7,7 @@ included. This script measures how much of that the clocks alone would take,
 with nothing else done per event: no observation, no score, no status.
 
 Each (person, behaviour) pair draws its first event day and then one geometric
-gap per event (one counter-based hash and one logarithm, scoresim.random) until
+gap per event (one counter-based hash and one logarithm, scoresim.model.random) until
 the horizon; the only work per event is a count per day. It runs four ways:
 
 - every act, the next draw keyed by the day (as scoresim keys it, so that
@@ -34,7 +34,7 @@ import time
 import numba as nb
 import numpy as np
 
-from scoresim.random import geometric_skip, uniform
+from scoresim.model.random import geometric_skip, uniform
 
 # REFERENCE_MODEL.md: rate per day, and the probability that an act becomes a
 # record (capture x (TMR + mean FMR) for the two camera channels)

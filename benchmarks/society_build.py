@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 import time
 
-from scoresim.firms import Firms
+from scoresim.model.firms import Firms
+from scoresim.model.society import Society
+from scoresim.model.ties import build_ties
 from scoresim.scenario import load_scenario
-from scoresim.society import Society
-from scoresim.ties import build_ties
 
 
 def build(n: int, seed: int = 1) -> dict[str, float]:

@@ -34,7 +34,8 @@ from pathlib import Path
 import numba
 
 import scoresim
-from scoresim.sweep import load_plan, local_cluster, run_plan, usable_cores
+from scoresim.studies.cluster import local_cluster, usable_cores
+from scoresim.studies.sweep import load_plan, run_plan
 
 
 def sequential(scenario: str, agents: int, days: int, seeds: list[int], folder: Path) -> float:

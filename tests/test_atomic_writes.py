@@ -24,9 +24,10 @@ import pytest
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim import results as results_module
 from scoresim.cli import app, run_commands
-from scoresim.results import RunFolderError, is_partial, staging
+from scoresim.runs import results as results_module
+from scoresim.runs.folder import RunFolderError, is_partial, staging
+from scoresim.runs.layout import PARTIAL_MARK
 
 runner = CliRunner()
 SMALL = ["--agents", "500", "--days", "5", "--quiet", "--registry", "none"]
@@ -357,7 +358,7 @@ def test_load_refuses_incomplete_folders(finished: Path, tmp_path: Path, damage:
 
 
 def test_load_refuses_staging_folders(finished: Path, tmp_path: Path) -> None:
-    staged = tmp_path / f".done{results_module.PARTIAL_MARK}1234-abcdef12"
+    staged = tmp_path / f".done{PARTIAL_MARK}1234-abcdef12"
     shutil.copytree(finished, staged)
     with pytest.raises(RunFolderError, match="unfinished run"):
         scoresim.load(staged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import scoresim
-from scoresim.engine import Simulation
+from scoresim.model.engine import Simulation
 
 
 def test_each_day_s_events_come_in_person_order() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scoresim.calendar import Calendar
+from scoresim.model.calendar import Calendar
 
 
 def test_a_day_gives_back_what_was_filed_under_it_in_order() -> None:

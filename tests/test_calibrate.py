@@ -21,18 +21,13 @@ from _shared import write
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim.calibrate import (
-    BEST_FILE,
-    FIT_FILE,
-    STUDY_FILE,
-    SUMMARY_FILE,
-    Parameter,
-    parse_parameter,
-)
 from scoresim.cli import app
+from scoresim.runs.layout import BEST_FILE, FIT_FILE, STUDY_FILE
+from scoresim.runs.layout import CALIBRATION_FILE as SUMMARY_FILE
 from scoresim.scenario import ScenarioError, load_scenario
-from scoresim.sweep import local_cluster
-from scoresim.targets import load_targets
+from scoresim.studies.calibrate import Parameter, parse_parameter
+from scoresim.studies.cluster import local_cluster
+from scoresim.studies.targets import load_targets
 
 AGENTS, DAYS = 20_000, 1_000
 RATE = "behaviours.court_judgment_default.rate"

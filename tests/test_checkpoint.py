@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import scoresim
-from scoresim.checkpoint import CHECKPOINT
-from scoresim.results import RunFolderError
+from scoresim.runs.checkpoint import CHECKPOINT
+from scoresim.runs.folder import RunFolderError
 
 TABLES = ("timeseries", "people", "records", "sanctions")
 
@@ -63,7 +63,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
         stopped_at = int(z["day"])
     assert 0 < stopped_at < 365
 
-    resumed = scoresim.api.resume(tmp_path / "a")
+    resumed = scoresim.resume(tmp_path / "a")
     whole = scoresim.run("reference", agents=150_000, days=365, out=tmp_path / "b")
     assert_same_run(resumed, whole)
     again = scoresim.load(tmp_path / "a")
@@ -75,10 +75,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
 def test_resume_refuses_without_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match="no checkpoint"):
-        scoresim.api.resume(tmp_path / "never")
+        scoresim.resume(tmp_path / "never")
     scoresim.run("reference", agents=500, days=3, out=tmp_path / "done")
     with pytest.raises(RunFolderError, match="finished"):
-        scoresim.api.resume(tmp_path / "done")
+        scoresim.resume(tmp_path / "done")
 
 
 def test_cli_resume_reports_clean_error(tmp_path: Path) -> None:
@@ -95,16 +95,17 @@ def test_cli_resume_reports_clean_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["china", "nosedive"])
 def test_restore_mid_run_covers_the_society(name: str, tmp_path: Path) -> None:
     """Firms, joint punishment and peer ratings resume too: same tables, same people."""
-    from scoresim.api import resolve
-    from scoresim.engine import Simulation
+    from scoresim.model.engine import Simulation
+    from scoresim.runs.checkpoint import load_state, save_state
+    from scoresim.runs.simulate import resolve
 
     scenario = resolve(name, agents=8_000, days=80)
     first = Simulation(scenario)
     for _ in range(35):
         first.step()
-    first.save_checkpoint(tmp_path / "ckpt")
+    save_state(tmp_path, first.state())
     second = Simulation(scenario)
-    second.restore(tmp_path / "ckpt")
+    second.restore(load_state(tmp_path))
     assert second.day == 35
     first.run()
     second.run()

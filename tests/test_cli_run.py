@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 import scoresim
 from scoresim.cli import app
-from scoresim.engine import PHASES
-from scoresim.results import MANIFEST, PEOPLE, RECORDS, TIMESERIES
+from scoresim.model.engine import PHASES
+from scoresim.runs.layout import MANIFEST, PEOPLE, RECORDS, TIMESERIES
 
 SIZE = ["--agents", "2000", "--days", "30", "--seed", "5"]
 PEOPLE_COLUMNS = {"id", "group", "score", "grade", "travel_banned", "listed", "false_points"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import scoresim
-from scoresim.results import MANIFEST, PEOPLE, RECORDS, TIMESERIES
+from scoresim.runs.layout import MANIFEST, PEOPLE, RECORDS, TIMESERIES
 
 PARQUETS = (TIMESERIES, PEOPLE, RECORDS)
 # What legitimately changes between two runs of the same thing: when and how fast.

@@ -24,8 +24,8 @@ from _shared import HARSH_PILOT
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim import explain as ex
 from scoresim.cli import app
+from scoresim.studies import explain as ex
 
 AGENTS, DAYS, SEED = 3_000, 365, 4_242
 HARSH = {**HARSH_PILOT,

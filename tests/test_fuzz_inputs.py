@@ -36,8 +36,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim.api import resolve
 from scoresim.cli import app
+from scoresim.runs.simulate import resolve
 from scoresim.scenario import ScenarioError, parse_override
 
 BUILTINS = ("reference", "pilot-city")
@@ -401,7 +401,7 @@ def test_errors_survive_pickling() -> None:
     """Sweeps validate on Dask workers: their errors must reach the user intact."""
     import pickle
 
-    from scoresim.guards import ResourceError
+    from scoresim.model.guards import ResourceError
 
     for exc in (ScenarioError("s.yaml", "bad \x1b value", field="a.b", line=3),
                 ResourceError("scenario 'x'", "too big", field="agents")):

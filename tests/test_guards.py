@@ -22,12 +22,12 @@ import pytest
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim import guards
-from scoresim.api import resolve
-from scoresim.calendar import BLOCK
 from scoresim.cli import app
-from scoresim.engine import Simulation
-from scoresim.guards import ResourceError, check_memory, estimate_memory
+from scoresim.model import guards
+from scoresim.model.calendar import BLOCK
+from scoresim.model.engine import Simulation
+from scoresim.model.guards import ResourceError, check_memory, estimate_memory
+from scoresim.runs.simulate import resolve
 from scoresim.scenario.schema import Population
 
 runner = CliRunner()
@@ -136,9 +136,9 @@ def test_estimate_grows_with_people_days_and_code_width() -> None:
 MEASURE = textwrap.dedent("""
     import json, sys
     import scoresim
-    from scoresim.guards import estimate_memory
-    from scoresim.api import resolve
-    from scoresim.lives import choose_backend
+    from scoresim.model.guards import estimate_memory
+    from scoresim.runs.simulate import resolve
+    from scoresim.model.lives import choose_backend
 
     def status(key):
         for line in open("/proc/self/status"):

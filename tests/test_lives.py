@@ -17,10 +17,10 @@ from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim import lives
-from scoresim.api import resolve
 from scoresim.cli import app
-from scoresim.lives import choose_backend, reasons_not_eligible
+from scoresim.model import lives
+from scoresim.model.lives import choose_backend, reasons_not_eligible
+from scoresim.runs.simulate import resolve
 from scoresim.scenario import ScenarioError
 
 # everything the reference leaves out, switched on, with errors frequent enough to matter

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import scoresim
-from scoresim.abuse import audit
+from scoresim.model.abuse import audit
 
 GRADES = [{"name": "A", "min_score": 0}, {"name": "D", "min_score": None}]
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import scoresim
 from scoresim.cli import app
-from scoresim.registry import (
+from scoresim.runs.registry import (
     QueryError,
     RegistryError,
     list_runs,
@@ -25,7 +25,7 @@ from scoresim.registry import (
     register_runs,
     run_id_for,
 )
-from scoresim.registry import RunEntry as Entry
+from scoresim.runs.registry import RunEntry as Entry
 
 SEEDS = (1, 2, 3)
 DAYS = 10
@@ -116,7 +116,7 @@ def test_queries_are_read_only_and_errors_are_clear(run_folders, registry):
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from scoresim.registry import register_run
+    from scoresim.runs.registry import register_run
     registry, *folders = sys.argv[1:]
     print("ready", flush=True)
     for folder in folders:

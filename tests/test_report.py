@@ -26,10 +26,10 @@ from plotly.offline import get_plotlyjs
 from typer.testing import CliRunner
 
 import scoresim
-from scoresim import explain as ex
 from scoresim.cli import app
 from scoresim.report import ReportError, overview_figure, write_report
 from scoresim.report.lookup import embedded_stories
+from scoresim.studies import explain as ex
 
 AGENTS, DAYS, SEED = 2_000, 200, 77
 HARSH = HARSH_PILOT

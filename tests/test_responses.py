@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import scoresim
-from scoresim.engine import Simulation
-from scoresim.random import stream_key
-from scoresim.response import CHILLED, DETERRED, RISK_ONE, factor
+from scoresim.model.engine import Simulation
+from scoresim.model.random import stream_key
+from scoresim.model.response import CHILLED, DETERRED, RISK_ONE, factor
+from scoresim.model.ties import Ties
 from scoresim.scenario import ScenarioError, load_scenario
-from scoresim.ties import Ties
 
 
 def _pilot_without_responses(agents: int, days: int) -> dict:
@@ -105,7 +105,7 @@ def _factor_twin(kind, pen, base_q, risk, params, bold_z, desire_z, sigma):
 
 
 def test_factor_kernel_matches_its_plain_twin():
-    from scoresim.random import normal, propensity_z
+    from scoresim.model.random import normal, propensity_z
 
     rng = np.random.default_rng(3)
     kind = np.array([DETERRED, CHILLED], dtype=np.int64)

@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 
 import scoresim
-from scoresim.engine import Simulation
-from scoresim.households import CHILD, HEAD, PARTNER, build_households
-from scoresim.peer_rating import MILLI, _rate
-from scoresim.random import geometric_skip, normal, stream_key, uniform, uniforms
+from scoresim.model.engine import Simulation
+from scoresim.model.households import CHILD, HEAD, PARTNER, build_households
+from scoresim.model.peer_rating import MILLI, _rate
+from scoresim.model.random import geometric_skip, normal, stream_key, uniform, uniforms
+from scoresim.model.society import Society
+from scoresim.model.standing import SCORE
+from scoresim.model.ties import build_ties
 from scoresim.scenario import ScenarioError, load_scenario
 from scoresim.scenario.schema import Households as HouseholdsConfig
 from scoresim.scenario.schema import Network
-from scoresim.society import Society
-from scoresim.standing import SCORE
-from scoresim.ties import build_ties
 
 SEED = 4242
 SIGMAS = 5.0  # a 5-sigma band: a false alarm about once in 1.7 million per check
@@ -385,7 +385,7 @@ def test_bad_society_input_is_refused(sets, says):
 def test_society_tables_survive_the_run_folder(tmp_path):
     r = scoresim.run("china", agents=3000, days=20, seed=SEED, records="none",
                      out=tmp_path / "run")
-    back = scoresim.results.load(tmp_path / "run")
+    back = scoresim.runs.results.load(tmp_path / "run")
     assert set(back.tables) == {"firms", "firm_records", "collateral"}
     pd.testing.assert_frame_equal(back.firms, r.firms)
     assert {"household", "region", "employer", "consumption_banned", "collateral"} <= set(

@@ -16,10 +16,10 @@ import pytest
 
 import scoresim
 from scoresim import Results, ScenarioError
-from scoresim.behaviour import Events
-from scoresim.filing import NEVER, Filing
-from scoresim.observation import ERRORS, FALSE_MATCH, Observation, Records
-from scoresim.society import Society
+from scoresim.model.behaviour import Events
+from scoresim.model.filing import NEVER, Filing
+from scoresim.model.observation import ERRORS, FALSE_MATCH, Observation, Records
+from scoresim.model.society import Society
 
 Z = 4.0  # bands of 4 standard deviations: a correct engine fails one about 1 time in 16,000
 SEED = 4_242
@@ -371,8 +371,8 @@ def test_bad_surveillance_input_is_refused(change, message) -> None:
 def test_breakdown_by_joint_cell_equals_counting_each_trait(monkeypatch, traits,
                                                             dtype) -> None:
     """The joint-cell count (one count per record) gives exactly the per-trait count."""
-    from scoresim import surveillance_metrics
-    from scoresim.engine import Simulation
+    from scoresim.model import surveillance_metrics
+    from scoresim.model.engine import Simulation
 
     overrides = {"metrics.breakdown": traits} if traits else None
     scenario = scoresim.resolve("pilot-city", agents=8_000, days=40, seed=3, records="none",

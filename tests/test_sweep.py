@@ -24,15 +24,15 @@ from typer.testing import CliRunner
 
 import scoresim
 from scoresim.cli import app
-from scoresim.registry import query
-from scoresim.results import MANIFEST
+from scoresim.runs.layout import MANIFEST
+from scoresim.runs.registry import query
 from scoresim.scenario import ScenarioError
-from scoresim.sweep import (
+from scoresim.studies.cluster import local_cluster
+from scoresim.studies.sweep import (
     Design,
     SweepError,
     design_samples,
     load_plan,
-    local_cluster,
     run_plan,
     t975,
 )
@@ -208,7 +208,7 @@ def test_members_equal_direct_runs_and_summary_is_their_statistics(tmp_path, clu
 def test_paired_arms_share_true_behaviour_and_count_who_the_system_sanctions(tmp_path, cluster,
                                                                             monkeypatch):
     # members go to Dask two at a time, so pairs are compared as their members finish
-    monkeypatch.setattr(sys.modules["scoresim.sweep"], "SUBMIT_WINDOW", 2)
+    monkeypatch.setattr(sys.modules["scoresim.studies.sweep"], "SUBMIT_WINDOW", 2)
     # pilot-city with nobody responding to the system (no responses, no acts for points):
     # a scenario file beside the sweep file, which names it by a relative path
     quiet = scoresim.resolve("pilot-city").model_dump(mode="json")
@@ -325,15 +325,15 @@ class _NoWorkers:
 
 
 def test_a_local_cluster_left_without_workers_ends_the_sweep(monkeypatch):
-    module = sys.modules["scoresim.sweep"]
+    module = sys.modules["scoresim.studies.cluster"]
     monkeypatch.setattr(module, "NO_WORKERS_TIMEOUT", 0.05)
-    own = module._WorkerWatch(_NoWorkers(), own_cluster=True)
+    own = module.WorkerWatch(_NoWorkers(), own_cluster=True)
     own.check()  # the first look only starts the clock
     time.sleep(0.1)
-    with pytest.raises(SweepError, match="no workers"):
+    with pytest.raises(module.NoWorkersError, match="no workers"):
         own.check()
     # a scheduler someone else runs (a batch system queueing jobs) is waited for
-    other = module._WorkerWatch(_NoWorkers(), own_cluster=False)
+    other = module.WorkerWatch(_NoWorkers(), own_cluster=False)
     other.check()
     time.sleep(0.1)
     other.check()

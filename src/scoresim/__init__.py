@@ -8,10 +8,10 @@ people are synthetic, built from aggregate figures, with no field for a real
 identity.
 """
 
-__version__ = "0.1.0"
+import os as _os
+from pathlib import Path as _Path
 
-import os as _os  # noqa: E402
-from pathlib import Path as _Path  # noqa: E402
+from scoresim._version import __version__
 
 # Threads that wait for work sleep rather than spin: on a shared machine spinning OpenMP
 # threads made two-thread runs several times slower than one. Set it to override.
@@ -22,12 +22,12 @@ from scoresim._kernel_cache import use_versioned_cache as _use_versioned_cache  
 # compiled kernels are cached per version of the whole source, never mixed (see there)
 _use_versioned_cache(_Path(__file__).parent)
 
-from scoresim.api import resolve, run  # noqa: E402
-from scoresim.calibrate import calibrate  # noqa: E402
-from scoresim.compare import compare  # noqa: E402
-from scoresim.results import Results, load  # noqa: E402
+from scoresim.runs.results import Results, load  # noqa: E402
+from scoresim.runs.simulate import resolve, resume, run  # noqa: E402
 from scoresim.scenario import Scenario, ScenarioError, builtin_names  # noqa: E402
-from scoresim.sweep import sweep  # noqa: E402
+from scoresim.studies.calibrate import calibrate  # noqa: E402
+from scoresim.studies.compare import compare  # noqa: E402
+from scoresim.studies.sweep import sweep  # noqa: E402
 
 __all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "calibrate", "compare", "load",
-           "resolve", "run", "sweep"]
+           "resolve", "resume", "run", "sweep", "__version__"]

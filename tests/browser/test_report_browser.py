@@ -15,8 +15,8 @@ import pytest
 from _shared import HARSH_PILOT
 
 import scoresim
-from scoresim import explain as ex
 from scoresim.report import write_report
+from scoresim.studies import explain as ex
 
 AGENTS, DAYS, SEED = 2_000, 200, 77
 HARSH = HARSH_PILOT

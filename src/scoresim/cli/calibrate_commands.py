@@ -11,10 +11,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scoresim.calibrate import BEST_FILE, FIT_FILE, STUDY_FILE, Calibration, CalibrationError
-from scoresim.calibrate import calibrate as run_calibration
 from scoresim.cli.common import app, console, err_console, user_errors
 from scoresim.cli.run_commands import parse_sets
+from scoresim.runs.layout import BEST_FILE, FIT_FILE, STUDY_FILE
+from scoresim.studies.calibrate import Calibration, CalibrationError
+from scoresim.studies.calibrate import calibrate as run_calibration
 
 
 @app.command()

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from scoresim.results import RunFolderError
+from scoresim.runs.folder import RunFolderError
 from scoresim.scenario import ScenarioError
 
 app = typer.Typer(

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from scoresim.cli.common import app, console, fail, user_errors
-from scoresim.explain import ExplainError
+from scoresim.studies.explain import ExplainError
 
 
 def explain_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,8 +72,8 @@ def explain(
     = False,
 ) -> None:
     """Explain a run: one person's credit file and sanctions, or who wrong records hurt most."""
-    from scoresim import explain as ex
-    from scoresim.results import load
+    from scoresim.runs.results import load
+    from scoresim.studies import explain as ex
 
     if (person is None) == (not wrongful):
         fail("explain: give either --person ID or --wrongful")

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from scoresim import api
 from scoresim.cli.common import app, console, user_errors
 from scoresim.cli.run_commands import print_summary
+from scoresim.runs import simulate as api
 
 
 @app.command()

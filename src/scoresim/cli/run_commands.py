@@ -16,11 +16,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scoresim import api
 from scoresim.cli.common import app, console, fail, user_errors
 from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
-from scoresim.lives import BACKENDS
-from scoresim.results import Results
+from scoresim.model.lives import BACKENDS
+from scoresim.runs import simulate as api
+from scoresim.runs.results import Results
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 
 DEFAULT_SCENARIO = "pilot-city"

@@ -11,10 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scoresim import registry as reg
 from scoresim.cli.common import app, console, err_console, fail, user_errors
-from scoresim.results import Results
-from scoresim.sweep import Plan, SweepError, load_plan, run_plan
+from scoresim.runs import registry as reg
+from scoresim.runs.results import Results
+from scoresim.studies.sweep import Plan, SweepError, load_plan, run_plan
 
 RegistryOption = Annotated[str, typer.Option(
     "--registry", envvar=reg.REGISTRY_ENV,

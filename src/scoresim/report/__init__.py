@@ -14,16 +14,16 @@ import os
 import uuid
 from pathlib import Path
 
-import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
-from plotly.subplots import make_subplots
 
 from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
-from scoresim.report.page import Section, grade_colours, line_style, render_page
-from scoresim.report.run import RUN_SECTIONS, SANCTION_SERIES, Run, days_axis, scenario
-from scoresim.results import MANIFEST, Results, RunFolderError, load
-
-REPORT = "report.html"
+from scoresim.report.page import Section, render_page
+from scoresim.report.run import RUN_SECTIONS, Run, scenario
+from scoresim.report.sweep import sweep_report_html
+from scoresim.runs.folder import RunFolderError
+from scoresim.runs.layout import MANIFEST, MEMBERS, REPORT, SUMMARY_FILE
+from scoresim.runs.plot import overview_figure
+from scoresim.runs.results import Results, load
 
 __all__ = ["REPORT", "ReportError", "is_sweep", "overview_figure", "run_report_html",
            "write_report"]
@@ -34,8 +34,6 @@ class ReportError(ValueError):
 
 
 def is_sweep(folder: str | Path) -> bool:
-    from scoresim.sweep import MEMBERS, SUMMARY_FILE
-
     folder = Path(folder)
     return (folder / SUMMARY_FILE).is_file() and (folder / MEMBERS).is_dir()
 
@@ -108,7 +106,6 @@ def write_report(source: Results | str | Path, out: str | Path | None = None, *,
             if baseline is not None:
                 raise ReportError("--baseline: applies to a run; a sweep compares its arms "
                                   "with its own baseline arm")
-            from scoresim.report.sweep import sweep_report_html
 
             html = sweep_report_html(folder)
         else:
@@ -129,44 +126,3 @@ def write_report(source: Results | str | Path, out: str | Path | None = None, *,
         tmp.unlink(missing_ok=True)
         raise RunFolderError(f"{out}: cannot write the report ({exc.strerror})") from None
     return out
-
-
-def overview_figure(results: Results) -> go.Figure:
-    """The run at a glance: grade shares and people under sanction, day by day."""
-    run = Run(results)
-    ts = run.ts
-    scored = run.scored
-    rows = 2 if scored else 1
-    series = [(c, n) for c, n in SANCTION_SERIES + [("n_wrongly_banned", "wrongly travel-banned")]
-              if c in ts and ts[c].any()]
-    lower, unit = "People under each sanction", "people"
-    if not series:  # no system: what people did, which a system would watch
-        series = [(c, n) for c, n in (("n_events", "true events"),
-                                      ("n_speech_events", "speech events")) if c in ts]
-        lower, unit = "What people did, per day (no sanctions in this run)", "events per day"
-    fig = make_subplots(
-        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-        subplot_titles=(["Share of people in each grade (%)"] if scored else []) + [lower])
-    if scored:
-        colours = grade_colours(run.rules.grade_names)
-        for g in reversed(run.rules.grade_names):
-            col = f"n_grade_{g}"
-            if col in ts:
-                fig.add_trace(go.Scatter(
-                    x=ts["day"].tolist(), y=(ts[col] / run.agents * 100).round(4).tolist(),
-                    name=f"grade {g}", stackgroup="grades", mode="lines",
-                    line={"width": 0.5, "color": colours[g]}, fillcolor=colours[g],
-                    legendgroup="grades"), row=1, col=1)
-        fig.update_yaxes(title_text="share of people (%)", range=[0, 100], row=1, col=1)
-    for k, (col, name) in enumerate(series):
-        fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
-                                 mode="lines", line=line_style(k), legendgroup="lower"),
-                      row=rows, col=1)
-    fig.update_yaxes(title_text=unit, rangemode="tozero", row=rows, col=1)
-    fig.update_xaxes(title_text=days_axis(run), row=rows, col=1)
-    fig.update_layout(
-        title={"text": f"{run.name}: {run.agents:,} people, {run.days:,} days, seed "
-               f"{run.manifest['seed']}", "x": 0},
-        template="plotly_white", height=380 * rows, font={"size": 13},
-        legend={"orientation": "v", "x": 1.02, "y": 1})
-    return fig

@@ -6,7 +6,7 @@ explain` tells, for everyone with a wrong record first (the wrongly banned,
 then by how many points the wrong records cost them) and a sample of the
 others, until a byte budget is spent, so a report of a large run stays small
 enough to mail. A small inline script tells the stories in the same words as
-`scoresim.explain.describe`.
+`scoresim.studies.explain.describe`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from scoresim.explain import SANCTION_LABELS, records_kept, stories
 from scoresim.report.page import esc
-from scoresim.results import Results
+from scoresim.runs.results import Results
+from scoresim.studies.explain import SANCTION_LABELS, records_kept, stories
 
 DEFAULT_BUDGET = 3_000_000  # bytes of story JSON; plotly.js itself is about 4.8 MB
 SAMPLE = 200  # people without wrong records, half of them under a sanction at the end

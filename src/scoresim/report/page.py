@@ -21,20 +21,16 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-# Okabe & Ito (2008), "Color Universal Design"
-OKABE_ITO = {
-    "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
-    "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
-}
-# for lines: the palette without yellow, which is too light to read as a line on white
-LINE_COLOURS = [OKABE_ITO[c] for c in
-                ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
-DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
-# grades, top to bottom: cool colours for the trusted, warm for the sanctioned
-GRADE_COLOURS = [OKABE_ITO[c] for c in
-                 ("blue", "sky", "green", "yellow", "orange", "vermillion", "purple", "black")]
-WRONG = OKABE_ITO["vermillion"]
-RIGHT = OKABE_ITO["blue"]
+from scoresim.runs.plot import (  # noqa: F401 (the report's palette)
+    DASHES,
+    GRADE_COLOURS,
+    LINE_COLOURS,
+    OKABE_ITO,
+    RIGHT,
+    WRONG,
+    grade_colours,
+    line_style,
+)
 
 PLOT_CONFIG = {
     "displaylogo": False,
@@ -46,16 +42,6 @@ PLOT_CONFIG = {
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
        "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "
        "form-action 'none'; base-uri 'none'")
-
-
-def line_style(k: int) -> dict[str, Any]:
-    """The k-th line: its colour and its dash, so lines differ in more than colour."""
-    return {"color": LINE_COLOURS[k % len(LINE_COLOURS)], "dash": DASHES[k % len(DASHES)],
-            "width": 2.5}
-
-
-def grade_colours(names: list[str]) -> dict[str, str]:
-    return {g: GRADE_COLOURS[k % len(GRADE_COLOURS)] for k, g in enumerate(names)}
 
 
 def styled(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:

@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 import yaml
 from plotly.subplots import make_subplots
 
-from scoresim.explain import Rules, file_kept, records_kept
 from scoresim.report.page import (
     OKABE_ITO,
     RIGHT,
@@ -37,17 +36,13 @@ from scoresim.report.page import (
     styled,
     table,
 )
-from scoresim.results import Results
+from scoresim.runs.layout import BREAKDOWN, society_table
+from scoresim.runs.plot import DAYS_AXIS, SANCTION_SERIES, daily
+from scoresim.runs.results import Results
+from scoresim.studies.explain import Rules, file_kept, records_kept
 
-SANCTION_SERIES = [
-    ("n_travel_banned", "travel-banned"),
-    ("n_dishonest", "on the dishonest list"),
-    ("n_consumption_banned", "consumption-banned"),
-    ("n_media_suspended", "social media suspended"),
-]
 COLLATERAL = re.compile(r"^n_(collateral|family|relatives|joint|firm|firms)_?")
-BREAKDOWN = "breakdown.parquet"
-FIRMS = "firms.parquet"
+FIRMS = society_table("firms")
 MAX_BREAKDOWN_CHARTS = 12
 MAX_LINES = 8
 
@@ -106,17 +101,6 @@ class Run:
             self._con = None
 
 
-def daily(ts: pd.DataFrame) -> pd.DataFrame:
-    """One row per day: a timeseries split by group or region is summed back to days."""
-    if ts.empty or ts["day"].is_unique:
-        return ts.reset_index(drop=True)
-    counts = [c for c in ts.columns if c.startswith("n_")]
-    out = ts.groupby("day", sort=True)[counts].sum()
-    if "mean_score" in ts:
-        out["mean_score"] = ts.groupby("day", sort=True)["mean_score"].mean()
-    return out.reset_index()
-
-
 def grade_index(rules: Rules, score: np.ndarray) -> np.ndarray:
     """0 for the top grade, as scoring.py grades (a score gets the first grade it reaches)."""
     cut = np.array([m for _, m in rules.grades[:-1]], dtype=np.int64)
@@ -124,7 +108,7 @@ def grade_index(rules: Rules, score: np.ndarray) -> np.ndarray:
 
 
 def days_axis(run: Run) -> str:
-    return "day of the run (0 = first day)"
+    return DAYS_AXIS
 
 
 def _series_alt(what: str, days: pd.Series, values: dict[str, pd.Series], unit: str) -> str:

@@ -1,6 +1,6 @@
 """The report of a sweep: each outcome against each varied parameter, with its interval.
 
-A sweep folder (scoresim.sweep) holds summary.parquet, one row per (point,
+A sweep folder (scoresim.studies.sweep) holds summary.parquet, one row per (point,
 arm, kind, output) with the mean over seeds and a 95% interval of the mean;
 `kind` is 'value' or, for paired arms, 'difference' (arm minus baseline arm,
 seed by seed, which common random numbers make precise). The report draws one
@@ -30,6 +30,7 @@ from scoresim.report.page import (
     styled,
     table,
 )
+from scoresim.runs.layout import MEMBERS, PLAN_FILE, SUMMARY_FILE
 
 # outcomes drawn first, in this order; others follow up to MAX_OUTPUTS
 PRIORITY = [
@@ -173,7 +174,6 @@ def _ci_text(r: pd.Series) -> str:
 
 def sweep_report_html(folder: str | Path) -> str:
     """The report of a sweep folder as an HTML string."""
-    from scoresim.sweep import MEMBERS, PLAN_FILE, SUMMARY_FILE
 
     folder = Path(folder)
     summary = pd.read_parquet(folder / SUMMARY_FILE)

@@ -30,6 +30,8 @@ BUILTIN_PACKAGE = "scoresim.scenario.builtin"
 MAX_FILE_BYTES = 1024 * 1024
 MAX_VALUES = 20_000
 MAX_DEPTH = 32
+# a dotted scenario path, as --set, sweeps and --param take it
+DOTTED_PATH = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 
 
 class ScenarioError(ValueError):
@@ -202,7 +204,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ScenarioError("--set", f"expected dotted.path=value, got '{text}'")
     path, raw = text.split("=", 1)
     path = path.strip()
-    if not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*", path):
+    if not DOTTED_PATH.fullmatch(path):
         raise ScenarioError("--set",
                             f"'{path}' is not a dotted path like scoring.points.jaywalking")
     value, _ = read_yaml(raw, f"--set {path}") if raw.strip() else (None, {})

@@ -332,7 +332,7 @@ class MetricsOptions(Model):
         False, description="Daily per-channel counts: true events, records, correct records.")
 
 
-# --- people respond to the system (scoresim.response) --------------------------------------
+# --- people respond to the system (scoresim.model.response) -----------------------------------
 class Awareness(Model):
     """Only people who know the system exists respond to it."""
 
@@ -421,7 +421,7 @@ class Responses(Model):
     avoidance: Avoidance | None = None
 
 
-# --- leaving the records: credit repair and appeals (scoresim.redress) -----------------------
+# --- leaving the records: credit repair and appeals (scoresim.model.redress) ------------------
 class RepairClass(Model):
     min_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         description="Earliest day after the record that repair can take effect.")
@@ -474,7 +474,7 @@ class Appeals(Model):
     source: str = ""
 
 
-# --- abuse: an authority targets chosen people (scoresim.abuse) --------------------------------
+# --- abuse: an authority targets chosen people (scoresim.model.abuse) -------------------------
 class Abuse(Model):
     """Targeted downgrades and fabricated records, as in the Liu Hu case."""
 
@@ -506,7 +506,7 @@ class Abuse(Model):
         return self
 
 
-# --- society: households, ties, regions and their pilots, firms, joint punishment ---------
+# --- society: households, ties, regions and their pilots, firms, joint punishment -------------
 class Households(Model):
     """Households as consecutive blocks of people: a head, maybe a partner, children, parents."""
 

@@ -1,0 +1,638 @@
+"""The person backend: each person's whole run at once, instead of everyone's day at once.
+
+The day-by-day engine (engine.py) walks the calendar: every day it gathers the
+day's events of everyone, observes them, scores them and re-derives who is
+sanctioned. That order is the only one possible once people react to each other
+(responses, redress, joint punishment, peer ratings). Without those, people are
+independent but for one thing: a camera's false match files one person's act in
+another person's file. Then the same run can be computed person by person: the
+clocks of one person's behaviours are merged in day order, each event is
+observed, the person's records are scored as they come, and each change of
+status is added to that day's counts. Everything one person touches stays in
+cache, nothing waits for a calendar, and the threads share nothing but their
+own count tables.
+
+False matches are handled in two passes. The first pass lives every life with
+the records that people's own acts produce, and collects the false matches each
+camera made (who was named, on which day, for what). The second pass takes the
+people named by someone else's act, subtracts their first life from the counts
+and lives it again with the extra records merged in. Every draw is keyed by
+(seed, purpose, person, day), exactly as in the day-by-day engine, so the
+results are not just the same in distribution: they are the same numbers
+(tests/test_lives.py checks every column of both run outputs).
+
+`reasons_not_eligible` says which scenarios this backend can run; `auto` (the
+default) uses it where it can and the day-by-day engine everywhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numba as nb
+import numpy as np
+
+from scoresim.model.behaviour import level_of
+from scoresim.model.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT, _event_counter
+from scoresim.model.observation.camera import in_view, recognise
+from scoresim.model.random import geometric_skip, uniform
+from scoresim.model.sanctions import (
+    C_COLLATERAL,
+    END_EXPIRY,
+    END_REPAID,
+    LISTED,
+    N_COUNTS,
+    _count,
+    _status_of,
+    listing_end,
+)
+from scoresim.model.scoring import grade_index
+from scoresim.model.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS
+from scoresim.scenario import ScenarioError
+from scoresim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from scoresim.model.engine import Simulation
+
+BACKENDS = ("auto", "day", "person")
+PEOPLE_PER_TASK = 1 << 12  # people per unit of parallel work
+# per-day record columns (the last 2 x channels: records and correct records per channel)
+R_RECORDS, R_FALSE, R_FALSE_MATCH, R_SHAMED, R_SHAMED_WRONGLY = range(5)
+R_NEWLY_LISTED, R_DELISTED, R_REPAID = range(5, 8)
+N_R = 8
+NEVER_DAY = np.iinfo(np.int64).max
+
+
+def reasons_not_eligible(scenario: Scenario) -> list[str]:
+    """Why the person backend cannot run `scenario` (empty: it can)."""
+    s = scenario
+    why = []
+    for name, present in (("responses", s.responses), ("credit_repair", s.credit_repair),
+                          ("appeals", s.appeals), ("abuse", s.abuse), ("regions", s.regions),
+                          ("firms", s.firms), ("joint_punishment", s.joint_punishment),
+                          ("peer_rating", s.peer_rating)):
+        if present is not None:
+            why.append(f"{name}: people then depend on each other's days")
+    if s.metrics.breakdown:
+        why.append("metrics.breakdown: kept day by day only")
+    for name, b in s.behaviours.items():
+        if b.motive != "own":
+            why.append(f"behaviours.{name}.motive: acts for points need responses")
+    cameras = set()
+    for name, c in s.channels.items():
+        if c.kind == "camera":
+            cameras.add(name)
+        if c.delay_max_days > 0:
+            why.append(f"channels.{name}: filing delays")
+        if c.linkage_error > 0:
+            why.append(f"channels.{name}.linkage_error: records filed under a neighbour")
+        if c.false_flag is not None or c.malicious_report is not None:
+            why.append(f"channels.{name}: false flags and malicious reports")
+    if any(c.expires_after_days for c in s.credit_file.categories.values()):
+        why.append("credit_file: record expiry")
+    sanctions = s.sanctions
+    imposing = list(sanctions.dishonest_list.triggers if sanctions.dishonest_list else [])
+    imposing += sanctions.media_suspension.triggers if sanctions.media_suspension else []
+    for t in imposing:
+        if s.behaviours[t].channel in cameras:
+            why.append(f"sanctions: {t} lists or suspends on camera evidence (wrongful listings)")
+    return why
+
+
+def choose_backend(scenario: Scenario, backend: str, checkpoint_every: int | None) -> str:
+    """The backend a run uses: `auto` takes the person backend wherever it gives the same run."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
+    limits = list(reasons_not_eligible(scenario))
+    if scenario.records != "none":
+        limits.append("records: the person backend keeps no credit file (use --records none)")
+    if checkpoint_every:
+        limits.append("checkpoints: the person backend has no day to stop at")
+    if backend == "auto":
+        return "day" if limits else "person"
+    if backend == "person" and limits:
+        raise ScenarioError(scenario.name, "the person backend cannot run this scenario: "
+                            + "; ".join(limits), field="backend")
+    return backend
+
+
+def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> None:
+    """Run the whole horizon of `sim` person by person and fill its tables and standing."""
+    t0 = time.perf_counter()
+    k = _Kernel(sim)
+    n, days = sim.n, sim.days
+    threads = nb.config.NUMBA_NUM_THREADS
+    cnt = np.zeros((threads, days + 1, N_COUNTS), dtype=np.int64)
+    ssum = np.zeros((threads, days + 1), dtype=np.int64)
+    ev = np.zeros((threads, days + 1, k.n_b), dtype=np.int64)
+    rec = np.zeros((threads, days + 1, N_R + 2 * k.n_c + k.n_b), dtype=np.int64)
+    acc = (cnt, ssum, ev, rec)
+    standing = sim.scoring.standing
+    # first pass, in slices so that a progress bar moves; each slice in parallel
+    tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
+    per_slice = max(1, tasks // 20)
+    cap = k.false_match_capacity(PEOPLE_PER_TASK, days)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for lo in range(0, tasks, per_slice):
+        hi = min(tasks, lo + per_slice)
+        fm_who = np.empty((hi - lo, cap), dtype=np.int64)
+        fm_day = np.empty((hi - lo, cap), dtype=np.int32)
+        fm_b = np.empty((hi - lo, cap), dtype=np.uint8)
+        fm_n = np.zeros(hi - lo, dtype=np.int64)
+        fm_stop = np.full(hi - lo, -1, dtype=np.int64)
+        _first_pass(lo, hi, n, days, k.clocks, k.observe, k.rules, acc, standing,
+                    fm_who, fm_day, fm_b, fm_n, fm_stop)
+        for t in range(hi - lo):
+            m = fm_n[t]
+            found.append((fm_who[t, :m], fm_day[t, :m], fm_b[t, :m]))
+            if fm_stop[t] >= 0:  # the task's buffer ran out: find the rest on their own
+                end = min(n, (lo + t + 1) * PEOPLE_PER_TASK)
+                found.append(_false_matches(fm_stop[t], end, days, k.clocks, k.observe))
+        if on_day is not None:
+            on_day(int(days * hi / tasks))
+    t1 = time.perf_counter()
+    # second pass: the people someone else's act was filed under live again with it
+    who = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+    day = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int32)
+    beh = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.uint8)
+    order = np.lexsort((beh, day, who))
+    who, day, beh = who[order], day[order], beh[order]
+    starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if who.shape[0] else \
+        np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], who.shape[0]].astype(np.int64)
+    first_of = starts.astype(np.int64)
+    _second_pass(first_of, ends, who[first_of], day.astype(np.int64), beh, days, k.clocks,
+                 k.observe, k.rules, acc, standing)
+    t2 = time.perf_counter()
+    _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
+    sim.n_events = int(ev.sum())
+    sim.day = days
+    t3 = time.perf_counter()
+    sim.timings["lives"] = t1 - t0
+    sim.timings["false_matches"] = t2 - t1
+    sim.timings["metrics"] += t3 - t2
+    if on_day is not None:
+        on_day(days)
+
+
+def block_bits(sim: Simulation) -> np.ndarray:
+    """Per behaviour, the status bit of the ban that stops it (0: none stops it)."""
+    bits = np.zeros(sim.behaviour.n_behaviours, dtype=np.int64)
+    for b, bit in sim.metrics.block_index:
+        bits[b] = bit
+    return bits
+
+
+class _Kernel:
+    """The scenario's tables, packed as the tuples the compiled kernels take."""
+
+    def __init__(self, sim: Simulation):
+        beh, obs, sc, sa = sim.behaviour, sim.observation, sim.scoring, sim.sanctions
+        self.n_b = beh.n_behaviours
+        self.n_c = len(obs.channel_names)
+        self.clocks = (beh.rates, beh.clock_keys, beh.propensity_keys, beh.log_q_table)
+        self.observe = (obs.channel_of, obs.p_of, obs.kind, obs.profile_of, obs.faces.tmr,
+                        obs.faces.fmr, obs.faces.cell, obs.coverage.table, obs.coverage.region,
+                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key)
+        points = sc.regional.points[0].astype(np.int64)
+        media = sa.media_duration > 0
+        self.rules = (
+            points, np.int64(sc.initial), sc.regional.thresholds, sc.enabled,
+            sa.list_enabled, sa.list_trigger, np.int64(sa.list_duration), sa.repay,
+            float(sa.list_log_q), sa.repay_key, sa.repeat_extension, sa.repeat_key,
+            sa.media_trigger, np.int64(sa.media_duration), media,
+            sa.shame_trigger if sa.shaming else np.zeros_like(sa.shame_trigger),
+            sa.travel_grades, sa.travel_list, sa.consumption_list, sc.regional.scored,
+            block_bits(sim),
+        )
+
+    def false_match_capacity(self, people: int, days: int) -> int:
+        """Room for a task's false matches: far above the mean; overflow is handled anyway."""
+        rates = self.clocks[0]
+        channel_of, p_of, kind, profile_of, _, fmr = self.observe[:6]
+        per_day = 0.0
+        for b in range(self.n_b):
+            c = channel_of[b]
+            if c >= 0 and kind[c] == CAMERA and profile_of[c] >= 0:
+                per_day += min(1.0, float(rates[b])) * p_of[b] * float(fmr[profile_of[c]].max())
+        mean = people * days * per_day
+        return int(min(1 << 20, 2 * mean + 6 * math.sqrt(mean) + 256))
+
+
+# Numba counts references to arrays: unpacking a tuple of arrays or passing arrays to a
+# helper costs two atomic operations per array, which per event cost more than the event.
+# So the per-event helpers take scalars and the few arrays they need, and the tuples are
+# unpacked once per call of _lives (thousands of people), never per person or event.
+
+
+@nb.njit(inline="always", cache=True)
+def _next_day(i, d, key, log_q):
+    """The day of the next act after one on day d (d = -1: the first), for clock `key`."""
+    u = uniform(key, np.uint64(i), np.uint64(d + 1))
+    return d + 1 + geometric_skip(u, log_q)
+
+
+@nb.njit(inline="always", cache=True)
+def _observed(i, b, d, c, p, camera, seen_key, match_key, f, tmr, fmr, cell, pick_key):
+    """Whom channel c files person i's act b of day d under: i, someone else, or -1.
+
+    `p` is the chance it is seen at all (capture and coverage, or recording).
+    The same draws as observation._observe_chunk, so both backends see the same acts.
+    """
+    ctr = _event_counter(d, b)
+    if uniform(seen_key, np.uint64(i), ctr) >= p:
+        return -1
+    if camera:
+        u = uniform(match_key, np.uint64(i), ctr)
+        return recognise(i, f, u, tmr, fmr, cell, pick_key, ctr)
+    return i
+
+
+@nb.njit(cache=True)
+def _status_table(cuts, thresholds, scored, list_enabled, media, travel_grades, travel_list,
+                  consumption_list, scheme_scored):
+    """sanctions._status_of for every (grade, true grade, listed, suspended).
+
+    In the scenarios this backend runs (one scheme, no collateral, listings only on
+    evidence that is never wrong), status depends on nothing else; the table is
+    filled by the sanctions module's own rule, so the two backends cannot disagree.
+    """
+    n_g = cuts.shape[0] + 1
+    table = np.zeros((n_g, n_g, 2, 2), dtype=np.int32)
+    standing = np.zeros((1, 4), dtype=np.int32)
+    susp = np.zeros(1 if media else 0, dtype=np.int32)
+    empty32 = np.zeros(0, dtype=np.int32)
+    empty8 = np.zeros(0, dtype=np.uint8)
+    rules = (thresholds, scored, list_enabled, susp, empty32, travel_grades, travel_list,
+             consumption_list, empty8, scheme_scored, empty32, empty8)
+    # a score in each grade: at the top cut-off, or one below each cut-off
+    reps = np.empty(n_g, dtype=np.int64)
+    reps[0] = cuts[-1] if cuts.shape[0] else 0
+    for k in range(cuts.shape[0]):
+        reps[n_g - 1 - k] = cuts[k] - 1
+    for a in range(n_g):
+        for b in range(n_g):
+            for listed in range(2):
+                for suspended in range(2):
+                    standing[0, SCORE] = reps[a]
+                    standing[0, FALSE_POINTS] = reps[a] - reps[b]
+                    standing[0, LISTED_UNTIL] = listed
+                    if media:
+                        susp[0] = suspended
+                    g = grade_index(reps[a], cuts)
+                    g_true = grade_index(reps[b], cuts)
+                    table[g, g_true, listed, suspended] = _status_of(0, 0, standing, rules)
+    return table
+
+
+@nb.njit(cache=True)
+def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rules, acc, t,
+           sign, first, standing, fm_who, fm_day, fm_b, fm_cap, fm_stop):
+    """Live people lo..hi-1 (or who[lo..hi-1], with their records starts..ends in inc_*).
+
+    Each life runs in day order: the person's behaviour clocks merged, each act
+    observed, own records scored as they come, someone else's records (false
+    matches) merged in by day, and the status re-derived on each day that
+    touched it. Its counts are added, times `sign`, to thread t's tables. With
+    `first`, also count the acts and the records they made (whoever they were
+    filed under) and note the false matches in fm_*; once those are full,
+    fm_stop[0] is the first person whose false matches were not all noted.
+    Returns how many were noted.
+    """
+    (points, initial, thresholds, scored, list_enabled, list_trigger, list_duration, repay,
+     list_log_q, repay_key, repeat_extension, repeat_key, media_trigger, media_duration,
+     media, shame_trigger, travel_grades, travel_list, consumption_list,
+     scheme_scored, block_bit) = rules
+    cnt, ssum, ev, rec = acc
+    (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
+     seen_keys, match_keys, pick_key) = observe
+    rates, clock_keys, propensity_keys, table = clocks
+    n_b = rates.shape[0]
+    extend_lo, extend_hi = repeat_extension[0], repeat_extension[1]
+    # per behaviour, the scalars an event needs (no array lookups through tuples per event)
+    chan = np.empty(n_b, dtype=np.int64)
+    camera = np.zeros(n_b, dtype=np.bool_)
+    seen_key = np.zeros(n_b, dtype=np.uint64)
+    match_key = np.zeros(n_b, dtype=np.uint64)
+    profile = np.zeros(n_b, dtype=np.int64)
+    for b in range(n_b):
+        c = channel_of[b]
+        chan[b] = c
+        if c >= 0:
+            camera[b] = kind[c] == CAMERA
+            seen_key[b] = seen_keys[c]
+            match_key[b] = match_keys[c]
+            profile[b] = profile_of[c]
+    nxt = np.empty(n_b, dtype=np.int64)
+    log_q = np.empty(n_b, dtype=np.float64)
+    row = np.zeros((1, 4), dtype=np.int32)
+    susp = np.zeros(1, dtype=np.int32)
+    cuts = thresholds[0].copy()
+    n_cuts = cuts.shape[0]
+    status_of = _status_table(cuts, thresholds, scored, list_enabled, media, travel_grades,
+                              travel_list, consumption_list, scheme_scored)
+    blocked = np.zeros(n_b, dtype=np.int64)  # today's acts that a ban may have stopped
+    blocked_col = rec.shape[2] - n_b
+    cnt_t = cnt[t]
+    ssum_t = ssum[t]
+    ev_t = ev[t]
+    rec_t = rec[t]
+    fm_at = 0
+    for g in range(lo, hi):
+        if who.shape[0] > 0:
+            i = who[g]
+            ilo, ihi = starts[g], ends[g]
+        else:
+            i, ilo, ihi = g, 0, 0
+        fm_base = fm_at  # where this person's false matches start, if they do not all fit
+        for b in range(n_b):
+            if rates[b] == 0.0:
+                nxt[b] = NEVER_DAY
+                continue
+            log_q[b] = table[b, level_of(propensity_keys[b], i)]
+            nxt[b] = _next_day(i, -1, clock_keys[b], log_q[b])
+        row[0, SCORE] = initial
+        row[0, FALSE_POINTS] = 0
+        row[0, LISTED_UNTIL] = 0
+        susp[0] = 0
+        g = n_cuts
+        for q in range(n_cuts):  # scoring.grade_index, written out (see the note above)
+            if initial >= cuts[q]:
+                g -= 1
+        status = status_of[g, g, 0, 0]
+        _count(status, cnt_t[0], sign, scored)
+        list_reason = END_EXPIRY
+        list_seq = 0
+        susp_seq = 0
+        seq = 0
+        k = ilo
+        cur = -1
+        while True:
+            # the next day anything happens: an act, a record filed by someone else's act,
+            # or the end of a listing or suspension
+            d = NEVER_DAY
+            for b in range(n_b):
+                d = min(d, nxt[b])
+            if k < ihi and inc_day[k] < d:
+                d = inc_day[k]
+            lu = np.int64(row[0, LISTED_UNTIL])
+            if cur < lu < d:
+                d = lu
+            su = np.int64(susp[0])
+            if media and cur < su < d:
+                d = su
+            if d >= days:
+                break
+            cur = d
+            touched = lu == d or (media and su == d)
+            day_points = 0
+            any_blocked = False
+            while True:
+                # today's next act, lowest behaviour first; found without a branch per
+                # clock (which clock fires is a coin toss the processor cannot predict)
+                next_d = NEVER_DAY
+                b = 0
+                for bb in range(n_b):
+                    x = nxt[bb]
+                    less = x < next_d
+                    next_d = x if less else next_d
+                    b = bb if less else b
+                if next_d != d:
+                    break
+                nxt[b] = _next_day(i, d, clock_keys[b], log_q[b])
+                if first:
+                    ev_t[d, b] += 1
+                if block_bit[b]:
+                    blocked[b] += 1
+                    any_blocked = True
+                c = chan[b]
+                if c < 0:
+                    continue
+                p = p_of[b]
+                if camera[b] and covered:  # camera.in_view, written out
+                    p = p * coverage[c, region[i]]
+                s = _observed(i, b, d, c, p, camera[b], seen_key[b], match_key[b], profile[b],
+                              tmr, fmr, cell, pick_key)
+                if s < 0:
+                    continue
+                if first:
+                    rec_t[d, R_RECORDS] += 1
+                    rec_t[d, N_R + 2 * c] += 1
+                    if s == i:
+                        rec_t[d, N_R + 2 * c + 1] += 1
+                    else:
+                        rec_t[d, R_FALSE] += 1
+                        rec_t[d, R_FALSE_MATCH] += 1
+                    if shame_trigger[b]:
+                        rec_t[d, R_SHAMED] += 1
+                        if s != i:
+                            rec_t[d, R_SHAMED_WRONGLY] += 1
+                    if s != i and fm_stop[0] < 0:
+                        if fm_at < fm_cap:
+                            fm_who[fm_at] = s
+                            fm_day[fm_at] = d
+                            fm_b[fm_at] = b
+                            fm_at += 1
+                        else:  # full: this person's and later ones' are found apart
+                            fm_stop[0] = i
+                            fm_at = fm_base
+                if s != i:
+                    continue
+                touched = True
+                if scored:
+                    row[0, SCORE] += points[b]
+                    day_points += points[b]
+                if list_enabled and list_trigger[b]:
+                    until, reason = listing_end(i, d, row[0, LISTED_UNTIL], list_duration,
+                                                extend_lo, extend_hi, repeat_key, repay,
+                                                list_log_q, repay_key)
+                    if row[0, LISTED_UNTIL] <= d:
+                        rec_t[d, R_NEWLY_LISTED] += sign
+                    if until > row[0, LISTED_UNTIL]:
+                        row[0, LISTED_UNTIL] = min(until, 2**31 - 1)
+                        list_reason = reason
+                        seq += 1
+                        list_seq = seq
+                if media and media_trigger[b]:
+                    until = d + media_duration
+                    if until > susp[0]:
+                        susp[0] = min(until, 2**31 - 1)
+                        seq += 1
+                        susp_seq = seq
+            while k < ihi and inc_day[k] == d:  # someone else's act, filed under i
+                touched = True
+                if scored:
+                    pts = points[inc_b[k]]
+                    row[0, SCORE] += pts
+                    row[0, FALSE_POINTS] += pts
+                    day_points += pts
+                k += 1
+            if touched:  # the end of a day that touched the person
+                ssum_t[d] += sign * day_points
+                score = row[0, SCORE]
+                true_score = score - row[0, FALSE_POINTS]
+                g = n_cuts
+                g_true = n_cuts
+                for q in range(n_cuts):
+                    if score >= cuts[q]:
+                        g -= 1
+                    if true_score >= cuts[q]:
+                        g_true -= 1
+                st = status_of[g, g_true, 1 if row[0, LISTED_UNTIL] > d else 0,
+                               1 if media and susp[0] > d else 0]
+                if st != status:
+                    _count(status, cnt_t[d], -sign, scored)
+                    _count(st, cnt_t[d], sign, scored)
+                    if (status & LISTED) and not (st & LISTED):
+                        rec_t[d, R_DELISTED] += sign
+                        # repaid when the first review due today was the repayment's
+                        if list_reason == END_REPAID and row[0, LISTED_UNTIL] == d and not (
+                                media and susp[0] == d and susp_seq < list_seq):
+                            rec_t[d, R_REPAID] += sign
+                    status = st
+            if any_blocked:  # metrics.Metrics: the ban as it stands at the end of the day
+                for b in range(n_b):
+                    if blocked[b]:
+                        if status & block_bit[b]:
+                            rec_t[d, blocked_col + b] += sign * blocked[b]
+                        blocked[b] = 0
+        if sign > 0:
+            standing[i, SCORE] = row[0, SCORE]
+            standing[i, FALSE_POINTS] = row[0, FALSE_POINTS]
+            standing[i, LISTED_UNTIL] = row[0, LISTED_UNTIL]
+            standing[i, STATUS] = status
+    return fm_at
+
+
+@nb.njit(parallel=True, cache=True)
+def _first_pass(lo, hi, n, days, clocks, observe, rules, acc, standing, fm_who, fm_day, fm_b,
+                fm_n, fm_stop):
+    none64 = np.zeros(0, dtype=np.int64)
+    none8 = np.zeros(0, dtype=np.uint8)
+    cap = fm_who.shape[1]
+    for task in nb.prange(hi - lo):
+        start = (lo + task) * PEOPLE_PER_TASK
+        fm_n[task] = _lives(start, min(n, start + PEOPLE_PER_TASK), none64, none64, none64,
+                            none64, none8, days, clocks, observe, rules, acc,
+                            nb.get_thread_id(), 1, True, standing, fm_who[task],
+                            fm_day[task], fm_b[task], cap, fm_stop[task:task + 1])
+
+
+@nb.njit(cache=True)
+def _false_matches(lo, hi, days, clocks, observe):
+    """The false matches made from the acts of people lo..hi-1, found on their own."""
+    (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
+     seen_keys, match_keys, pick_key) = observe
+    rates, clock_keys, propensity_keys, table = clocks
+    size = 1024
+    who = np.empty(size, dtype=np.int64)
+    day = np.empty(size, dtype=np.int32)
+    beh = np.empty(size, dtype=np.uint8)
+    m = 0
+    for i in range(lo, hi):
+        for b in range(rates.shape[0]):
+            c = channel_of[b]
+            if c < 0 or kind[c] != CAMERA or rates[b] == 0.0:
+                continue
+            log_q = table[b, level_of(propensity_keys[b], i)]
+            p = p_of[b] * in_view(i, c, coverage, region, covered)
+            d = _next_day(i, -1, clock_keys[b], log_q)
+            while d < days:
+                s = _observed(i, b, d, c, p, True, seen_keys[c], match_keys[c], profile_of[c],
+                              tmr, fmr, cell, pick_key)
+                if s >= 0 and s != i:
+                    if m == size:
+                        size *= 2
+                        who2 = np.empty(size, dtype=np.int64)
+                        day2 = np.empty(size, dtype=np.int32)
+                        beh2 = np.empty(size, dtype=np.uint8)
+                        who2[:m] = who[:m]
+                        day2[:m] = day[:m]
+                        beh2[:m] = beh[:m]
+                        who, day, beh = who2, day2, beh2
+                    who[m] = s
+                    day[m] = d
+                    beh[m] = b
+                    m += 1
+                d = _next_day(i, d, clock_keys[b], log_q)
+    return who[:m], day[:m], beh[:m]
+
+
+@nb.njit(parallel=True, cache=True)
+def _second_pass(starts, ends, who, day, beh, days, clocks, observe, rules, acc, standing):
+    """Take back the first lives of the people in `who`, then live them with their records."""
+    none64 = np.zeros(0, dtype=np.int64)
+    none32 = np.zeros(0, dtype=np.int32)
+    none8 = np.zeros(0, dtype=np.uint8)
+    stop = np.zeros(1, dtype=np.int64)
+    groups = starts.shape[0]
+    tasks = (groups + 255) // 256
+    for task in nb.prange(tasks):
+        lo, hi = task * 256, min(groups, (task + 1) * 256)
+        t = nb.get_thread_id()
+        _lives(lo, hi, who, starts, starts, day, beh, days, clocks, observe, rules, acc, t, -1,
+               False, standing, none64, none32, none8, 0, stop)
+        _lives(lo, hi, who, starts, ends, day, beh, days, clocks, observe, rules, acc, t, 1,
+               False, standing, none64, none32, none8, 0, stop)
+
+
+def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,
+                 ev: np.ndarray, rec: np.ndarray) -> None:
+    """Write the day-by-day tables the day engine would have written, column by column."""
+    days = sim.days
+    counts = np.cumsum(cnt[:days], axis=0)
+    score_sum = np.int64(sim.scoring.initial) * sim.n + np.cumsum(ssum[:days])
+    r = rec[:days]
+    e = ev[:days]
+    t = sim.metrics.table
+    filled: set[str] = set()
+
+    def put(col: str, values) -> None:
+        t[col][:] = values
+        filled.add(col)
+
+    put("day", np.arange(days))
+    if sim.scoring.enabled:
+        put("mean_score", score_sum.astype(np.float64) / sim.n)
+    else:
+        put("mean_score", np.full(days, np.nan))
+    for col, values in sim.metrics.stock_columns(counts).items():
+        put(col, values)
+    put("n_records", r[:, R_RECORDS])
+    put("n_false_records", r[:, R_FALSE])
+    put("n_events", e.sum(axis=1))
+    put("n_speech_events", e[:, sim.behaviour.speech].sum(axis=1))
+    put("n_shamed", r[:, R_SHAMED])
+    put("n_shamed_wrongly", r[:, R_SHAMED_WRONGLY])
+    put("n_delisted", r[:, R_DELISTED])
+    put("n_newly_listed", r[:, R_NEWLY_LISTED])
+    put("n_repaid", r[:, R_REPAID])
+    blocked_col = N_R + 2 * k.n_c
+    for (b, _), name in zip(sim.metrics.block_index, sim.metrics.blockable, strict=True):
+        put(f"n_blocked_{name}", r[:, blocked_col + b])
+    for b, name in enumerate(sim.behaviour.names):
+        put(f"n_events_{name}", e[:, b])
+    put("n_collateral_sanctioned", counts[:, C_COLLATERAL])
+    missing = [c for c in sim.metrics.columns if c not in filled]
+    if missing:  # a column the day engine has and this backend does not: never silently 0
+        raise RuntimeError(f"person backend: no values for timeseries columns {missing}")
+    sv = sim.surveillance.table
+    for kind in ERRORS[1:]:
+        sv[f"n_{kind}_records"][:days] = r[:, R_FALSE_MATCH] if kind == ERRORS[FALSE_MATCH] \
+            else 0
+    sv["n_expired_records"][:days] = 0
+    sv["n_pending_records"][:days] = 0
+    obs = sim.observation
+    for c, name in enumerate(sim.surveillance.channels):
+        sees = (obs.channel_of == c) & (obs.mode == TRUE_EVENT)
+        sv[f"n_true_events_{name}"][:days] = e[:, sees].sum(axis=1)
+        sv[f"n_seen_{name}"][:days] = r[:, N_R + 2 * c]
+        sv[f"n_seen_correct_{name}"][:days] = r[:, N_R + 2 * c + 1]
+    final = counts[-1] if days else np.zeros(N_COUNTS, np.int64)
+    sim.sanctions.counts_by_shard[:] = 0
+    sim.sanctions.counts_by_shard[0] = final
+    sim.scoring.score_sum[:] = 0
+    sim.scoring.score_sum[0] = score_sum[-1] if days else np.int64(sim.scoring.initial) * sim.n

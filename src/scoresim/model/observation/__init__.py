@@ -1,0 +1,271 @@
+"""Observation: the channels that turn some true events into records, with errors.
+
+Each channel is a module beside this file:
+
+    camera.py      coverage by place and region, capture, face recognition by demographic cell
+    registers.py   courts, banks, utilities, community registers: filing delays, linkage errors
+    online.py      speech monitoring: keyword filtering that misses and falsely flags posts
+    informants.py  neighbourhood informants, including made-up reports
+
+Their decisions are inline functions fused into one kernel here, so an event
+costs one pass whatever the channel. Face recognition is modelled by its error
+rates only, never run on images.
+
+Every record keeps its truth: who really acted (-1 when nobody did what it
+says), whether it is correct (its subject really did what it records), and
+the kind of error behind it, so each wrongful sanction can be traced back to
+the error that caused it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from scoresim.model.behaviour import Events
+from scoresim.model.observation.camera import Coverage, FaceRecognitionTables, in_view, recognise
+from scoresim.model.observation.informants import malicious_routes
+from scoresim.model.observation.online import false_flag_routes
+from scoresim.model.observation.registers import filing_delay, pick_nearby
+from scoresim.model.random import stream_key, uniform
+from scoresim.model.society import Society
+from scoresim.scenario.schema import Scenario
+
+REGISTER, CAMERA = 0, 1
+PAR_CHUNK = 1 << 14
+
+# how a behaviour's events reach its channel
+TRUE_EVENT, FALSE_FLAG_SOURCE, MALICIOUS_SOURCE = 0, 1, 2
+# the error behind a record (records.parquet's `error` column, in this order)
+ERRORS = ["none", "false_match", "linkage", "false_flag", "malicious_report", "fabricated"]
+NO_ERROR, FALSE_MATCH, LINKAGE, FALSE_FLAG, MALICIOUS_REPORT, FABRICATED = range(len(ERRORS))
+NOBODY = -1  # true_actor of a record whose offence nobody committed
+
+
+@dataclass
+class Records:
+    """A batch of records, one row per record, each with its truth.
+
+    `day` is the day of the batch: the day the records were made (observation's
+    output) or filed (the credit file's). The optional columns are filled with
+    their plain values (no error, made that day, no delay) when not given.
+    """
+
+    day: int
+    subject: np.ndarray  # int64: whose file it goes to
+    true_actor: np.ndarray  # int64: who really did it; -1 when nobody did
+    behaviour: np.ndarray  # uint8: what it records
+    channel: np.ndarray  # uint8
+    correct: np.ndarray  # bool: the subject really did what it records
+    points: np.ndarray  # int32, set by scoring
+    error: np.ndarray | None = None  # uint8 index into ERRORS
+    made: np.ndarray | None = None  # int32: the day the event was seen
+    delay: np.ndarray | None = None  # int32: days from seen to filed
+    category: np.ndarray | None = None  # int8: index into the credit file's categories
+    expires: np.ndarray | None = None  # int32: first day it no longer counts
+
+    def __post_init__(self) -> None:
+        n = self.subject.shape[0]
+        if self.error is None:
+            self.error = np.zeros(n, dtype=np.uint8)
+        if self.made is None:
+            self.made = np.full(n, self.day, dtype=np.int32)
+        if self.delay is None:
+            self.delay = np.zeros(n, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return self.subject.shape[0]
+
+    def take(self, rows: np.ndarray) -> Records:
+        """The records at `rows` (indices or a mask), every column alike."""
+        def pick(a):
+            return None if a is None else a[rows]
+        return Records(self.day, self.subject[rows], self.true_actor[rows],
+                       self.behaviour[rows], self.channel[rows], self.correct[rows],
+                       self.points[rows], self.error[rows], self.made[rows], self.delay[rows],
+                       pick(self.category), pick(self.expires))
+
+    @staticmethod
+    def concat(day: int, parts: list[Records]) -> Records:
+        """One batch of `parts` (as filed on `day`); parts keep their own made days."""
+        cat = np.concatenate
+        return Records(day, cat([r.subject for r in parts]), cat([r.true_actor for r in parts]),
+                       cat([r.behaviour for r in parts]), cat([r.channel for r in parts]),
+                       cat([r.correct for r in parts]), cat([r.points for r in parts]),
+                       cat([r.error for r in parts]), cat([r.made for r in parts]),
+                       cat([r.delay for r in parts]))
+
+
+class Observation:
+    """Every channel's tables, built once from the scenario, and the day's observing."""
+
+    name = "observation"
+
+    def __init__(self, scenario: Scenario, society: Society, seed: int):
+        self.channel_names = list(scenario.channels)
+        names = list(scenario.behaviours)
+        n_b = len(names)
+        self.channel_of = np.array(
+            [self.channel_names.index(b.channel) if b.channel else -1
+             for b in scenario.behaviours.values()],
+            dtype=np.int64,
+        )
+        chans = list(scenario.channels.values())
+        self.kind = np.array([CAMERA if c.kind == "camera" else REGISTER for c in chans]
+                             or [REGISTER], np.int64)
+        p_seen = np.array(
+            [c.capture_probability if c.kind == "camera" else c.record_probability for c in chans]
+            or [0.0],
+            dtype=np.float64,
+        )
+        # per behaviour: how its events reach the channel, with what probability, as what
+        self.mode = np.full(n_b, TRUE_EVENT, dtype=np.int64)
+        self.p_of = np.array([p_seen[c] if c >= 0 else 0.0 for c in self.channel_of])
+        self.as_of = np.arange(n_b, dtype=np.uint8)
+        for mode, routes in ((FALSE_FLAG_SOURCE, false_flag_routes(scenario)),
+                             (MALICIOUS_SOURCE, malicious_routes(scenario))):
+            for source, p, recorded_as in routes:
+                b = names.index(source)
+                self.mode[b], self.p_of[b], self.as_of[b] = mode, p, names.index(recorded_as)
+        self.profile_of = np.array(
+            [list(scenario.face_recognition).index(c.face_recognition) if c.face_recognition
+             else -1 for c in chans] or [-1],
+            dtype=np.int64,
+        )
+        self.faces = FaceRecognitionTables(scenario, society)
+        self.coverage = Coverage(scenario, society, self.channel_names)
+        self.delay_lo = np.array([c.delay_min_days for c in chans] or [0], dtype=np.int64)
+        self.delay_hi = np.array([c.delay_max_days for c in chans] or [0], dtype=np.int64)
+        self.linkage = np.array([c.linkage_error for c in chans] or [0.0], dtype=np.float64)
+        self.window = np.array([c.linkage_window for c in chans] or [1], dtype=np.int64)
+        self.delays = bool(self.delay_hi.max() > 0)
+
+        def keys(purpose: str) -> np.ndarray:
+            return np.array(
+                [stream_key(seed, "observation", f"{purpose}:{n}") for n in self.channel_names]
+                or [0],
+                dtype=np.uint64,
+            )
+
+        self.seen_keys, self.match_keys = keys("seen"), keys("match")
+        self.link_keys, self.delay_keys = keys("linkage"), keys("delay")
+        self.pick_key = stream_key(seed, "observation", "false-match-pick")
+        self.near_key = stream_key(seed, "observation", "nearby-pick")
+        self.n_people = society.n
+
+    def step(self, events: Events) -> Records:
+        subject, true_actor, behaviour, channel, error, delay = _observe(
+            events.day, events.actor, events.behaviour, self.channel_of, self.mode, self.p_of,
+            self.as_of, self.kind, self.profile_of, self.faces.tmr, self.faces.fmr,
+            self.faces.cell, self.coverage.table, self.coverage.region, self.coverage.enabled,
+            self.delay_lo, self.delay_hi, self.linkage, self.window, self.seen_keys,
+            self.match_keys, self.link_keys, self.delay_keys, self.pick_key, self.near_key,
+        )
+        return Records(events.day, subject, true_actor, behaviour, channel, error == NO_ERROR,
+                       np.zeros(subject.shape[0], dtype=np.int32), error,
+                       np.full(subject.shape[0], events.day, dtype=np.int32), delay)
+
+    def true_events_by_channel(self, events: Events) -> np.ndarray:
+        """True events today of the behaviours each channel is there to see (recall's base)."""
+        n_c = len(self.channel_names)
+        if len(events) == 0 or n_c == 0:
+            return np.zeros(n_c, dtype=np.int64)
+        # from the count per behaviour (a pass over the behaviours, not a gather per event)
+        per_behaviour = events.per_behaviour(self.channel_of.shape[0])
+        sees = (self.channel_of >= 0) & (self.mode == TRUE_EVENT)
+        return np.bincount(self.channel_of[sees], weights=per_behaviour[sees],
+                           minlength=n_c).astype(np.int64)
+
+
+@nb.njit(inline="always", cache=True)
+def _event_counter(day, b):
+    return np.uint64(day) * np.uint64(64) + np.uint64(b)
+
+
+@nb.njit(cache=True)
+def _observe_chunk(lo, hi, day, actor, behaviour, channel_of, mode, p_of, kind, profile_of,
+                   tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi, linkage,
+                   window, seen_keys, match_keys, link_keys, delay_keys, pick_key, near_key,
+                   subj, err, delay):
+    n_people = cell.shape[0]
+    for k in range(lo, hi):
+        subj[k] = -1
+        b = behaviour[k]
+        c = channel_of[b]
+        if c < 0:
+            continue
+        i = actor[k]
+        ctr = _event_counter(day, b)
+        p = p_of[b]
+        if kind[c] == CAMERA:
+            p = p * in_view(i, c, coverage, region, covered)
+        if uniform(seen_keys[c], np.uint64(i), ctr) >= p:
+            continue
+        m = mode[b]
+        e = NO_ERROR
+        if m == TRUE_EVENT:
+            if kind[c] == CAMERA:
+                u = uniform(match_keys[c], np.uint64(i), ctr)
+                s = recognise(i, profile_of[c], u, tmr, fmr, cell, pick_key, ctr)
+                if s < 0:
+                    continue
+                if s != i:
+                    e = FALSE_MATCH
+            else:
+                s = i
+                if linkage[c] > 0.0 and uniform(link_keys[c], np.uint64(i), ctr) < linkage[c]:
+                    s = pick_nearby(i, n_people, window[c], near_key, ctr)
+                    if s < 0:
+                        continue
+                    e = LINKAGE
+        elif m == FALSE_FLAG_SOURCE:
+            s = i
+            e = FALSE_FLAG
+        else:  # a made-up report about a neighbour
+            s = pick_nearby(i, n_people, window[c], near_key, ctr)
+            if s < 0:
+                continue
+            e = MALICIOUS_REPORT
+        subj[k] = s
+        err[k] = e
+        if delay_hi[c] > 0:
+            delay[k] = filing_delay(uniform(delay_keys[c], np.uint64(i), ctr), delay_lo[c],
+                                    delay_hi[c])
+        else:
+            delay[k] = 0
+
+
+@nb.njit(parallel=True, cache=True)
+def _observe(day, actor, behaviour, channel_of, mode, p_of, as_of, kind, profile_of, tmr, fmr,
+             cell, coverage, region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
+             match_keys, link_keys, delay_keys, pick_key, near_key):
+    n = actor.shape[0]
+    subj = np.empty(n, dtype=np.int64)
+    err = np.empty(n, dtype=np.uint8)
+    dly = np.empty(n, dtype=np.int32)
+    n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
+    for t in nb.prange(n_chunks):
+        _observe_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), day, actor, behaviour,
+                       channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell, coverage,
+                       region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
+                       match_keys, link_keys, delay_keys, pick_key, near_key, subj, err, dly)
+    keep = np.flatnonzero(subj >= 0)
+    m = keep.shape[0]
+    subject = np.empty(m, dtype=np.int64)
+    true_actor = np.empty(m, dtype=np.int64)
+    beh = np.empty(m, dtype=np.uint8)
+    chan = np.empty(m, dtype=np.uint8)
+    error = np.empty(m, dtype=np.uint8)
+    delay = np.empty(m, dtype=np.int32)
+    for r in range(m):
+        k = keep[r]
+        b = behaviour[k]
+        subject[r] = subj[k]
+        true_actor[r] = actor[k] if mode[b] == TRUE_EVENT else NOBODY
+        beh[r] = as_of[b]
+        chan[r] = channel_of[b]
+        error[r] = err[k]
+        delay[r] = dly[k]
+    return subject, true_actor, beh, chan, error, delay

@@ -1,0 +1,347 @@
+"""Response: people adapt to the system. Deterrence, chilling of speech, gamified virtue, avoidance.
+
+Only people who know the system exists respond (11% of people in pilot areas
+knew, FACTS.md); awareness spreads through one's own sanctions, through ties
+and through public shaming.
+
+How responses act on behaviour keeps common random numbers intact. Every
+(person, behaviour) pair's events come from its clock at the base, no-system
+rate (behaviour.py). A response THINS them: each due event is kept with
+probability factor(person, behaviour, day) <= 1, decided by a uniform keyed by
+(seed, "response", behaviour) and counter (person, day). The clock runs on
+regardless, so with responses off true behaviour is identical with and
+without the system, and with them on each person's realised events are a
+subset of their no-system events. Acts done only for points (`motive:
+points`) have their own clock at an upper-bound rate, thinned the same way.
+
+The factors:
+- deterrence (Becker 1968): an offence is kept with probability
+  exp(-sensitivity * q * penalty), q the perceived chance of being recorded.
+  q = min(1, base * m): base is the channel's nominal chance of recording the
+  act, m a per-person risk multiplier learnt from experience (Stafford & Warr
+  1993: one's own and one's contacts' punishment raise it, punishment
+  avoidance lowers it; Sah 1991).
+- chilling (Daymude, Axelrod & Forrest 2025, "Strategic analysis of dissent
+  and self-censorship", arXiv:2509.03731): a person with boldness b and
+  desire d (their propensity for the speech act) speaks fully while
+  b * d * value >= q * penalty (the defiant), and otherwise self-censors,
+  keeping exp(-(q * penalty - b * d * value) / temperature) of their speech;
+  temperature -> 0 is the model's pure best response.
+- gamified virtue: an aware, points-motivated person does a `motive: points`
+  act at min(1, points / points_for_full_rate) of its upper-bound rate.
+- avoidance: an aware person dodges a share of camera captures; a sanctioned
+  person may leave the pilot region, and the region's channels stop seeing them.
+
+Per-person state, allocated only when responses are on: two bytes (flags and
+the risk multiplier in 1/64 steps). Boldness, desire and motivation are pure
+functions of (seed, person), recomputed when needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from scoresim.model.behaviour import Events
+from scoresim.model.observation import Records
+from scoresim.model.random import normal, propensity_z, stream_key, uniform
+from scoresim.model.sanctions import BANNED, LISTED, SUSPENDED
+from scoresim.model.society import Society
+from scoresim.model.ties import Ties, no_ties
+from scoresim.scenario.schema import Scenario
+
+# flags
+AWARE, LEFT = 1, 2
+# how a behaviour responds
+UNTOUCHED, DETERRED, CHILLED, FOR_POINTS = 0, 1, 2, 3
+RISK_ONE = 64  # risk code of multiplier 1.0 (uint8: multipliers 0 .. 3.98)
+SANCTIONED = BANNED | LISTED | SUSPENDED
+
+
+class Response:
+    """Who knows about the system, what they fear, and which of their acts they forgo."""
+
+    name = "response"
+
+    def __init__(self, scenario: Scenario, society: Society, seed: int, points: np.ndarray,
+                 imposing: np.ndarray, shaming: np.ndarray, ties: Ties | None):
+        r = scenario.responses
+        self.enabled = r is not None
+        self.n = society.n
+        names = list(scenario.behaviours)
+        n_b = len(names)
+        self.kind = np.zeros(n_b, dtype=np.int64)
+        self.penalty = np.zeros(n_b, dtype=np.float64)
+        self.base_q = np.zeros(n_b, dtype=np.float64)
+        self.keep_keys = np.array(
+            [stream_key(seed, "response", f"keep:{b}") for b in names], dtype=np.uint64)
+        self.propensity_keys = np.array(
+            [stream_key(seed, "society", f"propensity:{b}") for b in names], dtype=np.uint64)
+        self.sigma = float(society.propensity_sigma)
+        self.points = points.astype(np.float64)
+        self.shaming = shaming.astype(np.bool_)
+        self.n_aware = 0
+        self.n_left = 0
+        # parameters, zero where a module is off
+        p = np.zeros(16, dtype=np.float64)
+        self.params = p
+        if r is None:
+            self.flags = np.zeros(0, dtype=np.uint8)
+            self.risk = np.zeros(0, dtype=np.uint8)
+            self.ties = no_ties()
+            return
+        self.ties = ties if ties is not None else no_ties()
+        chans = scenario.channels
+        frs = scenario.face_recognition
+        region = set(r.avoidance.region_channels) if r.avoidance else set()
+        self.camera_channel = np.array([c.kind == "camera" for c in chans.values()] or [False])
+        self.region_channel = np.array([c in region for c in chans] or [False])
+        for k, b in enumerate(scenario.behaviours.values()):
+            if b.channel is not None:
+                c = chans[b.channel]
+                self.base_q[k] = (c.capture_probability * frs[c.face_recognition].tmr
+                                  if c.kind == "camera" else c.record_probability)
+            extra = r.chilling.sanction_points if (b.speech and r.chilling) else (
+                r.deterrence.sanction_points if r.deterrence else 0)
+            self.penalty[k] = max(0.0, -float(points[k])) + (extra if imposing[k] else 0)
+            if b.motive == "points":
+                self.kind[k] = FOR_POINTS
+            elif b.speech and r.chilling is not None and self.penalty[k] > 0:
+                self.kind[k] = CHILLED
+            elif not b.speech and r.deterrence is not None and self.penalty[k] > 0:
+                self.kind[k] = DETERRED
+        a = r.awareness
+        p[0:4] = a.initial_share, a.from_sanction, a.from_tie, a.publicity_reach
+        p[15] = a.from_shaming
+        if r.deterrence:
+            d = r.deterrence
+            p[4:7] = d.sensitivity, d.own_gain, d.tie_gain
+            p[7] = d.impunity_decay
+        if r.chilling:
+            c = r.chilling
+            p[8:11] = c.value_points, c.boldness_sigma, c.temperature_points
+        if r.gamified_virtue:
+            p[11:13] = r.gamified_virtue.motivated_share, r.gamified_virtue.points_for_full_rate
+        if r.avoidance:
+            p[13:15] = r.avoidance.camera_avoidance, r.avoidance.leave_probability
+        self.keys = np.array([stream_key(seed, "response", w) for w in (
+            "aware-initial", "aware-sanction", "aware-tie", "publicity", "boldness",
+            "motivated", "avoid-camera", "leave")], dtype=np.uint64)
+        self.flags = np.zeros(self.n, dtype=np.uint8)
+        self.risk = np.zeros(self.n, dtype=np.uint8)
+        self.n_aware = int(_init_awareness(self.flags, self.risk, self.keys[0], p[0]))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"flags": self.flags, "risk": self.risk,
+                "counts": np.array([self.n_aware, self.n_left])}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.flags[:] = st["flags"]
+        self.risk[:] = st["risk"]
+        self.n_aware, self.n_left = (int(x) for x in st["counts"])
+
+    def thin(self, events: Events) -> Events:
+        """Today's realised events: each due event kept with its person's response factor."""
+        if not self.enabled or len(events) == 0:
+            return events
+        keep = _keep(events.day, events.actor, events.behaviour, self.kind, self.penalty,
+                     self.base_q, self.points, self.keep_keys, self.propensity_keys, self.sigma,
+                     self.flags, self.risk, self.keys, self.params)
+        return Events(events.day, *_kept(events.actor, events.behaviour, keep))
+
+    def avoid(self, records: Records) -> Records:
+        """Drop the captures aware people dodge and what the region no longer sees of leavers."""
+        if not self.enabled or len(records) == 0 or (self.params[13] == 0 and self.n_left == 0):
+            return records
+        keep = _seen(records.day, records.subject, records.true_actor, records.behaviour,
+                     records.channel, self.camera_channel, self.region_channel, self.flags,
+                     self.risk, self.keys[6], self.params[13])
+        if keep.all():
+            return records
+        return records.take(keep)
+
+    def learn(self, day: int, events: Events, records: Records, status: np.ndarray) -> None:
+        """After judging: experience raises or lowers perceived risk; awareness spreads."""
+        if not self.enabled:
+            return
+        new_aware, new_left = _learn(
+            day, events.actor, events.behaviour, records.subject, records.behaviour,
+            records.points, self.kind, self.shaming, status, self.flags, self.risk,
+            self.ties.offsets, self.ties.neighbours, self.keys, self.params)
+        self.n_aware += int(new_aware)
+        self.n_left += int(new_left)
+
+    @property
+    def left_region(self) -> np.ndarray:
+        return (self.flags & LEFT) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
+
+    @property
+    def aware(self) -> np.ndarray:
+        return (self.flags & AWARE) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
+
+    @property
+    def nbytes(self) -> int:
+        return self.flags.nbytes + self.risk.nbytes
+
+
+@nb.njit(parallel=True, cache=True)
+def _init_awareness(flags, risk, key, share):
+    n = flags.shape[0]
+    count = 0
+    for i in nb.prange(n):
+        if uniform(key, np.uint64(i), np.uint64(0)) < share:
+            flags[i] = AWARE
+            risk[i] = RISK_ONE
+            count += 1
+    return count
+
+
+@nb.njit(inline="always", cache=True)
+def factor(i, b, day, kind, penalty, base_q, points, propensity_keys, sigma, flags, risk,
+           keys, params):
+    """Probability that person i keeps a due event of behaviour b: the response, in one place."""
+    k = kind[b]
+    if k == UNTOUCHED:
+        return 1.0
+    aware = (flags[i] & AWARE) != 0
+    if k == FOR_POINTS:
+        if not aware or points[b] <= 0.0:
+            return 0.0
+        if uniform(keys[5], np.uint64(i), np.uint64(0)) >= params[11]:
+            return 0.0
+        return min(1.0, points[b] / params[12])
+    if not aware:
+        return 1.0
+    q = min(1.0, base_q[b] * risk[i] / RISK_ONE)
+    cost = q * penalty[b]
+    if k == DETERRED:
+        return math.exp(-params[4] * cost)
+    # CHILLED: boldness x desire x value against the perceived expected punishment
+    s = params[9]
+    bold = math.exp(s * normal(keys[4], np.uint64(i), np.uint64(0)) - 0.5 * s * s)
+    desire = 1.0
+    if sigma > 0.0:
+        desire = math.exp(sigma * propensity_z(propensity_keys[b], np.uint64(i))
+                          - 0.5 * sigma * sigma)
+    gap = cost - bold * desire * params[8]
+    if gap <= 0.0:
+        return 1.0
+    return math.exp(-gap / params[10])
+
+
+@nb.njit(parallel=True, cache=True)
+def _keep(day, actor, behaviour, kind, penalty, base_q, points, keep_keys, propensity_keys,
+          sigma, flags, risk, keys, params):
+    n = actor.shape[0]
+    keep = np.empty(n, dtype=np.bool_)
+    for k in nb.prange(n):
+        i = actor[k]
+        b = behaviour[k]
+        f = factor(i, b, day, kind, penalty, base_q, points, propensity_keys, sigma, flags,
+                   risk, keys, params)
+        keep[k] = f >= 1.0 or uniform(keep_keys[b], np.uint64(i), np.uint64(day)) < f
+    return keep
+
+
+@nb.njit(cache=True)
+def _kept(actor, behaviour, keep):
+    """The kept events, in their order (one pass instead of two boolean selections)."""
+    m = 0
+    for k in range(keep.shape[0]):
+        m += keep[k]
+    a = np.empty(m, dtype=actor.dtype)
+    b = np.empty(m, dtype=behaviour.dtype)
+    j = 0
+    for k in range(keep.shape[0]):
+        if keep[k]:
+            a[j] = actor[k]
+            b[j] = behaviour[k]
+            j += 1
+    return a, b
+
+
+@nb.njit(parallel=True, cache=True)
+def _seen(day, subject, true_actor, behaviour, channel, camera_channel, region_channel, flags,
+          risk, key, camera_avoidance):
+    n = subject.shape[0]
+    keep = np.ones(n, dtype=np.bool_)
+    for r in nb.prange(n):
+        c = channel[r]
+        a = true_actor[r]
+        if region_channel[c] and ((flags[subject[r]] & LEFT) or (a >= 0 and flags[a] & LEFT)):
+            keep[r] = False
+        elif camera_channel[c] and a >= 0 and (flags[a] & AWARE):
+            p = camera_avoidance * min(1.0, risk[a] / RISK_ONE)
+            ctr = np.uint64(day) * np.uint64(64) + np.uint64(behaviour[r])
+            if uniform(key, np.uint64(a), ctr) < p:
+                keep[r] = False
+    return keep
+
+
+@nb.njit(inline="always", cache=True)
+def _raise(risk, i, gain):
+    risk[i] = min(255, int(risk[i]) + int(round(gain * RISK_ONE)))
+
+
+@nb.njit(cache=True)
+def _learn(day, actor, behaviour, subject, rec_behaviour, rec_points, kind, shaming, status,
+           flags, risk, offsets, contacts, keys, params):
+    n_people = flags.shape[0]
+    new_aware = 0
+    new_left = 0
+    d = np.uint64(day)
+    # punishment avoidance: each offence committed lowers the risk multiplier a little
+    decay = params[7]
+    if decay > 0.0:
+        for k in range(actor.shape[0]):
+            kb = kind[behaviour[k]]
+            i = actor[k]
+            if (kb == DETERRED or kb == CHILLED) and (flags[i] & AWARE):
+                risk[i] = int(round(risk[i] * (1.0 - decay)))
+    n_shamed = 0
+    has_ties = offsets.shape[0] == n_people + 1
+    for r in range(subject.shape[0]):
+        if shaming[rec_behaviour[r]]:
+            n_shamed += 1
+        if rec_points[r] >= 0:
+            continue
+        s = subject[r]
+        if flags[s] & AWARE:
+            _raise(risk, s, params[5])
+        # a sanction is felt and a face on a shaming screen may be seen; a deduction alone is not
+        sanctioned = (status[s] & SANCTIONED) != 0
+        if not (flags[s] & AWARE):
+            p_tell = params[1] if sanctioned else (params[15] if shaming[rec_behaviour[r]] else 0.0)
+            if uniform(keys[1], np.uint64(s), d) < p_tell:
+                flags[s] |= AWARE
+                risk[s] = RISK_ONE
+                new_aware += 1
+        if not sanctioned:
+            continue
+        if params[14] > 0.0 and (status[s] & SANCTIONED) and not (flags[s] & LEFT):
+            if uniform(keys[7], np.uint64(s), d) < params[14]:
+                flags[s] |= LEFT
+                new_left += 1
+        if has_ties:
+            for t in range(offsets[s], offsets[s + 1]):
+                c = contacts[t]
+                if flags[c] & AWARE:
+                    _raise(risk, c, params[6])
+                elif uniform(keys[2], np.uint64(c), d) < params[2]:
+                    flags[c] |= AWARE
+                    risk[c] = RISK_ONE
+                    new_aware += 1
+    # publicity: each shamed record reaches publicity_reach random people on average
+    reach = n_shamed * params[3]
+    m = int(reach)
+    if uniform(keys[3], d, np.uint64(1 << 40)) < reach - m:
+        m += 1
+    for t in range(m):
+        j = min(int(uniform(keys[3], d, np.uint64(t)) * n_people), n_people - 1)
+        if not (flags[j] & AWARE):
+            flags[j] |= AWARE
+            risk[j] = RISK_ONE
+            new_aware += 1
+    return new_aware, new_left

@@ -1,0 +1,272 @@
+"""What surveillance gets wrong, counted: errors by kind, channel quality, and who bears it.
+
+Two tables, both kept from counts updated as events happen (never a scan over
+people each day):
+
+- daily columns joined to the timeseries: filed records by kind of error,
+  records expired and pending, and (with `metrics: {channels: true}`) for
+  every channel its true events, its records and its correct records on the
+  day they were made, from which `Results.channel_quality()` gives precision
+  (correct records / records) and recall (true events recorded correctly /
+  true events);
+- with `metrics: {breakdown: [group, sex, ...]}`, `breakdown.parquet`: one row
+  per day, dimension and value (a trait and one of its levels), with records,
+  wrongful records, travel bans, wrongful bans and shaming displays. Ban
+  counts are stocks kept per level from the status changes the sanctions
+  module reports, exactly as its own totals are kept.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import pandas as pd
+
+from scoresim.model.behaviour import Events
+from scoresim.model.observation import ERRORS, FALSE_MATCH, Observation, Records
+from scoresim.model.sanctions import BANNED, WRONGLY_BANNED, Sanctions
+from scoresim.model.society import Society
+from scoresim.scenario.schema import Scenario
+
+BREAKDOWN_COLUMNS = ["n_people", "n_records", "n_wrongful_records", "n_false_match_records",
+                     "n_travel_banned", "n_wrongly_banned", "n_shamed", "n_shamed_wrongly"]
+
+
+# breakdown columns counted from records, and which record codes each one counts
+# (code bit 1: wrongful, 2: false match, 4: shown)
+RECORD_COLUMNS = [1, 2, 3, 6, 7]
+CODE_COLUMNS = np.array([[1, (c & 1) != 0, (c & 2) != 0, (c & 4) != 0, (c & 5) == 5]
+                         for c in range(8)], dtype=np.int64)
+JOINT_MAX = 4096  # joint cells (product of the traits' levels) counted directly
+
+
+class SurveillanceMetrics:
+    """Daily counts of errors by kind and, where asked, of each channel's quality."""
+
+    def __init__(self, scenario: Scenario, observation: Observation, days: int):
+        self.observation = observation
+        self.channels = list(observation.channel_names) if scenario.metrics.channels else []
+        cols = [f"n_{e}_records" for e in ERRORS[1:]] + ["n_expired_records",
+                                                         "n_pending_records"]
+        for c in self.channels:
+            cols += [f"n_true_events_{c}", f"n_seen_{c}", f"n_seen_correct_{c}"]
+        self.columns = cols
+        self.table = {c: np.zeros(days, dtype=np.int64) for c in cols}
+
+    def step(self, day: int, events: Events, seen: Records, filed: Records, n_expired: int,
+             n_pending: int) -> None:
+        t = self.table
+        by_error = np.bincount(filed.error, minlength=len(ERRORS)) if len(filed) else \
+            np.zeros(len(ERRORS), np.int64)
+        for k, e in enumerate(ERRORS[1:], start=1):
+            t[f"n_{e}_records"][day] = by_error[k]
+        t["n_expired_records"][day] = n_expired
+        t["n_pending_records"][day] = n_pending
+        if self.channels:
+            n_c = len(self.channels)
+            true = self.observation.true_events_by_channel(events)
+            records = np.bincount(seen.channel, minlength=n_c)
+            right = np.bincount(seen.channel, weights=seen.correct, minlength=n_c).astype(np.int64)
+            for k, c in enumerate(self.channels):
+                t[f"n_true_events_{c}"][day] = true[k]
+                t[f"n_seen_{c}"][day] = records[k]
+                t[f"n_seen_correct_{c}"][day] = right[k]
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {c: v for c, v in self.table.items()}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        for c, v in self.table.items():
+            v[:] = st[c]
+
+    def join(self, frame: pd.DataFrame) -> pd.DataFrame:
+        n = len(frame)
+        extra = pd.DataFrame({c: v[:n] for c, v in self.table.items()}, index=frame.index)
+        return pd.concat([frame, extra], axis=1)
+
+
+def channel_quality(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Precision and recall of every channel over a run, from its daily channel columns."""
+    names = [c[len("n_true_events_"):] for c in timeseries.columns
+             if c.startswith("n_true_events_")]
+    rows = []
+    for c in names:
+        true = int(timeseries[f"n_true_events_{c}"].sum())
+        seen = int(timeseries[f"n_seen_{c}"].sum())
+        right = int(timeseries[f"n_seen_correct_{c}"].sum())
+        rows.append({"channel": c, "n_true_events": true, "n_records": seen,
+                     "n_correct_records": right,
+                     "precision": right / seen if seen else float("nan"),
+                     "recall": right / true if true else float("nan")})
+    return pd.DataFrame(rows, columns=["channel", "n_true_events", "n_records",
+                                       "n_correct_records", "precision", "recall"])
+
+
+class Breakdown:
+    """Daily outcomes per level of each asked-for trait, kept incrementally."""
+
+    def __init__(self, scenario: Scenario, society: Society, sanctions: Sanctions, days: int):
+        self.dims = list(scenario.metrics.breakdown)
+        self.traits = [society.trait(d) for d in self.dims]
+        self.levels = [society.levels[d] for d in self.dims]
+        self.offset = np.cumsum([0] + [len(v) for v in self.levels])
+        n_cells = int(self.offset[-1])
+        sizes = [len(v) for v in self.levels]
+        n_joint = int(np.prod(sizes)) if sizes else 1
+        if n_joint <= JOINT_MAX:
+            # one number per person for all traits together: a record is then one count
+            # in a small table, and the levels of each trait are summed out once a day
+            self.joint = np.zeros(society.n, dtype=np.uint8 if n_joint <= 256 else np.uint16)
+            self.margin = np.zeros((n_cells, n_joint), dtype=np.int64)
+            stride = 1
+            for k in reversed(range(len(self.traits))):
+                self.joint += (self.traits[k].astype(np.int64) * stride).astype(self.joint.dtype)
+                level = (np.arange(n_joint) // stride) % sizes[k]
+                self.margin[self.offset[k] + level, np.arange(n_joint)] = 1
+                stride *= sizes[k]
+            self.cells = None
+        else:  # too many combinations: each person's level of every trait side by side
+            wide = np.uint8 if all(n <= 256 for n in sizes) else np.uint16
+            self.cells = np.ascontiguousarray(np.stack(self.traits, axis=1).astype(wide))
+            self.joint = None
+        self.shame = sanctions.shame_trigger if sanctions.shaming else None
+        self.table = np.zeros((days, n_cells, len(BREAKDOWN_COLUMNS)), dtype=np.int64)
+        self.people = np.zeros(n_cells, dtype=np.int64)
+        self.banned = np.zeros(n_cells, dtype=np.int64)
+        self.wrongly = np.zeros(n_cells, dtype=np.int64)
+        status = sanctions.status
+        for k, tr in enumerate(self.traits):  # once, at the start: who is in which level
+            lo, n_lv = self.offset[k], len(self.levels[k])
+            self.people[lo:lo + n_lv] = np.bincount(tr, minlength=n_lv)
+            self.banned[lo:lo + n_lv] = np.bincount(tr, weights=(status & BANNED) != 0,
+                                                    minlength=n_lv).astype(np.int64)
+            self.wrongly[lo:lo + n_lv] = np.bincount(
+                tr, weights=(status & WRONGLY_BANNED) != 0, minlength=n_lv).astype(np.int64)
+        sanctions.watchers.append(self.note)
+
+    def note(self, day: int, people: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
+        """Status changes of re-judged people move the stocks of their levels."""
+        flips = (before ^ after) & (BANNED | WRONGLY_BANNED)
+        changed = np.flatnonzero(flips)
+        if changed.shape[0] == 0:
+            return
+        who = people[changed].astype(np.int64)
+        b, a = before[changed], after[changed]
+        d_ban = ((a & BANNED) != 0).astype(np.int64) - ((b & BANNED) != 0)
+        d_wrong = ((a & WRONGLY_BANNED) != 0).astype(np.int64) - ((b & WRONGLY_BANNED) != 0)
+        for k, tr in enumerate(self.traits):
+            cell = self.offset[k] + tr[who]
+            np.add.at(self.banned, cell, d_ban)
+            np.add.at(self.wrongly, cell, d_wrong)
+
+    def step(self, day: int, filed: Records) -> None:
+        row = self.table[day]
+        row[:, 0] = self.people
+        row[:, 4] = self.banned
+        row[:, 5] = self.wrongly
+        row[:, [1, 2, 3, 6, 7]] = 0
+        if len(filed) == 0:
+            return
+        shame = self.shame if self.shame is not None else np.zeros(0, np.bool_)
+        if self.joint is not None:
+            by_code = _count_joint(filed.subject, filed.correct, filed.error, filed.behaviour,
+                                   shame, self.joint, self.margin.shape[1],
+                                   nb.get_num_threads())
+            row[:, RECORD_COLUMNS] = self.margin @ by_code @ CODE_COLUMNS
+            return
+        row += _count_filed(filed.subject, filed.correct, filed.error, filed.behaviour, shame,
+                            self.cells, self.offset.astype(np.int64), row.shape[0],
+                            row.shape[1], nb.get_num_threads())
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"table": self.table, "people": self.people, "banned": self.banned,
+                "wrongly": self.wrongly}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        for name in ("table", "people", "banned", "wrongly"):
+            getattr(self, name)[:] = st[name]
+
+    def frame(self, days_done: int) -> pd.DataFrame:
+        n_cells = self.table.shape[1]
+        dims = np.concatenate([[d] * len(v) for d, v in zip(self.dims, self.levels, strict=True)])
+        values = np.concatenate([list(v) for v in self.levels])
+        out = pd.DataFrame({
+            "day": np.repeat(np.arange(days_done, dtype=np.int32), n_cells),
+            "dimension": pd.Categorical(np.tile(dims, days_done), categories=self.dims),
+            "value": np.tile(values, days_done).astype(str),
+        })
+        flat = self.table[:days_done].reshape(days_done * n_cells, -1)
+        for j, c in enumerate(BREAKDOWN_COLUMNS):
+            out[c] = flat[:, j]
+        return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _count_joint(subject, correct, error, behaviour, shame, joint, n_joint, threads):
+    """Today's filed records by joint cell and by code (wrong, false match, shown).
+
+    Each thread counts its own slice into its own table; the tables are integers
+    summed at the end, so the result does not depend on the schedule.
+    """
+    n = subject.shape[0]
+    tables = np.zeros((threads, n_joint, 8), dtype=np.int64)
+    per = (n + threads - 1) // threads
+    for t in nb.prange(threads):
+        _count_joint_slice(t * per, min(n, (t + 1) * per), subject, correct, error, behaviour,
+                           shame, joint, tables[t])
+    return tables.sum(axis=0)
+
+
+@nb.njit(cache=True)
+def _count_joint_slice(lo, hi, subject, correct, error, behaviour, shame, joint, table):
+    shaming = shame.shape[0] > 0
+    for r in range(lo, hi):
+        code = (1 - np.int64(correct[r])) | (np.int64(error[r] == FALSE_MATCH) << 1)
+        if shaming and shame[behaviour[r]]:
+            code |= 4
+        table[joint[subject[r]], code] += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _count_filed(subject, correct, error, behaviour, shame, cells, offset, n_cells, n_cols,
+                 threads):
+    """Today's filed records by level of each trait: all, wrongful, false matches, shown.
+
+    Each thread counts its own slice of the records into its own table; the tables
+    are integers summed at the end, so the result does not depend on the schedule.
+    """
+    n = subject.shape[0]
+    tables = np.zeros((threads, n_cells, n_cols), dtype=np.int64)
+    per = (n + threads - 1) // threads
+    for t in nb.prange(threads):
+        _count_slice(t * per, min(n, (t + 1) * per), subject, correct, error, behaviour,
+                     shame, cells, offset, tables[t])
+    return tables.sum(axis=0)
+
+
+@nb.njit(cache=True)
+def _count_slice(lo, hi, subject, correct, error, behaviour, shame, cells, offset, row):
+    for r in range(lo, hi):
+        s = subject[r]
+        wrong = not correct[r]
+        false_match = error[r] == FALSE_MATCH
+        shown = shame.shape[0] > 0 and shame[behaviour[r]]
+        for k in range(cells.shape[1]):
+            c = offset[k] + cells[s, k]
+            row[c, 1] += 1
+            if wrong:
+                row[c, 2] += 1
+            if false_match:
+                row[c, 3] += 1
+            if shown:
+                row[c, 6] += 1
+                if wrong:
+                    row[c, 7] += 1
+
+
+def empty_breakdown() -> pd.DataFrame:
+    cols: dict[str, object] = {"day": pd.Series([], dtype=np.int32),
+                               "dimension": pd.Series([], dtype=str),
+                               "value": pd.Series([], dtype=str)}
+    cols.update({c: pd.Series([], dtype=np.int64) for c in BREAKDOWN_COLUMNS})
+    return pd.DataFrame(cols)

@@ -1,0 +1,211 @@
+"""Results: what one run produced, in memory, and the run folder it is written to and read from.
+
+A run folder holds `manifest.json`, `timeseries.parquet`, `people.parquet` and
+(unless records are off) `records.parquet`, with the optional tables beside
+them (runs/layout.py names them all). It is written through a staging folder
+(runs/folder.py), so a run that did not finish is never taken for one that did.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scoresim.model.credit_file import RECORD_SCHEMA
+from scoresim.model.surveillance_metrics import channel_quality
+from scoresim.runs.folder import RunFolderError, is_partial, staging, write_json
+from scoresim.runs.layout import (
+    BREAKDOWN,
+    MANIFEST,
+    PEOPLE,
+    RECORDS,
+    SANCTIONS,
+    SOCIETY_TABLES,
+    TIMESERIES,
+    society_table,
+)
+from scoresim.runs.plot import overview_figure
+
+
+@dataclass
+class Results:
+    """What one run produced: DataFrames for analysis, and the files behind them."""
+
+    manifest: dict[str, Any]
+    timeseries: pd.DataFrame
+    # the final state of each person: an Arrow table straight from the engine (written
+    # as is, converted to a DataFrame only when read: at 100M people the conversion
+    # costs seconds and gigabytes), or a DataFrame
+    _people: pd.DataFrame | pa.Table
+    records_path: Path | None = None
+    folder: Path | None = None
+    _records: pd.DataFrame | None = field(default=None, repr=False)
+    breakdown: pd.DataFrame | None = field(default=None, repr=False)
+    """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def people(self) -> pd.DataFrame:
+        """One row per person: final score, grade, sanctions and traits."""
+        if isinstance(self._people, pa.Table):
+            self._people = self._people.to_pandas()
+        return self._people
+
+    @people.setter
+    def people(self, value: pd.DataFrame) -> None:
+        self._people = value
+
+    @property
+    def firms(self) -> pd.DataFrame | None:
+        return self.tables.get("firms")
+
+    @property
+    def collateral(self) -> pd.DataFrame | None:
+        """One row per collateral sanction, with the person or firm whose record caused it."""
+        return self.tables.get("collateral")
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        return self.manifest["scenario"]
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """The credit file (read from Parquet on first use; it can be large)."""
+        if self._records is None:
+            if self.records_path is not None and self.records_path.exists():
+                df = pq.read_table(self.records_path).to_pandas()
+            else:
+                df = RECORD_SCHEMA.empty_table().to_pandas()
+            self._records = df
+        return self._records
+
+    @property
+    def sanctions(self) -> pd.DataFrame:
+        """Each sanction begun or ended (day, person, sanction, started), for kept files."""
+        path = self.records_path.with_name(SANCTIONS) if self.records_path else None
+        if path is None or not path.exists():
+            return pd.DataFrame({"day": [], "person": [], "sanction": [], "started": []})
+        return pq.read_table(path).to_pandas()
+
+    def channel_quality(self) -> pd.DataFrame:
+        """Precision and recall of each channel over the run (with metrics.channels)."""
+        return channel_quality(self.timeseries)
+
+    def summary(self) -> dict[str, Any]:
+        """The key numbers of the last day, for tables and registries."""
+        ts = self.timeseries
+        last = {c: ts[c].iloc[-1].item() for c in ts.columns} if len(ts) else None
+        out: dict[str, Any] = {
+            "scenario": self.manifest["scenario"]["name"],
+            "agents": self.manifest["agents"],
+            "days": self.manifest["days"],
+            "seed": self.manifest["seed"],
+        }
+        if last is not None:
+            for col in ts.columns:
+                if col.startswith("n_grade_") or col in (
+                    "mean_score", "n_travel_banned", "n_wrongly_banned", "n_dishonest",
+                    "n_consumption_banned", "n_media_suspended",
+                ):
+                    out[col] = last[col]
+        for col in ("n_records", "n_false_records", "n_events", "n_speech_events",
+                    "n_shamed", "n_shamed_wrongly", "n_delisted"):
+            if col in ts:
+                out[f"total_{col[2:]}"] = int(ts[col].sum())
+        out["wall_seconds"] = self.manifest.get("wall_seconds")
+        return out
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the run folder atomically; refuses to replace a folder that holds anything."""
+        folder = Path(folder)
+        with staging(folder) as tmp:
+            self._write_into(tmp)
+        self.folder = folder
+        if self.records_path is not None and (folder / RECORDS).exists():
+            self.records_path = folder / RECORDS
+        return folder
+
+    def _write_into(self, tmp: Path) -> None:
+        write_json(tmp / MANIFEST, self.manifest)
+        pq.write_table(pa.Table.from_pandas(self.timeseries, preserve_index=False),
+                       tmp / TIMESERIES, compression="zstd")
+        people = self._people if isinstance(self._people, pa.Table) else \
+            pa.Table.from_pandas(self._people, preserve_index=False)
+        pq.write_table(people, tmp / PEOPLE, compression="zstd")
+        if self.breakdown is not None:
+            pq.write_table(pa.Table.from_pandas(self.breakdown, preserve_index=False),
+                           tmp / BREAKDOWN, compression="zstd")
+        for name, table in self.tables.items():
+            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
+                           tmp / society_table(name), compression="zstd")
+        if self.records_path is not None:
+            for name in (RECORDS, SANCTIONS):
+                source = self.records_path.with_name(name)
+                target = tmp / name
+                if source.exists() and source.resolve() != target.resolve():
+                    shutil.copyfile(source, target)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items())
+        return f"<table><caption>scoresim run</caption>{rows}</table>"
+
+    def plot(self) -> Any:
+        """The run at a glance, as a plotly Figure: grade shares and sanctions, day by day."""
+        return overview_figure(self)
+
+
+def load(folder: str | Path) -> Results:
+    """Read a run folder back; refuse anything that is not a finished run.
+
+    A staging folder (an interrupted or killed run) and a folder missing any
+    file the manifest promises are refused, so a run that did not finish is
+    never taken for one that did.
+    """
+    folder = Path(folder)
+    if is_partial(folder):
+        raise RunFolderError(f"{folder}: an unfinished run (its process stopped before the "
+                             "run folder was complete); it can be deleted")
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder}: no such run folder")
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise RunFolderError(f"{folder}: not a run folder (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunFolderError(f"{folder}: unreadable {MANIFEST} ({exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenario"), dict):
+        raise RunFolderError(f"{folder}: {MANIFEST} is not a scoresim manifest")
+    needed = [TIMESERIES, PEOPLE]
+    if manifest.get("records", "none") != "none":
+        needed.append(RECORDS)
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise RunFolderError(f"{folder}: incomplete run folder (missing {', '.join(missing)})")
+    records = folder / RECORDS
+    try:
+        timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
+        people = pq.read_table(folder / PEOPLE).to_pandas()
+        if records.exists():
+            pq.read_metadata(records)  # a whole file ends with its footer
+        breakdown = (pq.read_table(folder / BREAKDOWN).to_pandas()
+                     if (folder / BREAKDOWN).is_file() else None)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
+    tables = {}
+    for name in SOCIETY_TABLES:
+        path = folder / society_table(name)
+        if path.is_file():
+            try:
+                tables[name] = pq.read_table(path).to_pandas()
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                raise RunFolderError(f"{folder}: unreadable {path.name} ({exc})") from None
+    return Results(manifest, timeseries, people, records if records.exists() else None, folder,
+                   breakdown=breakdown, tables=tables)

@@ -1,0 +1,160 @@
+"""The machinery sweeps, calibrations and sensitivity studies share: Dask clients, progress, locks.
+
+Members run as Dask tasks: on a LocalCluster sized to the machine by default
+(one process per core, one thread each, numba held to one thread per worker),
+or on any scheduler by address, which is how a study reaches an HPC batch
+system through dask-jobqueue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from scoresim.runs.folder import RunFolderError
+from scoresim.scenario import ScenarioError
+
+#: How long a local cluster may have no workers before a study gives up (seconds).
+NO_WORKERS_TIMEOUT = 120.0
+
+log = logging.getLogger(__name__)
+
+
+class NoWorkersError(RuntimeError):
+    """The local cluster lost all its workers (killed, out of memory?)."""
+
+
+@contextlib.contextmanager
+def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: str, total: int
+                 ) -> Iterator[Callable[[int], None]]:
+    """An `advance(n)` for work of `total` items: a rich bar, a callback, or nothing."""
+    if callable(progress):
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress(done[0], total)
+
+        yield advance
+        return
+    if not progress:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(unit, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
+    """A Dask client: on a new LocalCluster, at an address, or on a given client/cluster."""
+    from distributed import Client
+
+    if scheduler is None:
+        cluster = local_cluster(workers or max(1, min(usable_cores(), n_todo)))
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+    elif isinstance(scheduler, Client):
+        yield scheduler
+    elif isinstance(scheduler, str):
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ScenarioError("--scheduler", f"cannot reach a Dask scheduler at "
+                                f"'{scheduler}' ({type(exc).__name__}: {exc})") from None
+        with client:
+            yield client
+    else:
+        with Client(scheduler) as client:  # a cluster object (LocalCluster, SLURMCluster ...)
+            yield client
+
+
+def local_cluster(n_workers: int) -> Any:
+    """A LocalCluster of `n_workers` processes with one thread each, numba held to one
+    thread per worker: members run side by side instead of fighting over cores."""
+    from distributed import LocalCluster
+
+    # `env` is set in each worker process only; the nanny's pre-spawn environment would
+    # also change this process's, and numba refuses a thread count that changes under it
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR,
+                        env={"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class WorkerWatch:
+    """Notices a cluster without workers. Dask waits for workers forever, which is right
+    for a batch system still queueing jobs, but a local cluster whose worker processes
+    were all killed (out of memory, say) would leave the sweep hanging."""
+
+    def __init__(self, client: Any, own_cluster: bool):
+        self.client, self.own_cluster = client, own_cluster
+        self.since: float | None = None
+        self.warned = False
+
+    def check(self) -> None:
+        try:
+            n_workers = len(self.client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - the next wait says what is wrong
+            return
+        if n_workers:
+            self.since = None
+            return
+        now = time.monotonic()
+        self.since = self.since or now
+        idle = now - self.since
+        if self.own_cluster and idle > NO_WORKERS_TIMEOUT:
+            raise NoWorkersError(f"the local cluster has had no workers for {idle:.0f} s (killed, "
+                             "out of memory?); finished members are kept; re-run to go on")
+        if not self.own_cluster and idle > NO_WORKERS_TIMEOUT and not self.warned:
+            log.warning("no Dask workers for %.0f s; waiting for the scheduler to get some",
+                        idle)
+            self.warned = True
+
+
+@contextlib.contextmanager
+def exclusive(folder: Path, lock_name: str, what: str) -> Iterator[None]:
+    """One study process per folder: a second would undo or interleave the first's work."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; run one study per folder
+        yield
+        return
+    with open(folder / lock_name, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderError(f"{folder}: another {what} is running in this folder") \
+                from None
+        except OSError:
+            pass  # a file system without locks (some NFS): carry on
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(handle, fcntl.LOCK_UN)
