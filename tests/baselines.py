@@ -64,7 +64,7 @@ class Case:
 
 def cases() -> list[Case]:
     """Every built-in scenario on the day engine, and on the person backend where it runs."""
-    from scoresim.model.lives import reasons_not_eligible
+    from scoresim.model.backends import reasons_not_eligible
     from scoresim.scenario import builtin_names, load_scenario
 
     out = []

@@ -15,7 +15,7 @@ def test_each_day_s_events_come_in_person_order() -> None:
     sim = Simulation(scenario)
     n_events = 0
     for day in range(30):
-        events = sim.behaviour.step(day)
+        events = sim.step().events
         key = events.actor * 64 + events.behaviour
         assert (np.diff(key) > 0).all(), f"day {day}: events out of order"
         n_events += len(events)

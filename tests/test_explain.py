@@ -245,3 +245,65 @@ def test_cli_explain_not_a_run_folder(tmp_path):
     assert r.exit_code == 2 and "no such RUN folder" in r.output
     r = runner.invoke(app, ["explain", str(tmp_path), "--person", "1"])
     assert r.exit_code == 2 and "not a run folder" in r.output
+
+
+# --- a long run with every way out: repeat listings, repayment, repair, won appeals --------
+LONG_DAYS = 1_000
+LONG = {
+    "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
+    "face_recognition.nist-2019-us.tmr": 0.7,
+    "behaviours.court_judgment_default.rate": 0.0005,
+    # a listing on camera evidence: some listings are wrong, and won appeals end them
+    "behaviours.fare_evasion": {"rate": 0.002, "channel": "street_camera"},
+    "scoring.points.fare_evasion": -30,
+    "sanctions.dishonest_list.triggers": ["court_judgment_default", "fare_evasion"],
+    "appeals.file_probability": 0.8,
+    "appeals.win_false_match": 0.9,
+}
+
+
+@pytest.fixture(scope="module")
+def long_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("explain-long") / "long"
+    scoresim.run("pilot-city", agents=AGENTS, days=LONG_DAYS, seed=SEED, records="all",
+                 out=out, set=LONG)
+    return out
+
+
+def _log_rows(folder: Path) -> set[tuple]:
+    log = pq.read_table(folder / "sanctions.parquet").to_pandas()
+    log["sanction"] = log["sanction"].astype(str)
+    return set(log[["day", "person", "sanction", "started"]].itertuples(index=False, name=None))
+
+
+def test_a_long_story_with_every_way_out_matches_the_engine(long_run):
+    """Over more than two listing periods, with repeat listings extended, debts repaid,
+    records repaired and appeals won (ending wrong listings), every story ends where
+    the run ended and tells the engine's own begin and end days."""
+    run = scoresim.load(long_run)
+    told = ex.stories(run, range(AGENTS), use_log=False)
+    people = run.people.set_index("id")
+    for pid, story in told.items():
+        end, row = story[-1], people.loc[pid]
+        assert end["score"] == row["score"], pid
+        assert end["false_points"] == row["false_points"], pid
+        for sanction, flag in FLAGS.items():
+            assert (sanction in end["in_force"]) == bool(row[flag]), (pid, sanction)
+        assert end["wrongly_banned"] == bool(row["wrongly_banned"]), pid
+    derived = {(e["day"], pid, e["sanction"], e["event"] == "began")
+               for pid, story in told.items() for e in story
+               if e["kind"] == "sanction" and e["event"] in ("began", "ended")}
+    rows = _log_rows(long_run)
+    assert {r for r in rows if r[2] in FLAGS} == derived
+    # the run did what the test is about
+    records = run.records
+    why = records["expires_by"].astype(str)
+    listing = records["behaviour"].astype(str).isin(LONG["sanctions.dishonest_list.triggers"])
+    assert (why == "appeal").sum() > 0 and (why == "repair").sum() > 0
+    assert ((why == "appeal") & listing).sum() > 0, "no won appeal against a listing"
+    ends = [e["why"] for s in told.values() for e in s
+            if e["kind"] == "sanction" and e["sanction"] == "dishonest_list"
+            and e["event"] == "ended"]
+    assert any("appeal" in w for w in ends) and any("paid" in w for w in ends)
+    repeats = records[listing & (records["subject"].duplicated(keep=False))]
+    assert len(repeats) > 0, "no one listed twice"

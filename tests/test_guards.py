@@ -138,7 +138,7 @@ MEASURE = textwrap.dedent("""
     import scoresim
     from scoresim.model.guards import estimate_memory
     from scoresim.runs.simulate import resolve
-    from scoresim.model.lives import choose_backend
+    from scoresim.model.backends import choose_backend
 
     def status(key):
         for line in open("/proc/self/status"):

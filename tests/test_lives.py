@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 import scoresim
 from scoresim.cli import app
 from scoresim.model import lives
-from scoresim.model.lives import choose_backend, reasons_not_eligible
+from scoresim.model.backends import choose_backend, reasons_not_eligible
 from scoresim.runs.simulate import resolve
 from scoresim.scenario import ScenarioError
 

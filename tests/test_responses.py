@@ -10,7 +10,14 @@ import pytest
 import scoresim
 from scoresim.model.engine import Simulation
 from scoresim.model.random import stream_key
-from scoresim.model.response import CHILLED, DETERRED, RISK_ONE, factor
+from scoresim.model.response import (
+    CHILLED,
+    DETERRED,
+    RISK_ONE,
+    ResponseKeys,
+    ResponseParams,
+    factor,
+)
 from scoresim.model.ties import Ties
 from scoresim.scenario import ScenarioError, load_scenario
 
@@ -29,16 +36,7 @@ def _events_by_day(scenario, days: int) -> list[set[tuple[int, str]]]:
     names = sim.behaviour.names
     out = []
     for _ in range(days):
-        captured = {}
-        real_metrics = sim.metrics.step
-
-        def spy(day, events, records, _m=real_metrics, _c=captured):
-            _c["events"] = events
-            _m(day, events, records)
-
-        sim.metrics.step = spy
-        sim.step()
-        ev = captured["events"]
+        ev = sim.step().events  # the day's realised events, after any response
         out.append({(int(a), names[b]) for a, b in zip(ev.actor, ev.behaviour, strict=True)})
     return out
 
@@ -96,12 +94,16 @@ def _factor_twin(kind, pen, base_q, risk, params, bold_z, desire_z, sigma):
     q = min(1.0, base_q * risk / RISK_ONE)
     cost = q * pen
     if kind == DETERRED:
-        return math.exp(-params[4] * cost)
-    s = params[9]
+        return math.exp(-params.sensitivity * cost)
+    s = params.boldness_sigma
     bold = math.exp(s * bold_z - 0.5 * s * s)
     desire = math.exp(sigma * desire_z - 0.5 * sigma * sigma)
-    gap = cost - bold * desire * params[8]
-    return 1.0 if gap <= 0 else math.exp(-gap / params[10])
+    gap = cost - bold * desire * params.value_points
+    return 1.0 if gap <= 0 else math.exp(-gap / params.temperature)
+
+
+def _params(**values: float) -> ResponseParams:
+    return ResponseParams(**{f: float(values.get(f, 0.0)) for f in ResponseParams._fields})
 
 
 def test_factor_kernel_matches_its_plain_twin():
@@ -114,9 +116,8 @@ def test_factor_kernel_matches_its_plain_twin():
     points = np.array([-20.0, -50.0])
     pk = np.array([stream_key(1, "society", "propensity:a"), stream_key(1, "society", "p:b")],
                   dtype=np.uint64)
-    keys = np.array([stream_key(1, "response", str(k)) for k in range(8)], dtype=np.uint64)
-    params = np.zeros(16)
-    params[4], params[8], params[9], params[10] = 0.05, 30.0, 1.0, 25.0
+    keys = ResponseKeys(*(stream_key(1, "response", str(k)) for k in range(8)))
+    params = _params(sensitivity=0.05, value_points=30.0, boldness_sigma=1.0, temperature=25.0)
     flags = np.ones(500, dtype=np.uint8)
     risk = rng.integers(0, 256, 500).astype(np.uint8)
     for i in range(500):
@@ -124,7 +125,7 @@ def test_factor_kernel_matches_its_plain_twin():
             got = factor(i, b, 0, kind, penalty, base_q, points, pk, 0.5, flags, risk, keys,
                          params)
             want = _factor_twin(kind[b], penalty[b], base_q[b], risk[i], params,
-                                normal(keys[4], np.uint64(i), np.uint64(0)),
+                                normal(keys.boldness, np.uint64(i), np.uint64(0)),
                                 propensity_z(pk[b], np.uint64(i)), 0.5)
             assert got == pytest.approx(want, rel=1e-12)
 
@@ -132,8 +133,8 @@ def test_factor_kernel_matches_its_plain_twin():
 def test_unaware_people_do_not_respond_and_nobody_acts_for_points_unaware():
     kind = np.array([DETERRED, 3], dtype=np.int64)
     z = np.zeros(2)
-    keys = np.zeros(8, dtype=np.uint64)
-    params = np.ones(16)
+    keys = ResponseKeys(*(np.uint64(0) for _ in range(8)))
+    params = _params(**dict.fromkeys(ResponseParams._fields, 1.0))
     flags, risk = np.zeros(1, np.uint8), np.full(1, 255, np.uint8)
     assert factor(0, 0, 0, kind, np.array([100.0, 0]), np.ones(2), np.array([-100.0, 5.0]),
                   np.zeros(2, np.uint64), 0.0, flags, risk, keys, params) == 1.0
@@ -150,8 +151,8 @@ def test_points_motive_without_gamified_virtue_is_refused():
 
 def test_reference_allocates_nothing_for_responses_or_redress():
     sim = Simulation(scoresim.resolve("reference", agents=1000, days=5))
-    assert sim.response.nbytes == 0 and not sim.response.enabled
-    assert not sim.redress.enabled and not sim.abuse.enabled
+    assert not {"response", "redress", "abuse"} & set(sim.modules)
+    assert "response" not in sim.describe_plan()
     sim.run()
     assert "n_aware" not in sim.timeseries().columns
 
@@ -166,7 +167,7 @@ def test_awareness_spreads_along_ties():
     def aware_at_end(ties: Ties | None) -> int:
         sim = Simulation(load_scenario(data))
         if ties is not None:
-            sim.response.ties = ties
+            sim.modules["response"].ties = ties
         sim.run()
         return int(sim.timeseries()["n_aware"].iloc[-1])
 

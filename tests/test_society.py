@@ -197,9 +197,9 @@ def test_reference_builds_none_of_the_society():
     sim = Simulation(load_scenario("reference", {"agents": 100_000, "days": 2}))
     assert sim.society.households is None and sim.society.ties is None
     assert sim.society.region is None
-    assert sim.scoring.regional.scheme.shape[0] == 0
-    assert sim.sanctions.collateral_until.shape[0] == 0
-    assert sim.firms is None and sim.joint is None and sim.peer_rating is None
+    assert sim.world.rules.schemes.of_person.shape[0] == 0
+    assert sim.sanctions.ends.collateral_until.shape[0] == 0
+    assert not {"firms", "joint_punishment", "peer_rating"} & set(sim.modules)
     per_person = sum(sim.memory_bytes().values()) / sim.n
     assert per_person < 64
 

@@ -19,7 +19,7 @@ from scoresim import Results, ScenarioError
 from scoresim.model.behaviour import Events
 from scoresim.model.filing import NEVER, Filing
 from scoresim.model.observation import ERRORS, FALSE_MATCH, Observation, Records
-from scoresim.model.society import Society
+from scoresim.model.world import World
 
 Z = 4.0  # bands of 4 standard deviations: a correct engine fails one about 1 time in 16,000
 SEED = 4_242
@@ -255,15 +255,16 @@ def _captures(profile: str, n_people: int, n_events: int, seed: int = 9):
         "channels.street_camera.coverage": [1.0, 1.0],
         "channels.street_camera.face_recognition": profile,
     })
-    society = Society.build(scenario, n_people, seed)
-    obs = Observation(scenario, society, seed)
+    world = World(scenario, None, "day")
+    society = world.society
+    obs = Observation(world)
     b = list(scenario.behaviours).index("jaywalking")
     per_day = n_events // 10
     rng = np.random.default_rng(seed)
     parts, actors = [], []
     for day in range(10):
         actor = rng.integers(0, n_people, per_day).astype(np.int64)
-        parts.append(obs.step(Events(day, actor, np.full(per_day, b, np.uint8))))
+        parts.append(obs.observe(Events(day, actor, np.full(per_day, b, np.uint8))))
         actors.append(actor)
     return scenario, society, obs, parts, np.concatenate(actors)
 
@@ -332,7 +333,7 @@ def test_switching_profile_changes_the_group_gap() -> None:
 def test_reference_pays_nothing_for_surveillance() -> None:
     results = scoresim.run("reference", agents=5_000, days=30, seed=1, records="all")
     assert results.breakdown is None
-    assert results.manifest["memory_bytes"]["filing"] == 0
+    assert results.manifest["memory_bytes"]["credit_file"] == 0
     rec = results.records
     assert (rec["error"].astype(str).isin(["none", "false_match"])).all()
     assert (rec["filed_day"] == rec["day"]).all() and (rec["expires_day"] == NEVER).all()
@@ -378,14 +379,15 @@ def test_breakdown_by_joint_cell_equals_counting_each_trait(monkeypatch, traits,
     scenario = scoresim.resolve("pilot-city", agents=8_000, days=40, seed=3, records="none",
                                 overrides=overrides)
     joint = Simulation(scenario)
-    assert joint.breakdown.joint is not None and joint.breakdown.joint.dtype == dtype
+    counted = joint.modules["breakdown"]
+    assert counted.joint is not None and counted.joint.dtype == dtype
     joint.run()
     monkeypatch.setattr(surveillance_metrics, "JOINT_MAX", 0)
     by_trait = Simulation(scenario)
-    assert by_trait.breakdown.joint is None
+    assert by_trait.modules["breakdown"].joint is None
     by_trait.run()
-    assert joint.breakdown.table[:, :, 1].sum() > 10_000  # records were counted
-    np.testing.assert_array_equal(joint.breakdown.table, by_trait.breakdown.table)
+    assert counted.table[:, :, 1].sum() > 10_000  # records were counted
+    np.testing.assert_array_equal(counted.table, by_trait.modules["breakdown"].table)
 
 
 def test_held_records_keep_every_column() -> None:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from scoresim.cli.common import app, console, fail, user_errors
 from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
-from scoresim.model.lives import BACKENDS
+from scoresim.model.backends import BACKENDS
 from scoresim.runs import simulate as api
 from scoresim.runs.results import Results
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml

@@ -17,35 +17,38 @@ column's day-to-day change against its usual variation.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from scoresim.model.behaviour import Events
+from scoresim.model.module import Module, Today
 from scoresim.model.observation import FABRICATED, Records
 from scoresim.model.random import propensity_z, stream_key
-from scoresim.model.sanctions import BANNED, LISTED
-from scoresim.model.society import Society
+from scoresim.model.rulebook import BANNED, LISTED
 from scoresim.model.standing import FALSE_POINTS, SCORE, STATUS
-from scoresim.scenario.schema import Scenario
+from scoresim.model.world import World
 
 COLUMNS = ("n_targeted", "targeted_mean_score", "n_targeted_banned", "n_targeted_listed",
            "n_targeted_speech_events")
 
 
-class Abuse:
+class Abuse(Module):
     """The targets, and what is done to them on which day."""
 
     name = "abuse"
 
-    def __init__(self, scenario: Scenario, society: Society, seed: int, channel_of: np.ndarray):
+    section = "abuse"
+    interacts = True
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, seed = world.scenario, world.society, world.seed
         a = scenario.abuse
-        self.enabled = a is not None
-        self.targets = np.zeros(0, dtype=np.int64)
+        self.standing = world.standing
+        self.speech = np.array([b.speech for b in scenario.behaviours.values()], dtype=np.bool_)
         self.today = dict.fromkeys(COLUMNS, 0)
-        if a is None:
-            return
         names = list(scenario.behaviours)
         if a.target == "trait":
             level = society.levels[a.trait].index(a.level)
@@ -60,6 +63,7 @@ class Abuse:
         self.start = a.start_day
         self.downgrade = a.downgrade_points
         self.fabricated = names.index(a.fabricated_behaviour) if a.fabricated_behaviour else -1
+        channel_of = world.module("observation").channel_of
         self.fab_channel = int(channel_of[self.fabricated]) if self.fabricated >= 0 else -1
         self.every = a.fabricate_every_days
         # spread over days, so that no single day shows a jump an auditor could see
@@ -70,49 +74,60 @@ class Abuse:
         since = day - self.start - self.phase
         return self.targets[(since >= 0) & (since % every == 0)]
 
-    def fabricate(self, day: int, records: Records) -> Records:
+    def fabricate(self, today: Today) -> None:
         """Today's records plus those fabricated against the targets."""
-        if not self.enabled or self.fabricated < 0 or self.fab_channel < 0 or day < self.start:
-            return records
+        day = today.day
+        if self.fabricated < 0 or self.fab_channel < 0 or day < self.start:
+            return
         due = self._due(day, self.every)
         k = due.shape[0]
         if k == 0:
-            return records
+            return
         made_up = Records(
             day, due.astype(np.int64), np.full(k, -1, np.int64),
             np.full(k, self.fabricated, np.uint8), np.full(k, self.fab_channel, np.uint8),
             np.zeros(k, np.bool_), np.zeros(k, np.int32),
             error=np.full(k, FABRICATED, np.uint8),
         )
-        return Records.concat(day, [records, made_up])
+        today.seen = Records.concat(day, [today.seen, made_up])
 
-    def downgrade_by_hand(self, day: int, standing: np.ndarray,
-                          score_sum: np.ndarray) -> np.ndarray:
-        """Take points off each target on its first day; the people to re-judge."""
-        if not self.enabled or self.downgrade == 0 or day < self.start:
-            return np.zeros(0, dtype=np.int64)
+    def downgrade_by_hand(self, today: Today) -> None:
+        """Take points off each target on its first day; they are judged again."""
+        day = today.day
+        if self.downgrade == 0 or day < self.start:
+            return
+        standing, score_sum = self.standing.rows, self.standing.score_sum
         due = self.targets[self.phase == day - self.start]
         standing[due, SCORE] += self.downgrade
         standing[due, FALSE_POINTS] += self.downgrade
         score_sum[0] += np.int64(self.downgrade) * due.shape[0]
-        return due
+        today.rejudge.append(due)
 
-    def measure(self, events: Events, speech: np.ndarray, standing: np.ndarray) -> None:
-        if not self.enabled:
-            return
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def float_columns(self) -> tuple[str, ...]:
+        return ("targeted_mean_score",)
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        """What the day did to the targets: measured on the day itself, from its events."""
+        events, standing = today.events, self.standing.rows
         t = self.targets
         st = standing[t, STATUS]
-        said = events.actor[speech[events.behaviour]] if len(events) else np.zeros(0, np.int64)
+        said = events.actor[self.speech[events.behaviour]] if len(events) else np.zeros(0, np.int64)
         pos = np.searchsorted(t, said)
         hit = (pos < t.shape[0]) & (t[np.minimum(pos, max(t.shape[0] - 1, 0))] == said) \
             if t.shape[0] else np.zeros(said.shape[0], np.bool_)
-        self.today = {
+        row.update({
             "n_targeted": int(t.shape[0]),
             "targeted_mean_score": float(standing[t, SCORE].mean()) if t.shape[0] else math.nan,
             "n_targeted_banned": int(((st & BANNED) != 0).sum()),
             "n_targeted_listed": int(((st & LISTED) != 0).sum()),
             "n_targeted_speech_events": int(hit.sum()),
-        }
+        })
+
+    def people(self) -> dict[str, Any]:
+        return {"targeted": np.isin(np.arange(self.world.n, dtype=np.int64), self.targets)}
 
 
 @nb.njit(parallel=True, cache=True)

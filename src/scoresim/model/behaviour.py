@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
 
 from scoresim.model.calendar import Calendar
+from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform
-from scoresim.model.society import Society
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 CHUNK = 1 << 20
@@ -47,12 +49,23 @@ class Events:
         return self._per_behaviour
 
 
-class Behaviour:
+class Clocks(NamedTuple):
+    """What drawing a pair's next event needs (both backends)."""
+
+    rates: np.ndarray  # float64 [behaviour]: base daily rate
+    clock_keys: np.ndarray  # uint64 [behaviour]
+    propensity_keys: np.ndarray  # uint64 [behaviour]
+    log_q_table: np.ndarray  # float64 [behaviour, level]: log(1 - p)
+
+
+class Behaviour(Module):
     """The clocks of every (person, behaviour) pair, and the calendar they are filed in."""
 
     name = "behaviour"
 
-    def __init__(self, scenario: Scenario, society: Society, seed: int, days: int):
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, seed, days = world.scenario, world.society, world.seed, world.days
         self.names = list(scenario.behaviours)
         self.n_behaviours = len(self.names)
         self.rates = np.array([b.rate for b in scenario.behaviours.values()], dtype=np.float64)
@@ -87,6 +100,34 @@ class Behaviour:
         # runs each person's clocks in turn and never needs a calendar, which is most of
         # a day-by-day run's memory.
         self._calendar: Calendar | None = None
+        if world.backend == "day":
+            # built now, before the other modules' arrays exist: building it takes
+            # temporaries of a million people x behaviours, and the peak is lower first
+            self.calendar  # noqa: B018
+
+    @property
+    def clocks(self) -> Clocks:
+        return Clocks(self.rates, self.clock_keys, self.propensity_keys, self.log_q_table)
+
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        return [f"behaviours.{name}.motive: acts for points need responses"
+                for name, b in scenario.behaviours.items() if b.motive != "own"]
+
+    def columns(self) -> list[str]:
+        return [f"n_events_{b}" for b in self.names]
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        counts = today.events.per_behaviour(self.n_behaviours)
+        for name, k in zip(self.names, counts.tolist(), strict=True):
+            row[f"n_events_{name}"] = k
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"calendar_{k}": v for k, v in self.calendar.state().items()}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.calendar.restore({k[len("calendar_"):]: v for k, v in st.items()
+                               if k.startswith("calendar_")})
 
     @property
     def calendar(self) -> Calendar:
@@ -107,7 +148,7 @@ class Behaviour:
             )
             self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, level)
 
-    def step(self, day: int) -> Events:
+    def step(self, today: Today) -> None:
         """Today's events, in person order, and each pair's next event filed.
 
         The calendar hands a day's entries back in the order they were filed, which is
@@ -118,6 +159,7 @@ class Behaviour:
         included. The order is also canonical: it no longer depends on the calendar's
         history.
         """
+        day = today.day
         codes, level = self.calendar.pop_with_payload(day)
         keys = _sort_keys(codes, level)
         keys.sort()  # unique keys: any sort gives the one order
@@ -125,7 +167,7 @@ class Behaviour:
         actor, behaviour, next_day = _advance(keys, day, self.shift, self.clock_keys,
                                               self.log_q_table, codes, level)
         self.calendar.push(codes, next_day, level)
-        return Events(day, actor, behaviour)
+        today.events = Events(day, actor, behaviour)
 
     def release(self) -> None:
         """Drop the calendar once the run is over (nothing falls due after the last day)."""

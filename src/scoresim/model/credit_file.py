@@ -8,7 +8,10 @@ sample of people, or none.
 Each row keeps its truth (true actor, correct, the kind of error behind it)
 and its life in the file: the day it was made, the day it was filed (later
 for channels that file late), its category and the first day it no longer
-counts (`expires_day`, 2147483647 for never). A person's score is the initial
+counts (`expires_day`, 2147483647 for never) and why it stops counting then
+(`expires_by`: its publication window, repair, paid repair or a won appeal:
+a won appeal against a record that listed its subject also ends the listing,
+which is why explain needs to know). A person's score is the initial
 score plus the points of their records with `expires_day` after the day
 asked about: an expired record stays in the file, as in a real audit trail.
 """
@@ -18,10 +21,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from scoresim.model.filing import NO_CATEGORY, Filing
-from scoresim.model.observation import ERRORS, Records
+from scoresim.model.filing import Filing
+from scoresim.model.module import Module, Today
+from scoresim.model.observation import ERRORS, EXPIRES_BY, Records
 from scoresim.model.random import stream_key, uniforms
-from scoresim.model.streams import OpenStream
+from scoresim.model.world import World
+from scoresim.scenario.schema import Scenario
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -36,6 +41,7 @@ RECORD_SCHEMA = pa.schema(
         ("error", pa.dictionary(pa.int8(), pa.string())),
         ("category", pa.dictionary(pa.int8(), pa.string())),
         ("expires_day", pa.int32()),
+        ("expires_by", pa.dictionary(pa.int8(), pa.string())),
     ]
 )
 
@@ -47,25 +53,31 @@ def kept_in_sample(seed: int, share: float, people: np.ndarray) -> np.ndarray:
     return uniforms(key, np.asarray(people, dtype=np.int64), np.uint64(0)) < share
 
 
-class CreditFile:
-    """Files each day's records and streams the kept ones to Parquet."""
+class CreditFile(Module):
+    """Files each day's records (late ones when due), retires expired ones, keeps the file."""
 
     name = "credit_file"
 
-    def __init__(self, behaviour_names: list[str], channel_names: list[str], mode: str,
-                 sample_share: float, seed: int, open_stream: OpenStream | None,
-                 filing: Filing | None = None):
-        self.behaviour_names = pa.array(behaviour_names, pa.string())
-        self.channel_names = pa.array(channel_names or [""], pa.string())
-        self.mode = mode if open_stream is not None else "none"
-        self.sample_share = sample_share
-        self.seed = seed
-        self.stream = (open_stream("records", RECORD_SCHEMA, self._table)
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario = world.scenario
+        self.behaviour_names = pa.array(list(scenario.behaviours), pa.string())
+        self.channel_names = pa.array(list(scenario.channels) or [""], pa.string())
+        self.mode = scenario.records if world.open_stream is not None else "none"
+        self.sample_share = scenario.records_sample
+        self.seed = world.seed
+        self.stream = (world.open_stream("records", RECORD_SCHEMA, self._table)
                        if self.mode != "none" else None)
-        self.filing = filing
+        self.filing = Filing(scenario, world.days, world.module("observation").delays)
         self.error_names = pa.array(ERRORS, pa.string())
-        self.category_names = pa.array(filing.category_names if filing else [NO_CATEGORY],
-                                       pa.string())
+        self.expires_by_names = pa.array(EXPIRES_BY, pa.string())
+        self.category_names = pa.array(self.filing.category_names, pa.string())
+
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        if any(c.expires_after_days for c in scenario.credit_file.categories.values()):
+            return ["credit_file: record expiry"]
+        return []
 
     def in_sample(self, people: np.ndarray) -> np.ndarray:
         """Whether each person's whole file is kept under records: sample."""
@@ -75,18 +87,41 @@ class CreditFile:
     def n_written(self) -> int:
         return self.stream.n_rows if self.stream is not None else 0
 
-    def step(self, records: Records) -> Records:
+    def step(self, today: Today) -> None:
         """Today's filed records: late ones wait for their day, each gets its expiry day."""
-        if self.filing is None:
-            return records
-        return self.filing.file(records)
+        today.filed = self.filing.file(today.seen)
 
-    def archive(self, records: Records) -> None:
+    def expire(self, today: Today) -> None:
+        """File today's records under the day they stop counting; take out today's."""
+        self.filing.schedule_expiry(today.filed, today.by_redress)
+        today.expired = self.filing.expire(today.day)
+        today.n_expired += today.expired[0].shape[0]
+
+    def archive(self, today: Today) -> None:
+        """Today's filed records into the credit file (records.parquet), for those kept."""
+        records = today.filed
         if self.stream is None or len(records) == 0:
             return
         if self.mode == "sample":
             records = records.take(self.in_sample(records.subject))
         self.stream.append(records, len(records))
+
+    def state(self) -> dict[str, np.ndarray]:
+        st = self.filing.state()
+        if self.stream is not None:
+            done = self.stream.checkpoint()
+            st["stream"] = np.array([done["n_rows"], done["n_parts"]])
+        return st
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.filing.restore(st)
+        if self.stream is not None and "stream" in st:
+            n_rows, n_parts = st["stream"]
+            self.stream.restore({"n_rows": n_rows, "n_parts": n_parts})
+
+    @property
+    def nbytes(self) -> int:
+        return self.filing.nbytes
 
     def _table(self, b: list[Records]) -> pa.Table:
         cat = np.concatenate
@@ -96,6 +131,8 @@ class CreditFile:
                         for r in b])
         expires = cat([r.expires if r.expires is not None
                        else np.full(len(r), np.iinfo(np.int32).max, np.int32) for r in b])
+        expires_by = cat([r.expires_by if r.expires_by is not None
+                          else np.zeros(len(r), np.uint8) for r in b])
         return pa.Table.from_arrays(
             [
                 pa.array(day),
@@ -115,6 +152,8 @@ class CreditFile:
                 pa.DictionaryArray.from_arrays(
                     pa.array(category.astype(np.int8)), self.category_names),
                 pa.array(expires.astype(np.int32, copy=False)),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(expires_by.astype(np.int8)), self.expires_by_names),
             ],
             schema=RECORD_SCHEMA,
         )

@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 
 from scoresim.model.calendar import Calendar
-from scoresim.model.observation import Records
+from scoresim.model.observation import BY_NEVER, BY_WINDOW, Records
 from scoresim.scenario.schema import Scenario
 
 NEVER = np.iinfo(np.int32).max  # expires_day of a record that counts for good
@@ -137,6 +137,7 @@ class Filing:
         seen.category = self.category_of[seen.behaviour]
         window = self.window[seen.category]
         seen.expires = np.where(window > 0, day + window, NEVER).astype(np.int32)
+        seen.expires_by = np.where(window > 0, BY_WINDOW, BY_NEVER).astype(np.uint8)
         return seen
 
     def _hold(self, seen: Records, late: np.ndarray) -> None:

@@ -16,22 +16,29 @@ falling like 1/sqrt(k), a heavy-tailed size distribution: an assumption).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba as nb
 import numpy as np
 import pandas as pd
 
 from scoresim.model.calendar import Calendar
+from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform, uniforms
-from scoresim.model.society import Society, draw_categorical
-from scoresim.scenario.schema import Scenario
+from scoresim.model.society import draw_categorical
+from scoresim.model.world import World
 
 
-class Firms:
+class Firms(Module):
     name = "firms"
 
-    def __init__(self, scenario: Scenario, society: Society, seed: int, days: int):
+    section = "firms"
+    interacts = True
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, seed, days = world.scenario, world.society, world.seed, world.days
         cfg = scenario.firms
-        assert cfg is not None
         n = society.n
         self.days = days
         self.n_firms = k = max(1, round(n * cfg.per_person))
@@ -93,12 +100,28 @@ class Firms:
     def listed(self, day: int) -> np.ndarray:
         return self.listed_until > day
 
-    def step(self, day: int) -> np.ndarray:
-        """Today's firm events, their records and points; returns the firms listed today.
+    def step(self, today: Today) -> None:
+        """Today's firm events, their records and points; the firms listed today.
 
-        A firm already listed and listed again has its listing extended, and is returned
-        too, so that what binds its representative is extended with it.
+        A firm already listed and listed again has its listing extended, and is listed
+        today too, so that what binds its representative is extended with it.
         """
+        today.listed_firms = self.events(today.day)
+
+    def columns(self) -> list[str]:
+        return ["n_firms_listed", "n_firms_trusted"]
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        row["n_firms_listed"] = int(self.listed(today.day).sum())
+        row["n_firms_trusted"] = int(self.trusted[self.grade()].sum())
+
+    def people(self) -> dict[str, Any]:
+        return {"employer": self.employer}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"firms": self.frame(self.world.days - 1), "firm_records": self.records_frame()}
+
+    def events(self, day: int) -> np.ndarray:
         codes = self.calendar.pop(day)
         if codes.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)

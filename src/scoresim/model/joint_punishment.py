@@ -18,38 +18,40 @@ does not yet extend their children's school ban.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from scoresim.model.firms import Firms
 from scoresim.model.households import CHILD, HEAD, PARTNER
-from scoresim.model.sanctions import K_CONSUMPTION, K_SCHOOL, LISTED, Sanctions
-from scoresim.model.scoring import Scoring
-from scoresim.model.society import Society
+from scoresim.model.module import Module, Today
+from scoresim.model.rulebook import C_SCHOOL, K_CONSUMPTION, K_SCHOOL, LISTED
 from scoresim.model.standing import LISTED_UNTIL, SCORE
-from scoresim.scenario.schema import Scenario
+from scoresim.model.world import World
 
 KINDS = ["school_ban", "relative_points", "employer_points", "legal_rep_ban"]
 SCHOOL, RELATIVE, EMPLOYER, LEGAL_REP = range(4)
 
 
-class JointPunishment:
+class JointPunishment(Module):
     name = "joint_punishment"
 
-    def __init__(self, scenario: Scenario, society: Society, scoring: Scoring,
-                 sanctions: Sanctions, firms: Firms | None):
-        cfg = scenario.joint_punishment
-        assert cfg is not None
-        self.cfg = cfg
-        self.society = society
-        self.scoring = scoring
-        self.sanctions = sanctions
-        self.firms = firms
+    section = "joint_punishment"
+    interacts = True
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        self.cfg = world.scenario.joint_punishment
+        self.society = world.society
+        self.standing = world.standing
+        self.sanctions = world.module("sanctions")
+        self.firms = world.module("firms")
         self._log: list[tuple[np.ndarray, ...]] = []
 
-    def step(self, day: int, listed_firms: np.ndarray) -> None:
+    def step(self, today: Today) -> None:
         """Reach the relatives, employers and representatives of today's new listings."""
-        people = self._newly_listed_people()
+        day, listed_firms = today.day, today.listed_firms
+        people = _newly_listed(today.changes)
         hh = self.society.households
         touched: list[np.ndarray] = []
         if people.shape[0] and hh is not None:
@@ -63,15 +65,15 @@ class JointPunishment:
                 mine = (hh.role[member] == CHILD) & ((parent_role == HEAD) |
                                                      (parent_role == PARTNER))
                 kids, why = member[mine], cause[mine]
-                until = self.sanctions.standing[why, LISTED_UNTIL]
-                self._bind(kids, until, K_SCHOOL)
+                until = self.standing.rows[why, LISTED_UNTIL]
+                self.sanctions.bind_collateral(kids, until, K_SCHOOL)
                 self._note(day, SCHOOL, kids, -1, why, -1, until, 0)
                 touched.append(kids)
             pts = self.cfg.relative_points
             if pts:
                 rel = member
-                np.add.at(self.scoring.standing[:, SCORE], rel, pts)
-                self.scoring.score_sum[0] += np.int64(pts) * rel.shape[0]
+                np.add.at(self.standing.rows[:, SCORE], rel, pts)
+                self.standing.score_sum[0] += np.int64(pts) * rel.shape[0]
                 self._note(day, RELATIVE, rel, -1, cause, -1, np.full(rel.shape[0], -1), pts)
                 touched.append(rel)
         if people.shape[0] and self.firms is not None and self.cfg.employer_points:
@@ -83,24 +85,23 @@ class JointPunishment:
         if listed_firms.shape[0] and self.firms is not None and self.cfg.bind_legal_rep:
             reps = self.firms.legal_rep[listed_firms].astype(np.int64)
             until = self.firms.listed_until[listed_firms]
-            self._bind(reps, until, K_CONSUMPTION)
+            self.sanctions.bind_collateral(reps, until, K_CONSUMPTION)
             self._note(day, LEGAL_REP, reps, -1, -1, listed_firms, until, 0)
             touched.append(reps)
         if touched:
-            self.sanctions.refresh(day, np.concatenate(touched).astype(np.int64))
+            today.rejudge.append(np.concatenate(touched).astype(np.int64))
 
-    def _newly_listed_people(self) -> np.ndarray:
-        out = [people[((before & LISTED) == 0) & ((after & LISTED) != 0)]
-               for people, before, after in self.sanctions.changes]
-        return np.unique(np.concatenate(out)).astype(np.int64) if out else np.zeros(0, np.int64)
+    def columns(self) -> list[str]:
+        return ["n_school_banned"]
 
-    def _bind(self, people: np.ndarray, until: np.ndarray, kind: int) -> None:
-        if people.shape[0] == 0:
-            return
-        s = self.sanctions
-        np.maximum.at(s.collateral_until, people, until.astype(np.int32))
-        s.collateral_kind[people] |= np.uint8(kind)
-        s.reviews.push(people, s.collateral_until[people].astype(np.int64))
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        row["n_school_banned"] = self.sanctions.counts[C_SCHOOL]
+
+    def people(self) -> dict[str, Any]:
+        return self.sanctions.collateral_people()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"collateral": self.frame()}
 
     def _note(self, day, kind, person, firm, cause_person, cause_firm, until, points) -> None:
         n = [np.size(a) for a in (person, firm, cause_person, cause_firm, until)
@@ -117,15 +118,16 @@ class JointPunishment:
 
     def state(self) -> dict[str, np.ndarray]:
         """The collateral log so far, and who is under which collateral sanction until when."""
-        st = {"until": self.sanctions.collateral_until, "kind": self.sanctions.collateral_kind}
+        ends = self.sanctions.ends
+        st = {"until": ends.collateral_until, "kind": ends.collateral_kind}
         if self._log:
             for j, col in enumerate(zip(*self._log, strict=True)):
                 st[f"log_{j}"] = np.concatenate(col)
         return st
 
     def restore(self, st: dict[str, np.ndarray]) -> None:
-        self.sanctions.collateral_until[:] = st["until"]
-        self.sanctions.collateral_kind[:] = st["kind"]
+        self.sanctions.ends.collateral_until[:] = st["until"]
+        self.sanctions.ends.collateral_kind[:] = st["kind"]
         cols = [st[f"log_{j}"] for j in range(len([k for k in st if k.startswith("log_")]))]
         self._log = [tuple(cols)] if cols else []
 
@@ -140,6 +142,13 @@ class JointPunishment:
         df = pd.DataFrame(dict(zip(names, cols, strict=True)))
         df["kind"] = pd.Categorical.from_codes(df["kind"].to_numpy(), KINDS)
         return df
+
+
+def _newly_listed(changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The people whose status gained the listing bit in today's re-derivations."""
+    out = [people[((before & LISTED) == 0) & ((after & LISTED) != 0)]
+           for people, before, after in changes]
+    return np.unique(np.concatenate(out)).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
 def _household_of(people: np.ndarray, household: np.ndarray, start: np.ndarray):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -39,84 +39,32 @@ from scoresim.model.behaviour import level_of
 from scoresim.model.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT
 from scoresim.model.observation.camera import in_view, recognise
 from scoresim.model.random import event_counter, geometric_skip, uniform
-from scoresim.model.sanctions import (
+from scoresim.model.rulebook import (
     C_COLLATERAL,
     END_EXPIRY,
-    END_REPAID,
     LISTED,
     N_COUNTS,
-    _count,
-    _status_of,
+    StatusRules,
+    count,
+    extends,
+    grade_index,
     listing_end,
+    repaid_today,
+    score_after,
+    status_of,
+    suspension_end,
 )
-from scoresim.model.scoring import grade_index
 from scoresim.model.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS
-from scoresim.scenario import ScenarioError
-from scoresim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
     from scoresim.model.engine import Simulation
 
-BACKENDS = ("auto", "day", "person")
 PEOPLE_PER_TASK = 1 << 12  # people per unit of parallel work
 # per-day record columns (the last 2 x channels: records and correct records per channel)
 R_RECORDS, R_FALSE, R_FALSE_MATCH, R_SHAMED, R_SHAMED_WRONGLY = range(5)
 R_NEWLY_LISTED, R_DELISTED, R_REPAID = range(5, 8)
 N_R = 8
 NEVER_DAY = np.iinfo(np.int64).max
-
-
-def reasons_not_eligible(scenario: Scenario) -> list[str]:
-    """Why the person backend cannot run `scenario` (empty: it can)."""
-    s = scenario
-    why = []
-    for name, present in (("responses", s.responses), ("credit_repair", s.credit_repair),
-                          ("appeals", s.appeals), ("abuse", s.abuse), ("regions", s.regions),
-                          ("firms", s.firms), ("joint_punishment", s.joint_punishment),
-                          ("peer_rating", s.peer_rating)):
-        if present is not None:
-            why.append(f"{name}: people then depend on each other's days")
-    if s.metrics.breakdown:
-        why.append("metrics.breakdown: kept day by day only")
-    for name, b in s.behaviours.items():
-        if b.motive != "own":
-            why.append(f"behaviours.{name}.motive: acts for points need responses")
-    cameras = set()
-    for name, c in s.channels.items():
-        if c.kind == "camera":
-            cameras.add(name)
-        if c.delay_max_days > 0:
-            why.append(f"channels.{name}: filing delays")
-        if c.linkage_error > 0:
-            why.append(f"channels.{name}.linkage_error: records filed under a neighbour")
-        if c.false_flag is not None or c.malicious_report is not None:
-            why.append(f"channels.{name}: false flags and malicious reports")
-    if any(c.expires_after_days for c in s.credit_file.categories.values()):
-        why.append("credit_file: record expiry")
-    sanctions = s.sanctions
-    imposing = list(sanctions.dishonest_list.triggers if sanctions.dishonest_list else [])
-    imposing += sanctions.media_suspension.triggers if sanctions.media_suspension else []
-    for t in imposing:
-        if s.behaviours[t].channel in cameras:
-            why.append(f"sanctions: {t} lists or suspends on camera evidence (wrongful listings)")
-    return why
-
-
-def choose_backend(scenario: Scenario, backend: str, checkpoint_every: int | None) -> str:
-    """The backend a run uses: `auto` takes the person backend wherever it gives the same run."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
-    limits = list(reasons_not_eligible(scenario))
-    if scenario.records != "none":
-        limits.append("records: the person backend keeps no credit file (use --records none)")
-    if checkpoint_every:
-        limits.append("checkpoints: the person backend has no day to stop at")
-    if backend == "auto":
-        return "day" if limits else "person"
-    if backend == "person" and limits:
-        raise ScenarioError(scenario.name, "the person backend cannot run this scenario: "
-                            + "; ".join(limits), field="backend")
-    return backend
 
 
 def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> None:
@@ -130,7 +78,7 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> N
     ev = np.zeros((threads, days + 1, k.n_b), dtype=np.int64)
     rec = np.zeros((threads, days + 1, N_R + 2 * k.n_c + k.n_b), dtype=np.int64)
     acc = (cnt, ssum, ev, rec)
-    standing = sim.scoring.standing
+    standing = sim.world.standing.rows
     # first pass, in slices so that a progress bar moves; each slice in parallel
     tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
     per_slice = max(1, tasks // 20)
@@ -186,39 +134,65 @@ def block_bits(sim: Simulation) -> np.ndarray:
     return bits
 
 
+class LifeRules(NamedTuple):
+    """The rulebook's tables for one scheme, as a life reads them (flat: numba's parallel
+    loops take tuples of arrays and scalars, not tuples of tuples)."""
+
+    points: np.ndarray  # int64 [behaviour]
+    initial: int
+    scored: bool
+    cuts: np.ndarray  # int64: the scheme's ascending grade cut-offs
+    # status of every (grade, true grade, listed, suspended), by rulebook.status_of
+    status_table: np.ndarray
+    list_trigger: np.ndarray  # bool [behaviour]
+    list_duration: int  # the rest: rulebook.ListingRules' fields
+    extend_lo: int
+    extend_hi: int
+    repeat_key: np.uint64
+    repay: bool
+    log_q_repay: float
+    repay_key: np.uint64
+    media_trigger: np.ndarray  # bool [behaviour]
+    media_duration: int
+    media: bool  # the scenario suspends accounts at all
+    shame_trigger: np.ndarray  # bool [behaviour]
+    block_bit: np.ndarray  # int64 [behaviour]: the ban that stops it (metrics.BAN_BITS)
+
+
 class _Kernel:
-    """The scenario's tables, packed as the tuples the compiled kernels take."""
+    """The scenario's tables, as the named tuples the compiled kernels take."""
 
     def __init__(self, sim: Simulation):
-        beh, obs, sc, sa = sim.behaviour, sim.observation, sim.scoring, sim.sanctions
+        beh, obs, rules = sim.behaviour, sim.observation, sim.world.rules
         self.n_b = beh.n_behaviours
         self.n_c = len(obs.channel_names)
-        self.clocks = (beh.rates, beh.clock_keys, beh.propensity_keys, beh.log_q_table)
-        self.observe = (obs.channel_of, obs.p_of, obs.kind, obs.profile_of, obs.faces.tmr,
-                        obs.faces.fmr, obs.faces.cell, obs.coverage.table, obs.coverage.region,
-                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key,
-                        obs.behaviour_id)
-        points = sc.regional.points[0].astype(np.int64)
-        media = sa.media_duration > 0
-        self.rules = (
-            points, np.int64(sc.initial), sc.regional.thresholds, sc.enabled,
-            sa.list_enabled, sa.list_trigger, np.int64(sa.list_duration), sa.repay,
-            float(sa.list_log_q), sa.repay_key, sa.repeat_extension, sa.repeat_key,
-            sa.media_trigger, np.int64(sa.media_duration), media,
-            sa.shame_trigger if sa.shaming else np.zeros_like(sa.shame_trigger),
-            sa.travel_grades, sa.travel_list, sa.consumption_list, sc.regional.scored,
-            block_bits(sim),
-        )
+        self.clocks = beh.clocks
+        self.observe = obs.channels
+        lr = rules.listing
+        media = rules.media_duration > 0
+        cuts = rules.status.thresholds[0].copy()
+        self.rules = LifeRules(
+            points=rules.schemes.points[0].astype(np.int64),
+            initial=int(rules.schemes.initial[0]), scored=rules.schemes.enabled, cuts=cuts,
+            status_table=_status_table(cuts, rules.status, media),
+            list_trigger=rules.list_trigger & rules.status.list_enabled,
+            list_duration=lr.duration, extend_lo=lr.extend_lo, extend_hi=lr.extend_hi,
+            repeat_key=lr.repeat_key, repay=lr.repay, log_q_repay=lr.log_q_repay,
+            repay_key=lr.repay_key, media_trigger=rules.media_trigger,
+            media_duration=int(rules.media_duration), media=media,
+            shame_trigger=(rules.shame_trigger if rules.shaming
+                           else np.zeros_like(rules.shame_trigger)),
+            block_bit=block_bits(sim))
 
     def false_match_capacity(self, people: int, days: int) -> int:
         """Room for a task's false matches: far above the mean; overflow is handled anyway."""
-        rates = self.clocks[0]
-        channel_of, p_of, kind, profile_of, _, fmr = self.observe[:6]
+        rates, t = self.clocks.rates, self.observe
         per_day = 0.0
         for b in range(self.n_b):
-            c = channel_of[b]
-            if c >= 0 and kind[c] == CAMERA and profile_of[c] >= 0:
-                per_day += min(1.0, float(rates[b])) * p_of[b] * float(fmr[profile_of[c]].max())
+            c = t.channel_of[b]
+            if c >= 0 and t.kind[c] == CAMERA and t.profile_of[c] >= 0:
+                per_day += (min(1.0, float(rates[b])) * t.p_of[b]
+                            * float(t.fmr[t.profile_of[c]].max()))
         mean = people * days * per_day
         return int(min(1 << 20, 2 * mean + 6 * math.sqrt(mean) + 256))
 
@@ -255,22 +229,15 @@ def _observed(i, bid, d, c, p, camera, seen_key, match_key, f, tmr, fmr, cell, p
 
 
 @nb.njit(cache=True)
-def _status_table(cuts, thresholds, scored, list_enabled, media, travel_grades, travel_list,
-                  consumption_list, scheme_scored):
-    """sanctions._status_of for every (grade, true grade, listed, suspended).
+def _status_table(cuts, r: StatusRules, media):
+    """rulebook.status_of for every (grade, true grade, listed, suspended).
 
     In the scenarios this backend runs (one scheme, no collateral, listings only on
     evidence that is never wrong), status depends on nothing else; the table is
-    filled by the sanctions module's own rule, so the two backends cannot disagree.
+    filled by the rulebook's own rule, so the two backends cannot disagree.
     """
     n_g = cuts.shape[0] + 1
     table = np.zeros((n_g, n_g, 2, 2), dtype=np.int32)
-    standing = np.zeros((1, 4), dtype=np.int32)
-    susp = np.zeros(1 if media else 0, dtype=np.int32)
-    empty32 = np.zeros(0, dtype=np.int32)
-    empty8 = np.zeros(0, dtype=np.uint8)
-    rules = (thresholds, scored, list_enabled, susp, empty32, travel_grades, travel_list,
-             consumption_list, empty8, scheme_scored, empty32, empty8)
     # a score in each grade: at the top cut-off, or one below each cut-off
     reps = np.empty(n_g, dtype=np.int64)
     reps[0] = cuts[-1] if cuts.shape[0] else 0
@@ -280,14 +247,11 @@ def _status_table(cuts, thresholds, scored, list_enabled, media, travel_grades, 
         for b in range(n_g):
             for listed in range(2):
                 for suspended in range(2):
-                    standing[0, SCORE] = reps[a]
-                    standing[0, FALSE_POINTS] = reps[a] - reps[b]
-                    standing[0, LISTED_UNTIL] = listed
-                    if media:
-                        susp[0] = suspended
                     g = grade_index(reps[a], cuts)
                     g_true = grade_index(reps[b], cuts)
-                    table[g, g_true, listed, suspended] = _status_of(0, 0, standing, rules)
+                    table[g, g_true, listed, suspended] = status_of(
+                        0, reps[a], reps[a] - reps[b], listed, listed,
+                        suspended if media else 0, 0, 0, 0, r)
     return table
 
 
@@ -305,16 +269,24 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     fm_stop[0] is the first person whose false matches were not all noted.
     Returns how many were noted.
     """
-    (points, initial, thresholds, scored, list_enabled, list_trigger, list_duration, repay,
-     list_log_q, repay_key, repeat_extension, repeat_key, media_trigger, media_duration,
-     media, shame_trigger, travel_grades, travel_list, consumption_list,
-     scheme_scored, block_bit) = rules
+    # unpacked once per call (thousands of people), never per person or event
+    points, initial, scored, list_trigger = rules.points, rules.initial, rules.scored, \
+        rules.list_trigger
+    list_duration, extend_lo, extend_hi, repeat_key = rules.list_duration, rules.extend_lo, \
+        rules.extend_hi, rules.repeat_key
+    repay, list_log_q, repay_key = rules.repay, rules.log_q_repay, rules.repay_key
+    media_trigger, media_duration, media = rules.media_trigger, rules.media_duration, \
+        rules.media
+    shame_trigger, block_bit = rules.shame_trigger, rules.block_bit
     cnt, ssum, ev, rec = acc
-    (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key, behaviour_id) = observe
+    channel_of, p_of, kind, profile_of = observe.channel_of, observe.p_of, observe.kind, \
+        observe.profile_of
+    tmr, fmr, cell, pick_key = observe.tmr, observe.fmr, observe.cell, observe.pick_key
+    coverage, region, covered = observe.coverage, observe.region, observe.covered
+    seen_keys, match_keys, behaviour_id = observe.seen_keys, observe.match_keys, \
+        observe.behaviour_id
     rates, clock_keys, propensity_keys, table = clocks
     n_b = rates.shape[0]
-    extend_lo, extend_hi = repeat_extension[0], repeat_extension[1]
     # per behaviour, the scalars an event needs (no array lookups through tuples per event)
     chan = np.empty(n_b, dtype=np.int64)
     camera = np.zeros(n_b, dtype=np.bool_)
@@ -333,10 +305,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     log_q = np.empty(n_b, dtype=np.float64)
     row = np.zeros((1, 4), dtype=np.int32)
     susp = np.zeros(1, dtype=np.int32)
-    cuts = thresholds[0].copy()
-    n_cuts = cuts.shape[0]
-    status_of = _status_table(cuts, thresholds, scored, list_enabled, media, travel_grades,
-                              travel_list, consumption_list, scheme_scored)
+    cuts, status_table = rules.cuts, rules.status_table
     blocked = np.zeros(n_b, dtype=np.int64)  # today's acts that a ban may have stopped
     blocked_col = rec.shape[2] - n_b
     cnt_t = cnt[t]
@@ -361,12 +330,9 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
         row[0, FALSE_POINTS] = 0
         row[0, LISTED_UNTIL] = 0
         susp[0] = 0
-        g = n_cuts
-        for q in range(n_cuts):  # scoring.grade_index, written out (see the note above)
-            if initial >= cuts[q]:
-                g -= 1
-        status = status_of[g, g, 0, 0]
-        _count(status, cnt_t[0], sign, scored)
+        g = grade_index(initial, cuts)
+        status = status_table[g, g, 0, 0]
+        count(status, cnt_t[0], sign, scored)
         list_reason = END_EXPIRY
         k = ilo
         cur = -1
@@ -414,8 +380,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                 p = p_of[b]
                 if camera[b] and covered:  # camera.in_view, written out
                     p = p * coverage[c, region[i]]
-                s = _observed(i, behaviour_id[b], d, c, p, camera[b], seen_key[b], match_key[b],
-                              profile[b],                               tmr, fmr, cell, pick_key)
+                s = _observed(i, behaviour_id[b], d, c, p, camera[b], seen_key[b],
+                              match_key[b], profile[b], tmr, fmr, cell, pick_key)
                 if s < 0:
                     continue
                 if first:
@@ -443,49 +409,43 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     continue
                 touched = True
                 if scored:
-                    row[0, SCORE] += points[b]
+                    row[0, SCORE], row[0, FALSE_POINTS] = score_after(
+                        row[0, SCORE], row[0, FALSE_POINTS], points[b], True)
                     day_points += points[b]
-                if list_enabled and list_trigger[b]:
+                if list_trigger[b]:
                     until, reason = listing_end(i, d, row[0, LISTED_UNTIL], list_duration,
                                                 extend_lo, extend_hi, repeat_key, repay,
                                                 list_log_q, repay_key)
                     if row[0, LISTED_UNTIL] <= d:
                         rec_t[d, R_NEWLY_LISTED] += sign
-                    if until > row[0, LISTED_UNTIL]:
+                    if extends(until, row[0, LISTED_UNTIL]):
                         row[0, LISTED_UNTIL] = min(until, 2**31 - 1)
                         list_reason = reason
                 if media and media_trigger[b]:
-                    until = d + media_duration
-                    if until > susp[0]:
+                    until = suspension_end(d, media_duration)
+                    if extends(until, susp[0]):
                         susp[0] = min(until, 2**31 - 1)
             while k < ihi and inc_day[k] == d:  # someone else's act, filed under i
                 touched = True
                 if scored:
                     pts = points[inc_b[k]]
-                    row[0, SCORE] += pts
-                    row[0, FALSE_POINTS] += pts
+                    row[0, SCORE], row[0, FALSE_POINTS] = score_after(
+                        row[0, SCORE], row[0, FALSE_POINTS], pts, False)
                     day_points += pts
                 k += 1
             if touched:  # the end of a day that touched the person
                 ssum_t[d] += sign * day_points
                 score = row[0, SCORE]
-                true_score = score - row[0, FALSE_POINTS]
-                g = n_cuts
-                g_true = n_cuts
-                for q in range(n_cuts):
-                    if score >= cuts[q]:
-                        g -= 1
-                    if true_score >= cuts[q]:
-                        g_true -= 1
-                st = status_of[g, g_true, 1 if row[0, LISTED_UNTIL] > d else 0,
-                               1 if media and susp[0] > d else 0]
+                g = grade_index(score, cuts)
+                g_true = grade_index(score - row[0, FALSE_POINTS], cuts)
+                st = status_table[g, g_true, 1 if row[0, LISTED_UNTIL] > d else 0,
+                                  1 if media and susp[0] > d else 0]
                 if st != status:
-                    _count(status, cnt_t[d], -sign, scored)
-                    _count(st, cnt_t[d], sign, scored)
+                    count(status, cnt_t[d], -sign, scored)
+                    count(st, cnt_t[d], sign, scored)
                     if (status & LISTED) and not (st & LISTED):
                         rec_t[d, R_DELISTED] += sign
-                        # repaid: the listing in force ended today, by repayment
-                        if list_reason == END_REPAID and row[0, LISTED_UNTIL] == d:
+                        if repaid_today(list_reason, row[0, LISTED_UNTIL], d):
                             rec_t[d, R_REPAID] += sign
                     status = st
             if any_blocked:  # metrics.Metrics: the ban as it stands at the end of the day
@@ -519,8 +479,8 @@ def _first_pass(lo, hi, n, days, clocks, observe, rules, acc, standing, fm_who, 
 @nb.njit(cache=True)
 def _false_matches(lo, hi, days, clocks, observe):
     """The false matches made from the acts of people lo..hi-1, found on their own."""
-    (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key, behaviour_id) = observe
+    o = observe
+    channel_of, kind = o.channel_of, o.kind
     rates, clock_keys, propensity_keys, table = clocks
     size = 1024
     who = np.empty(size, dtype=np.int64)
@@ -533,11 +493,11 @@ def _false_matches(lo, hi, days, clocks, observe):
             if c < 0 or kind[c] != CAMERA or rates[b] == 0.0:
                 continue
             log_q = table[b, level_of(propensity_keys[b], i)]
-            p = p_of[b] * in_view(i, c, coverage, region, covered)
+            p = o.p_of[b] * in_view(i, c, o.coverage, o.region, o.covered)
             d = _next_day(i, -1, clock_keys[b], log_q)
             while d < days:
-                s = _observed(i, behaviour_id[b], d, c, p, True, seen_keys[c], match_keys[c],
-                              profile_of[c],                               tmr, fmr, cell, pick_key)
+                s = _observed(i, o.behaviour_id[b], d, c, p, True, o.seen_keys[c],
+                              o.match_keys[c], o.profile_of[c], o.tmr, o.fmr, o.cell, o.pick_key)
                 if s >= 0 and s != i:
                     if m == size:
                         size *= 2
@@ -576,17 +536,18 @@ def _second_pass(starts, ends, who, day, beh, days, clocks, observe, rules, acc,
 
 def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,
                  ev: np.ndarray, rec: np.ndarray) -> None:
-    """Write the day-by-day tables the day engine would have written, column by column."""
+    """Write the day-by-day table the day engine would have written, column by column."""
     days = sim.days
     counts = np.cumsum(cnt[:days], axis=0)
-    score_sum = np.int64(sim.scoring.initial) * sim.n + np.cumsum(ssum[:days])
+    standing = sim.world.standing
+    score_sum = np.int64(standing.initial) * sim.n + np.cumsum(ssum[:days])
     r = rec[:days]
     e = ev[:days]
-    t = sim.metrics.table
+    t = sim.table
     filled: set[str] = set()
 
     def put(col: str, values) -> None:
-        t[col][:] = values
+        t[col][:days] = values
         filled.add(col)
 
     put("day", np.arange(days))
@@ -611,23 +572,21 @@ def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,
     for b, name in enumerate(sim.behaviour.names):
         put(f"n_events_{name}", e[:, b])
     put("n_collateral_sanctioned", counts[:, C_COLLATERAL])
-    missing = [c for c in sim.metrics.columns if c not in filled]
-    if missing:  # a column the day engine has and this backend does not: never silently 0
-        raise RuntimeError(f"person backend: no values for timeseries columns {missing}")
-    sv = sim.surveillance.table
     for kind in ERRORS[1:]:
-        sv[f"n_{kind}_records"][:days] = r[:, R_FALSE_MATCH] if kind == ERRORS[FALSE_MATCH] \
-            else 0
-    sv["n_expired_records"][:days] = 0
-    sv["n_pending_records"][:days] = 0
+        put(f"n_{kind}_records", r[:, R_FALSE_MATCH] if kind == ERRORS[FALSE_MATCH] else 0)
+    put("n_expired_records", 0)
+    put("n_pending_records", 0)
     obs = sim.observation
     for c, name in enumerate(sim.surveillance.channels):
         sees = (obs.channel_of == c) & (obs.mode == TRUE_EVENT)
-        sv[f"n_true_events_{name}"][:days] = e[:, sees].sum(axis=1)
-        sv[f"n_seen_{name}"][:days] = r[:, N_R + 2 * c]
-        sv[f"n_seen_correct_{name}"][:days] = r[:, N_R + 2 * c + 1]
+        put(f"n_true_events_{name}", e[:, sees].sum(axis=1))
+        put(f"n_seen_{name}", r[:, N_R + 2 * c])
+        put(f"n_seen_correct_{name}", r[:, N_R + 2 * c + 1])
+    missing = [c for c in t.columns if c not in filled]
+    if missing:  # a column the day engine has and this backend does not: never silently 0
+        raise RuntimeError(f"person backend: no values for timeseries columns {missing}")
     final = counts[-1] if days else np.zeros(N_COUNTS, np.int64)
     sim.sanctions.counts_by_shard[:] = 0
     sim.sanctions.counts_by_shard[0] = final
-    sim.scoring.score_sum[:] = 0
-    sim.scoring.score_sum[0] = score_sum[-1] if days else np.int64(sim.scoring.initial) * sim.n
+    standing.score_sum[:] = 0
+    standing.score_sum[0] = score_sum[-1] if days else np.int64(standing.initial) * sim.n

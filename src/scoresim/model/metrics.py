@@ -1,17 +1,22 @@
-"""Metrics: the day's row, read from counts the other modules keep incrementally.
+"""Metrics: the day's row, and the table of rows that becomes timeseries.parquet.
 
-Column names are a public interface (REFERENCE_MODEL.md's daily metrics come
-first, under exactly those names); add columns, never rename them.
+Each module names its columns (Module.columns) and puts its values into the
+day's row (Module.measure); the engine collects them in one table, in the
+order engine.TIMESERIES gives. This module fills the headline columns, read
+from counts the other modules keep incrementally: REFERENCE_MODEL.md's daily
+metrics first, under exactly those names. Column names are a public
+interface: add columns, never rename them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from scoresim.model.behaviour import Events
-from scoresim.model.observation import Records
-from scoresim.model.sanctions import (
+from scoresim.model.module import Module, Today
+from scoresim.model.rulebook import (
     BANNED,
     C_BANNED,
     C_CONSUMPTION,
@@ -19,32 +24,66 @@ from scoresim.model.sanctions import (
     C_SUSPENDED,
     C_WRONGLY,
     CONSUMPTION_BANNED,
-    Sanctions,
 )
-from scoresim.model.scoring import Scoring
-from scoresim.scenario.schema import Scenario
+from scoresim.model.world import World
 
 BAN_BITS = {"travel_ban": BANNED, "consumption_ban": CONSUMPTION_BANNED}
 
 
-class Metrics:
+class Table:
+    """The timeseries as it fills: one array per column, one entry per day."""
+
+    def __init__(self, days: int):
+        self.days = days
+        self.columns: dict[str, np.ndarray] = {}
+
+    def add(self, columns: list[str], floats: tuple[str, ...] = ()) -> None:
+        for c in columns:
+            if c in self.columns:
+                raise ValueError(f"timeseries column {c} named twice")
+            self.columns[c] = np.zeros(self.days, dtype=np.float64 if c in floats else np.int64)
+
+    def write(self, day: int, row: dict[str, Any]) -> None:
+        for c, v in row.items():
+            self.columns[c][day] = v
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
+
+    def frame(self, days_done: int) -> pd.DataFrame:
+        return pd.DataFrame({c: v[:days_done] for c, v in self.columns.items()})
+
+    def state(self, days_done: int) -> dict[str, np.ndarray]:
+        return {c: v[:days_done] for c, v in self.columns.items()}
+
+    def restore(self, st: dict[str, np.ndarray], days_done: int) -> None:
+        for c, v in self.columns.items():
+            v[:days_done] = st[c]
+
+
+class Metrics(Module):
+    """The headline columns: scores, grades, bans, records, events, shaming, the list's flows."""
+
     name = "metrics"
 
-    def __init__(self, scenario: Scenario, scoring: Scoring, sanctions: Sanctions, n: int,
-                 days: int, speech: np.ndarray):
-        self.n = n
-        self.scoring = scoring
-        self.sanctions = sanctions
-        self.speech = speech
-        self.grade_names = scoring.grade_names
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario = world.scenario
+        self.scoring = world.module("scoring")
+        self.sanctions = world.module("sanctions")
+        self.speech = np.array([b.speech for b in scenario.behaviours.values()], dtype=np.bool_)
+        self.grade_names = self.scoring.grade_names
+        names = list(scenario.behaviours)
         # behaviours a ban stops (a ticket purchase by a banned person is blocked)
         self.blockable = [name for name, b in scenario.behaviours.items() if b.blocked_by]
-        self.block_index = [(list(scenario.behaviours).index(name),
-                             BAN_BITS[scenario.behaviours[name].blocked_by])
+        self.block_index = [(names.index(name), BAN_BITS[scenario.behaviours[name].blocked_by])
                             for name in self.blockable]
-        self.rewards = [(r.name, [scoring.grade_names.index(g) for g in r.grades])
+        self.rewards = [(r.name, [self.grade_names.index(g) for g in r.grades])
                         for r in scenario.rewards]
-        cols = ["day", "mean_score"] + [f"n_grade_{g}" for g in self.grade_names] + [
+        self._delisted_before = 0
+
+    def columns(self) -> list[str]:
+        return ["day", "mean_score"] + [f"n_grade_{g}" for g in self.grade_names] + [
             "n_travel_banned", "n_dishonest", "n_wrongly_banned", "n_records",
             "n_false_records", "n_events", "n_speech_events", "n_consumption_banned",
             "n_media_suspended", "n_shamed", "n_shamed_wrongly", "n_delisted",
@@ -52,55 +91,38 @@ class Metrics:
         ] + [f"n_blocked_{name}" for name in self.blockable] + [
             f"n_rewarded_{name}" for name, _ in self.rewards
         ]
-        self.columns = cols
-        self.table = {c: np.zeros(days, dtype=np.float64 if c == "mean_score" else np.int64)
-                      for c in cols}
-        self._delisted_before = 0
-        self._sources: list[tuple[list[str], object]] = []
 
-    def add_columns(self, columns: list[str], row=None, floats: tuple[str, ...] = ()) -> None:
-        """Columns another module fills: `row()` gives the day's value of each, by name;
-        without `row`, the module writes into `table` itself (society: collateral, firms)."""
-        for c in columns:
-            self.table[c] = np.zeros(self.table["day"].shape[0],
-                                     dtype=np.float64 if c in floats else np.int64)
-        self.columns += list(columns)
-        if row is not None:
-            self._sources.append((list(columns), row))
+    def float_columns(self) -> tuple[str, ...]:
+        return ("mean_score",)
 
-    def step(self, day: int, events: Events, records: Records) -> None:
-        t = self.table
-        counts = self.sanctions.counts  # summed over shards once a day
-        t["day"][day] = day
-        t["mean_score"][day] = self.scoring.mean_score(self.n)
-        for col, value in self.stock_columns(counts).items():
-            t[col][day] = value
-        t["n_records"][day] = len(records)
-        t["n_false_records"][day] = len(records) - int(records.correct.sum())
-        t["n_events"][day] = len(events)
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        events, records, sanctions = today.events, today.filed, self.sanctions
+        row["day"] = today.day
+        row["mean_score"] = self.scoring.mean_score()
+        row.update(self.stock_columns(sanctions.counts))  # summed over shards once a day
+        row["n_records"] = len(records)
+        row["n_false_records"] = len(records) - int(records.correct.sum())
+        row["n_events"] = len(events)
         per_behaviour = events.per_behaviour(self.speech.shape[0])
-        t["n_speech_events"][day] = int(per_behaviour[self.speech].sum())
-        t["n_shamed"][day] = self.sanctions.n_shamed
-        t["n_shamed_wrongly"][day] = self.sanctions.n_shamed_wrongly
-        delisted = self.sanctions.n_delisted
-        t["n_delisted"][day] = delisted - self._delisted_before
+        row["n_speech_events"] = int(per_behaviour[self.speech].sum())
+        row["n_shamed"] = sanctions.n_shamed
+        row["n_shamed_wrongly"] = sanctions.n_shamed_wrongly
+        delisted = sanctions.n_delisted
+        row["n_delisted"] = delisted - self._delisted_before
         self._delisted_before = delisted
-        t["n_newly_listed"][day] = self.sanctions.n_newly_listed
-        t["n_repaid"][day] = self.sanctions.n_repaid
-        if self.block_index and len(events):
-            status = self.sanctions.status[events.actor]
-            for (b, bit), name in zip(self.block_index, self.blockable, strict=True):
-                hit = (events.behaviour == b) & ((status & bit) != 0)
-                t[f"n_blocked_{name}"][day] = int(np.count_nonzero(hit))
-        for columns, row in self._sources:
-            values = row()
-            for c in columns:
-                t[c][day] = values[c]
+        row["n_newly_listed"] = sanctions.n_newly_listed
+        row["n_repaid"] = sanctions.n_repaid
+        status = sanctions.status[events.actor] if self.block_index and len(events) else None
+        for (b, bit), name in zip(self.block_index, self.blockable, strict=True):
+            hit = 0
+            if status is not None:  # the ban as it stands at the end of the day
+                hit = int(np.count_nonzero((events.behaviour == b) & ((status & bit) != 0)))
+            row[f"n_blocked_{name}"] = hit
 
     def stock_columns(self, counts: np.ndarray) -> dict[str, np.ndarray]:
         """The columns read from the sanctions counts: grades, bans, lists, rewards.
 
-        `counts` is one day's counts (sanctions.N_COUNTS) or a day-by-count table;
+        `counts` is one day's counts (rulebook.N_COUNTS) or a day-by-count table;
         the person backend (lives.py) fills a whole run's columns with it at once.
         """
         cols = {f"n_grade_{name}": counts[..., g] for g, name in enumerate(self.grade_names)}
@@ -113,5 +135,8 @@ class Metrics:
             cols[f"n_rewarded_{name}"] = counts[..., grades].sum(axis=-1)
         return cols
 
-    def frame(self, days_done: int) -> pd.DataFrame:
-        return pd.DataFrame({c: v[:days_done] for c, v in self.table.items()})
+    def state(self) -> dict[str, np.ndarray]:
+        return {"delisted_before": np.array(self._delisted_before)}
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self._delisted_before = int(st["delisted_before"])

@@ -17,29 +17,31 @@ each keyed by (seed, day, rating number) for common random numbers.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from scoresim.model.observation import Records
+from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, normal, stream_key, uniform
-from scoresim.model.scoring import Scoring
-from scoresim.model.society import Society
 from scoresim.model.standing import SCORE
-from scoresim.scenario.schema import Scenario
+from scoresim.model.world import World
 
 MILLI = 1000.0
 
 
-class PeerRating:
+class PeerRating(Module):
     name = "peer_rating"
 
-    def __init__(self, scenario: Scenario, society: Society, scoring: Scoring, seed: int):
-        cfg = scenario.peer_rating
-        assert cfg is not None and society.ties is not None
+    section = "peer_rating"
+    interacts = True
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        cfg, society, seed = world.scenario.peer_rating, world.society, world.seed
         self.cfg = cfg
         self.ties = society.ties
-        self.scoring = scoring
+        self.standing = world.standing
         self.n = society.n
         self.log_q = math.log1p(-cfg.rate) if cfg.rate < 1.0 else -math.inf
         self.weight = np.full(self.n, cfg.memory, dtype=np.float32)
@@ -54,18 +56,25 @@ class PeerRating:
         self.weight[:] = st["weight"]
         self.n_ratings = int(st["n_ratings"])
 
-    def step(self, day: int, records: Records) -> np.ndarray:
-        """Today's ratings; returns the people whose stars moved (for sanctions to re-judge)."""
+    def columns(self) -> list[str]:
+        return ["n_peer_ratings"]
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        row["n_peer_ratings"] = self.n_ratings
+
+    def step(self, today: Today) -> None:
+        """Today's ratings; the people whose stars moved are judged again."""
         if self.cfg.rate <= 0.0:
-            return np.zeros(0, dtype=np.int64)
+            return
+        day, records = today.day, today.filed
         bad = np.unique(records.subject[records.points < 0]) if len(records) else \
             np.zeros(0, np.int64)
         rated, delta = _rate(day, self.n, self.log_q, self.keys, self.ties.offsets,
-                             self.ties.neighbours, self.scoring.standing, self.weight, bad,
+                             self.ties.neighbours, self.standing.rows, self.weight, bad,
                              self.cfg.noise, self.cfg.record_penalty, self.cfg.weight_power)
-        self.scoring.score_sum[0] += delta
+        self.standing.score_sum[0] += delta
         self.n_ratings = rated.shape[0]
-        return np.unique(rated)
+        today.rejudge.append(np.unique(rated))
 
     @property
     def nbytes(self) -> int:

@@ -25,17 +25,32 @@ withdrawals: a day costs the records leaving on it, not the people.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numba as nb
 import numpy as np
 
 from scoresim.model.calendar import Calendar
-from scoresim.model.observation import Records
+from scoresim.model.module import Module, Today, interactions
+from scoresim.model.observation import (
+    BY_APPEAL,
+    BY_NEVER,
+    BY_PAID_REPAIR,
+    BY_REPAIR,
+    BY_WINDOW,
+)
 from scoresim.model.random import event_counter, name_ids, stream_key, uniform
+from scoresim.model.rulebook import listing_after_appeal
 from scoresim.model.standing import FALSE_POINTS, LISTED_UNTIL, SCORE
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 EXPIRED, REPAIRED, PAID_REPAIR, APPEAL_WON = 1, 2, 3, 4
+# a way out (0: none) as records.parquet's expires_by names it
+EXPIRES_BY_OF_REASON = np.array([BY_NEVER, BY_WINDOW, BY_REPAIR, BY_PAID_REPAIR, BY_APPEAL],
+                                dtype=np.uint8)
 NEVER = 1 << 40
+INT32_NEVER = np.iinfo(np.int32).max  # records.parquet's expires_day of a record for good
 # an entry: person << 26 | record day (16 bits) << 10 | behaviour (6 bits) << 4
 #           | reason << 1 | correct
 P_SHIFT, D_SHIFT, B_SHIFT = 26, 10, 4
@@ -45,48 +60,105 @@ COLUMNS = ("n_appeals_filed", "n_appeals_won", "n_repair_applications", "n_repai
            "wrong_record_days_to_clear")
 
 
-class Redress:
+class RepairRules(NamedTuple):
+    """Credit repair (the rules in force from 2026-04-01), as the kernels read it."""
+
+    on: bool
+    minor_max: int  # a penalty of at most this many points is minor
+    serious_min: int  # a penalty of at least this many points is serious
+    min_days: np.ndarray  # int64 [minor, general, serious]: earliest day repair takes effect
+    max_days: np.ndarray  # int64 [class]: the publication window
+    apply: np.ndarray  # float64 [class]: probability of applying
+    processing: int  # application to decision, days
+    approve: float
+    cost: float
+    paid_share: float  # share of applicants who pay for a course
+    paid_approve: float
+    paid_cost: float
+
+
+class AppealRules(NamedTuple):
+    """Appeals of wrongly attributed records: success depends on the evidence."""
+
+    on: bool
+    file: float
+    notice: int
+    decision: int
+    win_false_match: float
+    win_register: float
+    win_fabricated: float
+
+
+class Redress(Module):
     """Decides each negative or wrong record's way out when it is filed; withdraws it when due."""
 
     name = "redress"
 
-    def __init__(self, scenario: Scenario, points: np.ndarray, list_trigger: np.ndarray,
-                 seed: int, days: int):
+    @classmethod
+    def enabled(cls, scenario: Scenario) -> bool:
+        return scenario.credit_repair is not None or scenario.appeals is not None
+
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        why = []
+        for name, present in (("credit_repair", scenario.credit_repair),
+                              ("appeals", scenario.appeals)):
+            if present is not None:
+                why += interactions(name)
+        return why
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, seed, days = world.scenario, world.seed, world.days
         cr, ap = scenario.credit_repair, scenario.appeals
-        self.enabled = cr is not None or ap is not None
         self.days = days
-        self.points = points
+        self.schemes = world.rules.schemes
+        self.standing = world.standing
         self.behaviour_id = name_ids(list(scenario.behaviours))
-        self.list_trigger = list_trigger
+        self.list_trigger = world.rules.list_trigger
         chans = list(scenario.channels.values())
         self.camera = np.array([c.kind == "camera" for c in chans] or [False], dtype=np.bool_)
-        # repair: [on, minor_max, serious_min, min x3, max x3, apply x3, processing, approve,
-        #          cost, paid_share, paid_approve, paid_cost]
-        rp = np.zeros(18, dtype=np.float64)
-        if cr is not None:
-            rp[0:3] = 1.0, cr.minor_max_points, cr.serious_min_points
-            for k, c in enumerate((cr.minor, cr.general, cr.serious)):
-                rp[3 + k], rp[6 + k], rp[9 + k] = c.min_days, c.max_days, c.apply_probability
-            rp[12:18] = (cr.processing_days, cr.approve_probability, cr.cost, cr.paid_share,
-                         cr.paid_approve_probability, cr.paid_cost)
-        # appeals: [on, file, notice, decision, win_false_match, win_register, win_fabricated]
-        ap_p = np.zeros(7, dtype=np.float64)
-        if ap is not None:
-            ap_p[:] = (1.0, ap.file_probability, ap.notice_days, ap.decision_days,
-                       ap.win_false_match, ap.win_register, ap.win_fabricated)
-        self.repair_params, self.appeal_params = rp, ap_p
-        self.keys = np.array([stream_key(seed, "redress", w) for w in (
-            "repair-apply", "repair-paid", "repair-approve", "appeal-file", "appeal-win")],
-            dtype=np.uint64)
-        self.withdrawals = Calendar(days if self.enabled else 1, np.uint64)
+        classes = (cr.minor, cr.general, cr.serious) if cr is not None else ()
+        self.repair = RepairRules(
+            on=cr is not None,
+            minor_max=cr.minor_max_points if cr else 0,
+            serious_min=cr.serious_min_points if cr else 0,
+            min_days=np.array([c.min_days for c in classes] or [0, 0, 0], dtype=np.int64),
+            max_days=np.array([c.max_days for c in classes] or [0, 0, 0], dtype=np.int64),
+            apply=np.array([c.apply_probability for c in classes] or [0, 0, 0], np.float64),
+            processing=cr.processing_days if cr else 0,
+            approve=float(cr.approve_probability) if cr else 0.0,
+            cost=float(cr.cost) if cr else 0.0,
+            paid_share=float(cr.paid_share) if cr else 0.0,
+            paid_approve=float(cr.paid_approve_probability) if cr else 0.0,
+            paid_cost=float(cr.paid_cost) if cr else 0.0,
+        )
+        self.appeal = AppealRules(
+            on=ap is not None, file=float(ap.file_probability) if ap else 0.0,
+            notice=ap.notice_days if ap else 0, decision=ap.decision_days if ap else 0,
+            win_false_match=float(ap.win_false_match) if ap else 0.0,
+            win_register=float(ap.win_register) if ap else 0.0,
+            win_fabricated=float(ap.win_fabricated) if ap else 0.0)
+        self.keys = RedressKeys(*(stream_key(seed, "redress", w) for w in (
+            "repair-apply", "repair-paid", "repair-approve", "appeal-file", "appeal-win")))
+        self.withdrawals = Calendar(days, np.uint64)
         # A record the credit file put in a category named minor, general or serious is
         # repaired as that class; one without a category is classed by its points.
         names = ["none", *scenario.credit_file.categories]
-        classes = {"minor": 0, "general": 1, "serious": 2}
-        self.class_of_category = np.array([classes.get(c, -1) for c in names], dtype=np.int64)
+        classes_of = {"minor": 0, "general": 1, "serious": 2}
+        self.class_of_category = np.array([classes_of.get(c, -1) for c in names], dtype=np.int64)
         # per-day tallies of what was decided ahead (indexed by the day it happens)
         self.ahead = np.zeros((3, days + 1), dtype=np.float64)  # filed, applications, cost
         self.today = dict.fromkeys(COLUMNS, 0)
+
+    def columns(self) -> list[str]:
+        return list(COLUMNS)
+
+    def float_columns(self) -> tuple[str, ...]:
+        return ("repair_cost",)
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        row.update(self.today)
 
     def state(self) -> dict[str, np.ndarray]:
         st = {f"withdrawals_{k}": v for k, v in self.withdrawals.state().items()}
@@ -98,34 +170,40 @@ class Redress:
                                   "days": st["withdrawals_days"]})
         self.ahead[:] = st["ahead"]
 
-    def file(self, day: int, records: Records) -> np.ndarray | None:
+    def decide(self, today: Today) -> None:
         """Decide the way out of today's negative and wrong records.
 
         The credit file's own expiry (records.expires) is one of the ways out, so that a
-        record leaves the score once, on the earliest of them. Returns the day each
-        record stops counting (NEVER where it never does), or None when redress is off.
+        record leaves the score once, on the earliest of them: each record's `expires`
+        becomes the day it stops counting, and redress alone withdraws the negative ones.
         """
-        if not self.enabled or len(records) == 0:
-            return None
+        records = today.filed
+        if len(records) == 0:
+            return
         expires = (records.expires.astype(np.int64) if records.expires is not None
                    else np.full(len(records), NEVER, dtype=np.int64))
         category = (records.category.astype(np.int64) if records.category is not None
                     else np.zeros(len(records), dtype=np.int64))
-        codes, when, out_day = _decide(
-            day, records.subject, records.true_actor, records.behaviour, self.behaviour_id,
-            records.channel,
-            records.correct, records.points, expires, category, self.class_of_category,
-            self.camera, self.repair_params, self.appeal_params, self.keys, self.ahead,
-            self.days)
+        codes, when, out_day, out_reason = _decide(
+            today.day, records.subject, records.true_actor, records.behaviour, self.behaviour_id,
+            records.channel, records.correct, records.points, expires, category,
+            self.class_of_category, self.camera, self.repair, self.appeal, self.keys,
+            self.ahead, self.days)
         self.withdrawals.push(codes, when)
-        return out_day
+        records.expires = np.minimum(out_day, INT32_NEVER).astype(np.int32)
+        decided = out_reason >= 0
+        records.expires_by = np.where(decided, EXPIRES_BY_OF_REASON[np.maximum(out_reason, 0)],
+                                      records.expires_by).astype(np.uint8)
+        today.by_redress = records.points < 0
 
-    def step(self, day: int, standing: np.ndarray, score_sum: np.ndarray) -> np.ndarray:
-        """Withdraw the records due today; return the people whose status must be re-derived."""
-        if not self.enabled:
-            return np.zeros(0, dtype=np.int64)
+    def step(self, today: Today) -> None:
+        """Withdraw the records due today; their subjects are judged again."""
+        day = today.day
         due = self.withdrawals.pop(day)
-        people, tally = _withdraw(day, due, self.points, self.list_trigger, standing, score_sum)
+        sc = self.schemes
+        people, tally = _withdraw(day, due, sc.points, sc.of_person, self.list_trigger,
+                                  self.standing.rows, self.standing.score_sum)
+        today.rejudge.append(people)
         t = self.today
         t["n_appeals_filed"] = int(self.ahead[0, day])
         t["n_repair_applications"] = int(self.ahead[1, day])
@@ -136,16 +214,30 @@ class Redress:
         t["n_appeals_won"] = int(tally[APPEAL_WON])
         t["n_wrong_records_cleared"] = int(tally[5])
         t["wrong_record_days_to_clear"] = int(tally[6])
-        return people
+        today.n_expired += t["n_records_expired"]
+
+    @property
+    def nbytes(self) -> int:
+        return self.withdrawals.nbytes
+
+
+class RedressKeys(NamedTuple):
+    repair_apply: np.uint64
+    repair_paid: np.uint64
+    repair_approve: np.uint64
+    appeal_file: np.uint64
+    appeal_win: np.uint64
 
 
 @nb.njit(cache=True)
 def _decide(day, subject, true_actor, behaviour, behaviour_id, channel, correct, points, expires,
-            category, class_of_category, camera, rp, ap, keys, ahead, days):
+            category, class_of_category, camera, rp: RepairRules, ap: AppealRules,
+            keys: RedressKeys, ahead, days):
     n = subject.shape[0]
     codes = np.empty(n, dtype=np.uint64)
     when = np.empty(n, dtype=np.int64)
     out_day = expires.copy()
+    out_reason = np.full(n, -1, dtype=np.int64)  # -1: left as the credit file has it
     m = 0
     for r in range(n):
         pts = points[r]
@@ -157,39 +249,40 @@ def _decide(day, subject, true_actor, behaviour, behaviour_id, channel, correct,
         ctr = event_counter(day, behaviour_id[b])
         out = expires[r]
         reason = EXPIRED if out < NEVER else 0
-        if rp[0] > 0.0:
+        if rp.on:
             pen = -pts
             k = class_of_category[category[r]]
             if k < 0:
-                k = 0 if pen <= rp[1] else (2 if pen >= rp[2] else 1)
-            out = min(out, day + int(rp[6 + k]))
+                k = 0 if pen <= rp.minor_max else (2 if pen >= rp.serious_min else 1)
+            out = min(out, day + rp.max_days[k])
             reason = EXPIRED
-            if uniform(keys[0], np.uint64(s), ctr) < rp[9 + k]:
-                apply_day = day + int(rp[3 + k])
-                paid = uniform(keys[1], np.uint64(s), ctr) < rp[15]
+            if uniform(keys.repair_apply, np.uint64(s), ctr) < rp.apply[k]:
+                apply_day = day + rp.min_days[k]
+                paid = uniform(keys.repair_paid, np.uint64(s), ctr) < rp.paid_share
                 if apply_day < days:
                     ahead[1, apply_day] += 1.0
-                    ahead[2, apply_day] += rp[17] if paid else rp[14]
-                approve = rp[16] if paid else rp[13]
-                decided = apply_day + int(rp[12])
-                if decided < out and uniform(keys[2], np.uint64(s), ctr) < approve:
+                    ahead[2, apply_day] += rp.paid_cost if paid else rp.cost
+                approve = rp.paid_approve if paid else rp.approve
+                decided = apply_day + rp.processing
+                if decided < out and uniform(keys.repair_approve, np.uint64(s), ctr) < approve:
                     out = decided
                     reason = PAID_REPAIR if paid else REPAIRED
-        if ap[0] > 0.0 and wrong and uniform(keys[3], np.uint64(s), ctr) < ap[1]:
-            filed = day + int(ap[2])
+        if ap.on and wrong and uniform(keys.appeal_file, np.uint64(s), ctr) < ap.file:
+            filed = day + ap.notice
             if filed < days:
                 ahead[0, filed] += 1.0
             if true_actor[r] < 0:
-                win = ap[6]
+                win = ap.win_fabricated
             elif camera[channel[r]]:
-                win = ap[4]
+                win = ap.win_false_match
             else:
-                win = ap[5]
-            decided = filed + int(ap[3])
-            if decided < out and uniform(keys[4], np.uint64(s), ctr) < win:
+                win = ap.win_register
+            decided = filed + ap.decision
+            if decided < out and uniform(keys.appeal_win, np.uint64(s), ctr) < win:
                 out = decided
                 reason = APPEAL_WON
         out_day[r] = out
+        out_reason[r] = reason
         if out >= days:
             continue
         codes[m] = ((np.uint64(s) << np.uint64(P_SHIFT)) | (np.uint64(day) << np.uint64(D_SHIFT))
@@ -197,11 +290,12 @@ def _decide(day, subject, true_actor, behaviour, behaviour_id, channel, correct,
                     | np.uint64(0 if wrong else 1))
         when[m] = out
         m += 1
-    return codes[:m], when[:m], out_day
+    return codes[:m], when[:m], out_day, out_reason
 
 
 @nb.njit(cache=True)
-def _withdraw(day, due, points, list_trigger, standing, score_sum):
+def _withdraw(day, due, points, of_person, list_trigger, standing, score_sum):
+    """Take today's due records out of their subjects' scores (their scheme's points)."""
     n = due.shape[0]
     people = np.empty(n, dtype=np.int64)
     tally = np.zeros(7, dtype=np.int64)  # by reason; 5: wrong records cleared; 6: their days
@@ -212,15 +306,15 @@ def _withdraw(day, due, points, list_trigger, standing, score_sum):
         b = np.int64((c >> np.uint64(B_SHIFT)) & np.uint64(63))
         reason = np.int64((c >> np.uint64(1)) & np.uint64(7))
         correct = (c & np.uint64(1)) != 0
-        pts = points[b]
+        pts = points[of_person[s] if of_person.shape[0] > 0 else 0, b]
         standing[s, SCORE] -= pts
         score_sum[0] -= pts
         if not correct:
             standing[s, FALSE_POINTS] -= pts
             tally[5] += 1
             tally[6] += day - rday
-        if reason == APPEAL_WON and list_trigger[b] and standing[s, LISTED_UNTIL] > day:
-            standing[s, LISTED_UNTIL] = day
+        if reason == APPEAL_WON and list_trigger[b]:
+            standing[s, LISTED_UNTIL] = listing_after_appeal(standing[s, LISTED_UNTIL], day)
         tally[reason] += 1
         people[k] = s
     return people, tally

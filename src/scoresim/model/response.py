@@ -40,16 +40,17 @@ functions of (seed, person), recomputed when needed.
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
 
 from scoresim.model.behaviour import Events
-from scoresim.model.observation import Records
+from scoresim.model.module import Module, Today
 from scoresim.model.random import event_counter, name_ids, normal, propensity_z, stream_key, uniform
-from scoresim.model.sanctions import BANNED, LISTED, SUSPENDED
-from scoresim.model.society import Society
-from scoresim.model.ties import Ties, no_ties
+from scoresim.model.rulebook import BANNED, LISTED, SUSPENDED
+from scoresim.model.ties import no_ties
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 # flags
@@ -60,15 +61,72 @@ RISK_ONE = 64  # risk code of multiplier 1.0 (uint8: multipliers 0 .. 3.98)
 SANCTIONED = BANNED | LISTED | SUSPENDED
 
 
-class Response:
+class ResponseParams(NamedTuple):
+    """Each response's parameters, zero where the scenario leaves that response off."""
+
+    aware_initial: float  # awareness.initial_share
+    aware_sanction: float  # awareness.from_sanction
+    aware_tie: float  # awareness.from_tie
+    publicity_reach: float  # awareness.publicity_reach
+    sensitivity: float  # deterrence
+    own_gain: float
+    tie_gain: float
+    impunity_decay: float
+    value_points: float  # chilling
+    boldness_sigma: float
+    temperature: float
+    motivated_share: float  # gamified virtue
+    points_for_full_rate: float
+    camera_avoidance: float  # avoidance
+    leave_probability: float
+    aware_shaming: float  # awareness.from_shaming
+
+
+class ResponseKeys(NamedTuple):
+    aware_initial: np.uint64
+    aware_sanction: np.uint64
+    aware_tie: np.uint64
+    publicity: np.uint64
+    boldness: np.uint64
+    motivated: np.uint64
+    avoid_camera: np.uint64
+    leave: np.uint64
+
+
+def response_params(scenario: Scenario) -> ResponseParams:
+    r = scenario.responses
+    a, d, c = r.awareness, r.deterrence, r.chilling
+    g, v = r.gamified_virtue, r.avoidance
+    return ResponseParams(
+        aware_initial=a.initial_share, aware_sanction=a.from_sanction, aware_tie=a.from_tie,
+        publicity_reach=a.publicity_reach,
+        sensitivity=d.sensitivity if d else 0.0, own_gain=d.own_gain if d else 0.0,
+        tie_gain=d.tie_gain if d else 0.0, impunity_decay=d.impunity_decay if d else 0.0,
+        value_points=c.value_points if c else 0.0, boldness_sigma=c.boldness_sigma if c else 0.0,
+        temperature=c.temperature_points if c else 0.0,
+        motivated_share=g.motivated_share if g else 0.0,
+        points_for_full_rate=g.points_for_full_rate if g else 0.0,
+        camera_avoidance=v.camera_avoidance if v else 0.0,
+        leave_probability=v.leave_probability if v else 0.0,
+        aware_shaming=a.from_shaming)
+
+
+class Response(Module):
     """Who knows about the system, what they fear, and which of their acts they forgo."""
 
     name = "response"
 
-    def __init__(self, scenario: Scenario, society: Society, seed: int, points: np.ndarray,
-                 imposing: np.ndarray, shaming: np.ndarray, ties: Ties | None):
+    section = "responses"
+    interacts = True
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, seed = world.scenario, world.society, world.seed
         r = scenario.responses
-        self.enabled = r is not None
+        rules = world.rules
+        # the points each act costs, as the scenario's scoring section gives them
+        points = rules.scoring_points
+        imposing, shaming = rules.imposing, rules.shame_trigger
         self.n = society.n
         names = list(scenario.behaviours)
         n_b = len(names)
@@ -85,15 +143,7 @@ class Response:
         self.shaming = shaming.astype(np.bool_)
         self.n_aware = 0
         self.n_left = 0
-        # parameters, zero where a module is off
-        p = np.zeros(16, dtype=np.float64)
-        self.params = p
-        if r is None:
-            self.flags = np.zeros(0, dtype=np.uint8)
-            self.risk = np.zeros(0, dtype=np.uint8)
-            self.ties = no_ties()
-            return
-        self.ties = ties if ties is not None else no_ties()
+        self.ties = society.ties if society.ties is not None else no_ties()
         chans = scenario.channels
         frs = scenario.face_recognition
         region = set(r.avoidance.region_channels) if r.avoidance else set()
@@ -113,26 +163,25 @@ class Response:
                 self.kind[k] = CHILLED
             elif not b.speech and r.deterrence is not None and self.penalty[k] > 0:
                 self.kind[k] = DETERRED
-        a = r.awareness
-        p[0:4] = a.initial_share, a.from_sanction, a.from_tie, a.publicity_reach
-        p[15] = a.from_shaming
-        if r.deterrence:
-            d = r.deterrence
-            p[4:7] = d.sensitivity, d.own_gain, d.tie_gain
-            p[7] = d.impunity_decay
-        if r.chilling:
-            c = r.chilling
-            p[8:11] = c.value_points, c.boldness_sigma, c.temperature_points
-        if r.gamified_virtue:
-            p[11:13] = r.gamified_virtue.motivated_share, r.gamified_virtue.points_for_full_rate
-        if r.avoidance:
-            p[13:15] = r.avoidance.camera_avoidance, r.avoidance.leave_probability
-        self.keys = np.array([stream_key(seed, "response", w) for w in (
+        self.params = response_params(scenario)
+        self.keys = ResponseKeys(*(stream_key(seed, "response", w) for w in (
             "aware-initial", "aware-sanction", "aware-tie", "publicity", "boldness",
-            "motivated", "avoid-camera", "leave")], dtype=np.uint64)
+            "motivated", "avoid-camera", "leave")))
         self.flags = np.zeros(self.n, dtype=np.uint8)
         self.risk = np.zeros(self.n, dtype=np.uint8)
-        self.n_aware = int(_init_awareness(self.flags, self.risk, self.keys[0], p[0]))
+        self.n_aware = int(_init_awareness(self.flags, self.risk, self.keys.aware_initial,
+                                           self.params.aware_initial))
+
+    def columns(self) -> list[str]:
+        return ["n_aware", "n_left_region"]
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        row["n_aware"] = self.n_aware
+        row["n_left_region"] = self.n_left
+
+    def people(self) -> dict[str, Any]:
+        return {"aware": self.aware, "left_region": self.left_region,
+                "risk_multiplier": self.risk.astype(np.float32) / RISK_ONE}
 
     def state(self) -> dict[str, np.ndarray]:
         return {"flags": self.flags, "risk": self.risk,
@@ -143,44 +192,45 @@ class Response:
         self.risk[:] = st["risk"]
         self.n_aware, self.n_left = (int(x) for x in st["counts"])
 
-    def thin(self, events: Events) -> Events:
+    def thin(self, today: Today) -> None:
         """Today's realised events: each due event kept with its person's response factor."""
-        if not self.enabled or len(events) == 0:
-            return events
+        events = today.events
+        if len(events) == 0:
+            return
         keep = _keep(events.day, events.actor, events.behaviour, self.kind, self.penalty,
                      self.base_q, self.points, self.keep_keys, self.propensity_keys, self.sigma,
                      self.flags, self.risk, self.keys, self.params)
-        return Events(events.day, *_kept(events.actor, events.behaviour, keep))
+        today.events = Events(events.day, *_kept(events.actor, events.behaviour, keep))
 
-    def avoid(self, records: Records) -> Records:
+    def avoid(self, today: Today) -> None:
         """Drop the captures aware people dodge and what the region no longer sees of leavers."""
-        if not self.enabled or len(records) == 0 or (self.params[13] == 0 and self.n_left == 0):
-            return records
-        keep = _seen(records.day, records.subject, records.true_actor, records.behaviour,
-                     self.behaviour_id, records.channel, self.camera_channel, self.region_channel,
-                     self.flags, self.risk, self.keys[6], self.params[13])
-        if keep.all():
-            return records
-        return records.take(keep)
-
-    def learn(self, day: int, events: Events, records: Records, status: np.ndarray) -> None:
-        """After judging: experience raises or lowers perceived risk; awareness spreads."""
-        if not self.enabled:
+        records = today.seen
+        if len(records) == 0 or (self.params.camera_avoidance == 0 and self.n_left == 0):
             return
+        keep = _seen(records.day, records.subject, records.true_actor, records.behaviour,
+                     self.behaviour_id, records.channel, self.camera_channel,
+                     self.region_channel, self.flags, self.risk, self.keys.avoid_camera,
+                     self.params.camera_avoidance)
+        if not keep.all():
+            today.seen = records.take(keep)
+
+    def learn(self, today: Today) -> None:
+        """After judging: experience raises or lowers perceived risk; awareness spreads."""
+        events, records = today.events, today.filed
         new_aware, new_left = _learn(
-            day, events.actor, events.behaviour, records.subject, records.behaviour,
-            records.points, self.kind, self.shaming, status, self.flags, self.risk,
-            self.ties.offsets, self.ties.neighbours, self.keys, self.params)
+            today.day, events.actor, events.behaviour, records.subject, records.behaviour,
+            records.points, self.kind, self.shaming, self.world.standing.status, self.flags,
+            self.risk, self.ties.offsets, self.ties.neighbours, self.keys, self.params)
         self.n_aware += int(new_aware)
         self.n_left += int(new_left)
 
     @property
     def left_region(self) -> np.ndarray:
-        return (self.flags & LEFT) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
+        return (self.flags & LEFT) != 0
 
     @property
     def aware(self) -> np.ndarray:
-        return (self.flags & AWARE) != 0 if self.enabled else np.zeros(self.n, dtype=np.bool_)
+        return (self.flags & AWARE) != 0
 
     @property
     def nbytes(self) -> int:
@@ -210,26 +260,26 @@ def factor(i, b, day, kind, penalty, base_q, points, propensity_keys, sigma, fla
     if k == FOR_POINTS:
         if not aware or points[b] <= 0.0:
             return 0.0
-        if uniform(keys[5], np.uint64(i), np.uint64(0)) >= params[11]:
+        if uniform(keys.motivated, np.uint64(i), np.uint64(0)) >= params.motivated_share:
             return 0.0
-        return min(1.0, points[b] / params[12])
+        return min(1.0, points[b] / params.points_for_full_rate)
     if not aware:
         return 1.0
     q = min(1.0, base_q[b] * risk[i] / RISK_ONE)
     cost = q * penalty[b]
     if k == DETERRED:
-        return math.exp(-params[4] * cost)
+        return math.exp(-params.sensitivity * cost)
     # CHILLED: boldness x desire x value against the perceived expected punishment
-    s = params[9]
-    bold = math.exp(s * normal(keys[4], np.uint64(i), np.uint64(0)) - 0.5 * s * s)
+    s = params.boldness_sigma
+    bold = math.exp(s * normal(keys.boldness, np.uint64(i), np.uint64(0)) - 0.5 * s * s)
     desire = 1.0
     if sigma > 0.0:
         desire = math.exp(sigma * propensity_z(propensity_keys[b], np.uint64(i))
                           - 0.5 * sigma * sigma)
-    gap = cost - bold * desire * params[8]
+    gap = cost - bold * desire * params.value_points
     if gap <= 0.0:
         return 1.0
-    return math.exp(-gap / params[10])
+    return math.exp(-gap / params.temperature)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -294,7 +344,7 @@ def _learn(day, actor, behaviour, subject, rec_behaviour, rec_points, kind, sham
     new_left = 0
     d = np.uint64(day)
     # punishment avoidance: each offence committed lowers the risk multiplier a little
-    decay = params[7]
+    decay = params.impunity_decay
     if decay > 0.0:
         for k in range(actor.shape[0]):
             kb = kind[behaviour[k]]
@@ -310,37 +360,39 @@ def _learn(day, actor, behaviour, subject, rec_behaviour, rec_points, kind, sham
             continue
         s = subject[r]
         if flags[s] & AWARE:
-            _raise(risk, s, params[5])
+            _raise(risk, s, params.own_gain)
         # a sanction is felt and a face on a shaming screen may be seen; a deduction alone is not
         sanctioned = (status[s] & SANCTIONED) != 0
         if not (flags[s] & AWARE):
-            p_tell = params[1] if sanctioned else (params[15] if shaming[rec_behaviour[r]] else 0.0)
-            if uniform(keys[1], np.uint64(s), d) < p_tell:
+            p_tell = params.aware_sanction if sanctioned else (
+                params.aware_shaming if shaming[rec_behaviour[r]] else 0.0)
+            if uniform(keys.aware_sanction, np.uint64(s), d) < p_tell:
                 flags[s] |= AWARE
                 risk[s] = RISK_ONE
                 new_aware += 1
         if not sanctioned:
             continue
-        if params[14] > 0.0 and (status[s] & SANCTIONED) and not (flags[s] & LEFT):
-            if uniform(keys[7], np.uint64(s), d) < params[14]:
+        if params.leave_probability > 0.0 and (status[s] & SANCTIONED) and \
+                not (flags[s] & LEFT):
+            if uniform(keys.leave, np.uint64(s), d) < params.leave_probability:
                 flags[s] |= LEFT
                 new_left += 1
         if has_ties:
             for t in range(offsets[s], offsets[s + 1]):
                 c = contacts[t]
                 if flags[c] & AWARE:
-                    _raise(risk, c, params[6])
-                elif uniform(keys[2], np.uint64(c), d) < params[2]:
+                    _raise(risk, c, params.tie_gain)
+                elif uniform(keys.aware_tie, np.uint64(c), d) < params.aware_tie:
                     flags[c] |= AWARE
                     risk[c] = RISK_ONE
                     new_aware += 1
     # publicity: each shamed record reaches publicity_reach random people on average
-    reach = n_shamed * params[3]
+    reach = n_shamed * params.publicity_reach
     m = int(reach)
-    if uniform(keys[3], d, np.uint64(1 << 40)) < reach - m:
+    if uniform(keys.publicity, d, np.uint64(1 << 40)) < reach - m:
         m += 1
     for t in range(m):
-        j = min(int(uniform(keys[3], d, np.uint64(t)) * n_people), n_people - 1)
+        j = min(int(uniform(keys.publicity, d, np.uint64(t)) * n_people), n_people - 1)
         if not (flags[j] & AWARE):
             flags[j] |= AWARE
             risk[j] = RISK_ONE

@@ -1,10 +1,11 @@
 """Sanctions: the dishonest list, travel and consumption bans, suspended accounts, shaming.
 
-A person's sanction status is a pure function of their state (score, false
-points, list and suspension end days) and the day. It is cached per person in
-a small bit field and re-derived only for people something happened to today
-(a record, or a listing or suspension falling due), so the daily counts of the
-sanctioned are kept incrementally and a day costs its events, not its people.
+A person's sanction status is a pure function of their standing and the day
+(rulebook.status_of). It is cached per person in a small bit field and
+re-derived only for people something happened to today (a record, a listing or
+suspension falling due, or a change another module made to their standing),
+so the daily counts of the sanctioned are kept incrementally and a day costs
+its events, not its people.
 
 "Wrongly banned" follows REFERENCE_MODEL.md: banned, but not banned on the
 correctly attributed records alone.
@@ -12,17 +13,37 @@ correctly attributed records alone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
 import pyarrow as pa
 
 from scoresim.model.calendar import Calendar
-from scoresim.model.observation import Records
-from scoresim.model.random import geometric_skip, stream_key, uniform
-from scoresim.model.scoring import Scoring, grade_at
+from scoresim.model.module import Module, Today
+from scoresim.model.rulebook import (
+    BANNED,
+    C_COLLATERAL,
+    COLLATERAL,
+    CONSUMPTION_BANNED,
+    END_REPAID,
+    END_SUSPENSION,
+    LISTED,
+    N_COUNTS,
+    SANCTION_BITS,
+    SANCTION_MASK,
+    SCHOOL_BANNED,
+    SUSPENDED,
+    WRONGLY_BANNED,
+    ListingRules,
+    StatusRules,
+    count,
+    extends,
+    listing_end,
+    status_of,
+    suspension_end,
+)
 from scoresim.model.standing import (
     FALSE_POINTS,
     LISTED_UNTIL,
@@ -32,35 +53,9 @@ from scoresim.model.standing import (
     order_by_shard,
 )
 from scoresim.model.streams import OpenStream
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
-# why a review falls due
-END_EXPIRY, END_REPAID, END_SUSPENSION = 1, 2, 3
-# status bits
-GRADE_MASK = 0b111
-BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 128
-# joint punishment (joint_punishment.py): sanctioned only because of someone else's record
-COLLATERAL, SCHOOL_BANNED = 256, 512
-NO_SCORE = 1024  # lives in a region without a pilot: no grade, only the national list
-# kinds of collateral sanction (collateral_kind bits)
-K_CONSUMPTION, K_SCHOOL = 1, 2
-# counts layout: one slot per grade, then one per flag
-N_GRADE_SLOTS = 8
-C_BANNED, C_WRONGLY, C_LISTED, C_SUSPENDED, C_CONSUMPTION = range(8, 13)
-C_COLLATERAL, C_SCHOOL = 13, 14
-N_COUNTS = 15
-
-
-SANCTION_BITS = {
-    "travel_ban": BANNED,
-    "wrongful_travel_ban": WRONGLY_BANNED,
-    "dishonest_list": LISTED,
-    "consumption_ban": CONSUMPTION_BANNED,
-    "media_suspension": SUSPENDED,
-    "school_ban": SCHOOL_BANNED,
-    "collateral": COLLATERAL,
-}
-SANCTION_MASK = sum(SANCTION_BITS.values())
 LOG_SCHEMA = pa.schema(
     [
         ("day", pa.int32()),
@@ -114,87 +109,63 @@ class SanctionLog:
         self.stream.close()
 
 
-class Sanctions:
+class EndDays(NamedTuple):
+    """The end days of sanctions a person's standing row does not hold (empty when unused)."""
+
+    suspended_until: np.ndarray  # int32 per person, with media suspension
+    true_listed_until: np.ndarray  # int32 per person, where listings can be wrongful
+    collateral_until: np.ndarray  # int32 per person, with joint punishment
+    collateral_kind: np.ndarray  # uint8 per person: rulebook.K_* bits
+
+
+class Sanctions(Module):
     name = "sanctions"
 
-    def __init__(self, scenario: Scenario, scoring: Scoring, n: int, seed: int, days: int,
-                 blank: bool = False):
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, n = world.scenario, world.n
+        rules = world.rules
+        self.rules = rules
+        self.standing = world.standing.rows
+        self.list_trigger = rules.list_trigger
+        self.media_trigger = rules.media_trigger
+        self.shame_trigger = rules.shame_trigger
+        self.shaming = rules.shaming
+        self.imposing = rules.imposing
         s = scenario.sanctions
-        names = list(scenario.behaviours)
-        n_b = len(names)
-        self.n = n
-        self.scoring = scoring
-        self.standing = scoring.standing
-
-        def mask(triggers: list[str]) -> np.ndarray:
-            m = np.zeros(n_b, dtype=np.bool_)
-            for t in triggers:
-                m[names.index(t)] = True
-            return m
-
-        dl = s.dishonest_list
-        self.list_enabled = dl is not None
-        self.list_trigger = mask(dl.triggers if dl else [])
-        self.list_duration = dl.duration_days if dl else 0
-        self.repay = bool(dl and dl.repayment_rate > 0)
-        self.list_log_q = (
-            math.log1p(-dl.repayment_rate) if self.repay and dl.repayment_rate < 1 else -math.inf
-        )
-        self.repeat_extension = np.array(dl.repeat_extension_days if dl else (0, 0), np.int64)
-        self.repeat_key = stream_key(seed, "sanctions", "repeat-extension")
-        ms = s.media_suspension
-        self.media_trigger = mask(ms.triggers if ms else [])
-        self.media_duration = ms.duration_days if ms else 0
-        self.shame_trigger = mask(s.shaming.triggers if s.shaming else [])
-        self.shaming = s.shaming is not None
-        self.imposing = self.list_trigger | self.media_trigger
-
-        tb = s.travel_ban
-        regional = scoring.regional
-        self.travel_grades = regional.travel_grades(N_GRADE_SLOTS)
-        if tb is None:
-            self.travel_grades[:] = False
-        self.travel_list = bool(tb and tb.dishonest_list)
-        self.consumption_list = bool(s.consumption_ban and s.consumption_ban.dishonest_list)
-
-        self.suspended_until = np.zeros(n if ms is not None else 0, dtype=np.int32)
-        # A listing from a wrongly attributed record is a wrongful listing. Where every
-        # trigger is recorded by a channel that never errs (courts), the true listing is
-        # the listing and no array is needed.
-        errs = any(
-            scenario.behaviours[t].channel is not None
-            and scenario.channels[scenario.behaviours[t].channel].kind == "camera"
-            for t in (dl.triggers if dl else [])
-        ) or bool(
-            scenario.abuse and scenario.abuse.fabricated_behaviour in (dl.triggers if dl else [])
-        )
-        self.true_listed_until = np.zeros(n if errs else 0, dtype=np.int32)
+        errs = rules.tracks_true_listing
         joint = scenario.joint_punishment is not None
-        self.collateral_until = np.zeros(n if joint else 0, dtype=np.int32)
-        self.collateral_kind = np.zeros(n if joint else 0, dtype=np.uint8)
-        self.changes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.repay_key = stream_key(seed, "sanctions", "repayment")
+        self.ends = EndDays(
+            suspended_until=np.zeros(n if s.media_suspension is not None else 0, dtype=np.int32),
+            true_listed_until=np.zeros(n if errs else 0, dtype=np.int32),
+            collateral_until=np.zeros(n if joint else 0, dtype=np.int32),
+            collateral_kind=np.zeros(n if joint else 0, dtype=np.uint8),
+        )
+        self.log: SanctionLog | None = None
+        if world.open_stream is not None and scenario.records != "none":
+            credit_file = world.module("credit_file")
+            keep = credit_file.in_sample if scenario.records == "sample" else None
+            self.log = SanctionLog(world.open_stream, keep)
         # who to look at again on which day, and why (the end of a listing or suspension)
-        self.reviews = Calendar(days, np.uint32 if n < 2**32 else np.uint64, payload_dtype=np.int8)
+        self.reviews = Calendar(world.days, np.uint32 if n < 2**32 else np.uint64,
+                                payload_dtype=np.int8)
         self.n_newly_listed = 0
         self.n_repaid = 0
         self.counts_by_shard = np.zeros((n_shards(), N_COUNTS), dtype=np.int64)
         self.delisted_by_shard = np.zeros(n_shards(), dtype=np.int64)
         self.n_shamed = 0
         self.n_shamed_wrongly = 0
-        self.log: SanctionLog | None = None
-        # called with (day, people, before, after) for every re-derivation (breakdowns)
-        self.watchers: list[Callable[[int, np.ndarray, np.ndarray, np.ndarray], None]] = []
-        if not blank:  # the person backend derives each status as it lives each life
-            _init_status(self.standing, self.counts_by_shard, self._rules())
+        if world.backend != "person":  # the person backend derives each status as it lives
+            _init_status(self.standing, self.counts_by_shard, rules.status,
+                         rules.schemes.of_person, self.ends)
 
     @property
     def status(self) -> np.ndarray:
         return self.standing[:, STATUS]
 
     @property
-    def listed_until(self) -> np.ndarray:
-        return self.standing[:, LISTED_UNTIL]
+    def suspended_until(self) -> np.ndarray:
+        return self.ends.suspended_until
 
     @property
     def counts(self) -> np.ndarray:
@@ -204,48 +175,30 @@ class Sanctions:
     def n_delisted(self) -> int:
         return int(self.delisted_by_shard.sum())
 
-    def _rules(self):
-        reg = self.scoring.regional
-        return (
-            reg.thresholds,
-            self.scoring.enabled,
-            self.list_enabled,
-            self.suspended_until,
-            self.true_listed_until,
-            self.travel_grades,
-            self.travel_list,
-            self.consumption_list,
-            reg.scheme,
-            reg.scored,
-            self.collateral_until,
-            self.collateral_kind,
-        )
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        s = scenario.sanctions
+        cameras = {n for n, c in scenario.channels.items() if c.kind == "camera"}
+        imposing = list(s.dishonest_list.triggers if s.dishonest_list else [])
+        imposing += s.media_suspension.triggers if s.media_suspension else []
+        return [f"sanctions: {t} lists or suspends on camera evidence (wrongful listings)"
+                for t in imposing if scenario.behaviours[t].channel in cameras]
 
-    def step(self, day: int, records: Records, expired: np.ndarray | None = None) -> None:
-        """Lists, suspensions and shaming from today's records; then re-derive who is banned."""
+    def step(self, today: Today) -> None:
+        """Lists, suspensions and shaming from today's records; then re-derive who is banned:
+        those whose listing or suspension ends today, those today's records touched, those
+        whose records expired, and those other modules changed (`today.rejudge`)."""
+        day, records = today.day, today.filed
         self.n_shamed = self.n_shamed_wrongly = self.n_newly_listed = 0
-        self.changes = []
         if len(records):
             imposing = np.flatnonzero(self.imposing[records.behaviour])
             if imposing.shape[0]:
+                lr = self.rules.listing
                 who, when, why, self.n_newly_listed = _impose(
-                    day,
-                    records.subject[imposing],
-                    records.behaviour[imposing],
-                    records.correct[imposing],
-                    self.list_trigger,
-                    self.list_duration,
-                    self.repay,
-                    self.list_log_q,
-                    self.repay_key,
-                    self.standing,
-                    self.true_listed_until,
-                    self.media_trigger,
-                    self.media_duration,
-                    self.suspended_until,
-                    self.repeat_extension,
-                    self.repeat_key,
-                )
+                    day, records.subject[imposing], records.behaviour[imposing],
+                    records.correct[imposing], self.list_trigger, lr, self.standing,
+                    self.ends.true_listed_until, self.media_trigger, self.rules.media_duration,
+                    self.ends.suspended_until)
                 self.reviews.push(who, when, why)
             if self.shaming:
                 shown = self.shame_trigger[records.behaviour]
@@ -254,100 +207,109 @@ class Sanctions:
         # what falls due first: listings and suspensions ending today
         due, why = self.reviews.pop_with_payload(day)
         self.n_repaid = 0
-        also = expired if expired is not None else due[:0]  # subjects of expired records
+        expired = today.expired[0] if today.expired is not None else due[:0]
         # a record can change its subject's status only by moving their grade (or true
         # grade), or by listing or suspending them: the others need no second look
-        moved = self.scoring.moved
-        if moved.shape[0] == len(records) and len(records):
+        moved = today.moved
+        if moved is not None and moved.shape[0] == len(records) and len(records):
             judged = records.subject[moved | self.imposing[records.behaviour]]
         else:
             judged = records.subject
-        for people in (due, judged, also):
-            self.refresh(day, people)
+        for people in (due, judged, expired):
+            self.refresh(today, people)
         # repaid: the listing in force ended today, and it ended by repayment (a review
         # still in the calendar from an earlier, extended listing or suspension ends nothing)
         if due.shape[0]:
             ends_today = self.standing[due.astype(np.int64), LISTED_UNTIL] == day
             self.n_repaid = int(np.count_nonzero(ends_today & (why == END_REPAID)))
+        self.rejudge(today)
 
-    def refresh(self, day: int, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Re-derive the status of `people` (their state changed); note what flipped.
+    def rejudge(self, today: Today) -> None:
+        """Re-derive the status of the people other modules changed today, in their order."""
+        for people in today.rejudge:
+            self.refresh(today, people)
+        today.rejudge.clear()
 
-        Other modules (redress, abuse, peer ratings, joint punishment) call this for the
-        people whose score or sanctions they changed; `changes` keeps the day's flips.
-        """
+    def refresh(self, today: Today, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-derive the status of `people` (their state changed); note what flipped."""
         before = np.empty(people.shape[0], dtype=np.int32)
         after = np.empty(people.shape[0], dtype=np.int32)
         if people.shape[0]:
-            _refresh(
-                people,
-                day,
-                self.standing,
-                self.counts_by_shard,
-                self.delisted_by_shard,
-                self._rules(),
-                before,
-                after,
-            )
-            self.changes.append((people, before, after))
+            _refresh(people, today.day, self.standing, self.counts_by_shard,
+                     self.delisted_by_shard, self.rules.status, self.rules.schemes.of_person,
+                     self.ends, before, after)
+            today.changes.append((people, before, after))
             if self.log is not None:
-                self.log.note(day, people, before, after)
-            for watch in self.watchers:
-                watch(day, people, before, after)
+                self.log.note(today.day, people, before, after)
         return before, after
+
+    def bind_collateral(self, people: np.ndarray, until: np.ndarray, kind: int) -> None:
+        """Joint punishment: bind `people` by collateral sanction `kind` until `until`."""
+        if people.shape[0] == 0:
+            return
+        e = self.ends
+        np.maximum.at(e.collateral_until, people, until.astype(np.int32))
+        e.collateral_kind[people] |= np.uint8(kind)
+        self.reviews.push(people, e.collateral_until[people].astype(np.int64))
+
+    def columns(self) -> list[str]:
+        return ["n_collateral_sanctioned"]
+
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        """People sanctioned only through someone else's record (joint punishment)."""
+        row["n_collateral_sanctioned"] = self.counts[C_COLLATERAL]
+
+    def people(self) -> dict[str, Any]:
+        status = self.status
+        return {"travel_banned": (status & BANNED) != 0, "listed": (status & LISTED) != 0,
+                "wrongly_banned": (status & WRONGLY_BANNED) != 0,
+                "consumption_banned": (status & CONSUMPTION_BANNED) != 0,
+                "media_suspended": (status & SUSPENDED) != 0}
+
+    def collateral_people(self) -> dict[str, Any]:
+        status = self.status
+        return {"collateral": (status & COLLATERAL) != 0,
+                "school_banned": (status & SCHOOL_BANNED) != 0}
+
+    def state(self) -> dict[str, np.ndarray]:
+        reviews = self.reviews.state()
+        st = {"reviews_" + k: v for k, v in reviews.items()}
+        st.update({"counts": self.counts, "delisted": np.array(self.n_delisted),
+                   "suspended_until": self.ends.suspended_until,
+                   "true_listed_until": self.ends.true_listed_until})
+        if self.log is not None:
+            done = self.log.stream.checkpoint()
+            st["log_stream"] = np.array([done["n_rows"], done["n_parts"]])
+        return st
+
+    def restore(self, st: dict[str, np.ndarray]) -> None:
+        self.reviews.restore({k[len("reviews_"):]: v for k, v in st.items()
+                              if k.startswith("reviews_")})
+        self.counts_by_shard[:] = 0
+        self.counts_by_shard[0] = st["counts"]
+        self.delisted_by_shard[:] = 0
+        self.delisted_by_shard[0] = st["delisted"]
+        self.ends.suspended_until[:] = st["suspended_until"]
+        self.ends.true_listed_until[:] = st["true_listed_until"]
+        if self.log is not None and "log_stream" in st:
+            n_rows, n_parts = st["log_stream"]
+            self.log.stream.restore({"n_rows": n_rows, "n_parts": n_parts})
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
 
     @property
     def nbytes(self) -> int:
-        return (
-            self.suspended_until.nbytes
-            + self.reviews.nbytes
-            + self.collateral_until.nbytes
-            + self.collateral_kind.nbytes
-        )
-
-
-@nb.njit(inline="always", cache=True)
-def listing_end(s, day, listed_until, duration, extend_lo, extend_hi, repeat_key, repay,
-                log_q_repay, repay_key):
-    """When a listing of person s made on `day` ends, and why (END_EXPIRY or END_REPAID).
-
-    A repeat while listed is extended by extend_lo..extend_hi days (1 to 3 years,
-    SPC 2017); with repayment, the person may pay and leave earlier. Scalars only:
-    both backends call it per listing, and arrays passed to it would be counted.
-    """
-    until = day + duration
-    reason = END_EXPIRY
-    if listed_until > day and extend_hi > 0:
-        span = extend_hi - extend_lo + 1
-        u = uniform(repeat_key, np.uint64(s), np.uint64(day))
-        until += extend_lo + min(np.int64(u * span), span - 1)
-    if repay:
-        u = uniform(repay_key, np.uint64(s), np.uint64(day))
-        paid = day + 1 + geometric_skip(u, log_q_repay)
-        if paid < until:
-            until, reason = paid, END_REPAID
-    return until, reason
+        e = self.ends
+        return (e.suspended_until.nbytes + self.reviews.nbytes + e.collateral_until.nbytes
+                + e.collateral_kind.nbytes + e.true_listed_until.nbytes)
 
 
 @nb.njit(cache=True)
-def _impose(
-    day,
-    subject,
-    behaviour,
-    correct,
-    list_trigger,
-    list_duration,
-    repay,
-    list_log_q,
-    repay_key,
-    standing,
-    true_listed_until,
-    media_trigger,
-    media_duration,
-    suspended_until,
-    repeat_extension,
-    repeat_key,
-):
+def _impose(day, subject, behaviour, correct, list_trigger, lr: ListingRules, standing,
+            true_listed_until, media_trigger, media_duration, suspended_until):
+    """Today's listings and suspensions; returns the reviews to file (who, when, why)."""
     n = subject.shape[0]
     who = np.empty(2 * n, dtype=np.int64)
     when = np.empty(2 * n, dtype=np.int64)
@@ -358,22 +320,23 @@ def _impose(
         s = subject[r]
         b = behaviour[r]
         if list_trigger[b]:
-            until, reason = listing_end(s, day, standing[s, LISTED_UNTIL], list_duration,
-                                        repeat_extension[0], repeat_extension[1], repeat_key,
-                                        repay, list_log_q, repay_key)
-            if correct[r] and true_listed_until.shape[0] > 0 and until > true_listed_until[s]:
+            until, reason = listing_end(s, day, standing[s, LISTED_UNTIL], lr.duration,
+                                        lr.extend_lo, lr.extend_hi, lr.repeat_key, lr.repay,
+                                        lr.log_q_repay, lr.repay_key)
+            if correct[r] and true_listed_until.shape[0] > 0 and \
+                    extends(until, true_listed_until[s]):
                 true_listed_until[s] = until
             if standing[s, LISTED_UNTIL] <= day:
                 newly_listed += 1
-            if until > standing[s, LISTED_UNTIL]:
+            if extends(until, standing[s, LISTED_UNTIL]):
                 standing[s, LISTED_UNTIL] = until
                 who[m] = s
                 when[m] = until
                 why[m] = reason
                 m += 1
         if media_duration > 0 and media_trigger[b]:
-            until = day + media_duration
-            if until > suspended_until[s]:
+            until = suspension_end(day, media_duration)
+            if extends(until, suspended_until[s]):
                 suspended_until[s] = until
                 who[m] = s
                 when[m] = until
@@ -383,100 +346,46 @@ def _impose(
 
 
 @nb.njit(cache=True)
-def _status_of(p, day, standing, rules):
-    """The status bits of person p on `day`; `rules` is Sanctions._rules(), in its order."""
-    (thresholds, scored, list_enabled, suspended_until, true_listed_until, travel_grades,
-     travel_list, consumption_list, scheme, scheme_scored, collateral_until,
-     collateral_kind) = rules
-    st = 0
-    sc = np.int64(scheme[p]) if scheme.shape[0] > 0 else np.int64(0)
-    listed = False
-    if list_enabled and standing[p, LISTED_UNTIL] > day:
-        listed = True
-        st |= LISTED
-        if consumption_list:
-            st |= CONSUMPTION_BANNED
-    if suspended_until.shape[0] > 0 and suspended_until[p] > day:
-        st |= SUSPENDED
-    if scored and scheme_scored[sc]:
-        score = standing[p, SCORE]
-        g = grade_at(score, thresholds, sc)
-        st |= g
-        banned = travel_grades[sc, g] or (travel_list and listed)
-        if banned:
-            st |= BANNED
-            g_true = grade_at(score - standing[p, FALSE_POINTS], thresholds, sc)
-            truly_listed = listed
-            if true_listed_until.shape[0] > 0:
-                truly_listed = true_listed_until[p] > day
-            if not (travel_grades[sc, g_true] or (travel_list and truly_listed)):
-                st |= WRONGLY_BANNED
-    else:
-        if scored:
-            st |= NO_SCORE
-        if travel_list and listed:
-            st |= BANNED
-            if true_listed_until.shape[0] > 0 and not true_listed_until[p] > day:
-                st |= WRONGLY_BANNED
-    if collateral_until.shape[0] > 0 and collateral_until[p] > day:
-        own = st & (BANNED | LISTED | CONSUMPTION_BANNED)
-        kind = collateral_kind[p]
-        if kind & K_CONSUMPTION:
-            st |= CONSUMPTION_BANNED | BANNED
-        if kind & K_SCHOOL:
-            st |= SCHOOL_BANNED
-        if own == 0:
-            st |= COLLATERAL
-    return st
-
-
-@nb.njit(inline="always", cache=True)
-def _count(st, counts, sign, scored):
-    if scored and not (st & NO_SCORE):
-        counts[st & GRADE_MASK] += sign
-    if st & BANNED:
-        counts[C_BANNED] += sign
-    if st & WRONGLY_BANNED:
-        counts[C_WRONGLY] += sign
-    if st & LISTED:
-        counts[C_LISTED] += sign
-    if st & SUSPENDED:
-        counts[C_SUSPENDED] += sign
-    if st & CONSUMPTION_BANNED:
-        counts[C_CONSUMPTION] += sign
-    if st & COLLATERAL:
-        counts[C_COLLATERAL] += sign
-    if st & SCHOOL_BANNED:
-        counts[C_SCHOOL] += sign
+def status_of_person(p, day, standing, rules: StatusRules, of_person, ends: EndDays):
+    """rulebook.status_of for person p: their standing row and end days, read here once."""
+    sc = np.int64(of_person[p]) if of_person.shape[0] > 0 else np.int64(0)
+    listed_until = standing[p, LISTED_UNTIL]
+    true_listed = (ends.true_listed_until[p] if ends.true_listed_until.shape[0] > 0
+                   else listed_until)
+    suspended = ends.suspended_until[p] if ends.suspended_until.shape[0] > 0 else 0
+    c_until, c_kind = 0, 0
+    if ends.collateral_until.shape[0] > 0:
+        c_until, c_kind = ends.collateral_until[p], ends.collateral_kind[p]
+    return status_of(day, standing[p, SCORE], standing[p, FALSE_POINTS], listed_until,
+                     true_listed, suspended, c_until, c_kind, sc, rules)
 
 
 @nb.njit(parallel=True, cache=True)
-def _init_status(standing, counts_by_shard, rules):
-    scored = rules[1]
+def _init_status(standing, counts_by_shard, rules, of_person, ends):
     shards = counts_by_shard.shape[0]
     n = standing.shape[0]
     per = (n + shards - 1) // shards
     for t in nb.prange(shards):
         for p in range(t * per, min(n, (t + 1) * per)):
-            st = _status_of(p, 0, standing, rules)
+            st = status_of_person(p, 0, standing, rules, of_person, ends)
             standing[p, STATUS] = st
-            _count(st, counts_by_shard[t], 1, scored)
+            count(st, counts_by_shard[t], 1, rules.scored)
 
 
 @nb.njit(cache=True)
-def _refresh_shard(lo, hi, order, people, day, standing, counts, rules, before, after):
-    scored = rules[1]
+def _refresh_shard(lo, hi, order, people, day, standing, counts, rules, of_person, ends, before,
+                   after):
     delisted = 0
     for j in range(lo, hi):
         k = order[j]
         p = np.int64(people[k])
         old = standing[p, STATUS]
-        st = _status_of(p, day, standing, rules)
+        st = status_of_person(p, day, standing, rules, of_person, ends)
         before[k] = old
         after[k] = st
         if st != old:
-            _count(old, counts, -1, scored)
-            _count(st, counts, 1, scored)
+            count(old, counts, -1, rules.scored)
+            count(st, counts, 1, rules.scored)
             standing[p, STATUS] = st
             if (old & LISTED) and not (st & LISTED):
                 delisted += 1
@@ -484,7 +393,8 @@ def _refresh_shard(lo, hi, order, people, day, standing, counts, rules, before, 
 
 
 @nb.njit(parallel=True, cache=True)
-def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, rules, before, after):
+def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, rules, of_person, ends,
+             before, after):
     """Re-derive the status of `people` (duplicates allowed); keep the counts in step.
 
     Each thread takes the people of its own shard, so no row is touched twice at once
@@ -494,5 +404,5 @@ def _refresh(people, day, standing, counts_by_shard, delisted_by_shard, rules, b
     order, starts = order_by_shard(people, shards)
     for t in nb.prange(shards):
         delisted_by_shard[t] += _refresh_shard(starts[t], starts[t + 1], order, people, day,
-                                               standing, counts_by_shard[t], rules, before,
-                                               after)
+                                               standing, counts_by_shard[t], rules, of_person,
+                                               ends, before, after)

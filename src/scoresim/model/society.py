@@ -12,14 +12,19 @@ scenario with the same seed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
+import pandas as pd
 
-from scoresim.model.households import Households, build_households, draw_by_household
+from scoresim.model.households import ROLE_NAMES, Households, build_households, draw_by_household
 from scoresim.model.random import stream_key, uniform
 from scoresim.model.ties import Ties, build_ties
 from scoresim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from scoresim.model.rulebook import Schemes
 
 CHUNK = 1 << 20
 
@@ -99,6 +104,29 @@ class Society:
                 raise KeyError(f"unknown trait '{name}' (known: {known})")
             self._traits[name] = draw_categorical(self.seed, name, self.shares[name], self.n)
         return self._traits[name]
+
+    def trait_columns(self) -> dict[str, pd.Categorical]:
+        """people.parquet's trait columns, each with its levels' names."""
+        return {name: pd.Categorical.from_codes(self.trait(name).astype(np.int8),
+                                                categories=self.levels[name])
+                for name in self.trait_names[1:]}
+
+    def people(self, schemes: Schemes) -> dict[str, object]:
+        """people.parquet's region, scheme, household and network columns, where they exist."""
+        cols: dict[str, object] = {}
+        if self.region is not None:
+            cols["region"] = pd.Categorical.from_codes(self.region.astype(np.int16),
+                                                       categories=self.region_names)
+            if schemes.of_person.shape[0]:
+                cols["scheme"] = pd.Categorical.from_codes(schemes.of_person.astype(np.int16),
+                                                           categories=schemes.names)
+        if self.households is not None:
+            cols["household"] = self.households.household
+            cols["household_role"] = pd.Categorical.from_codes(
+                self.households.role.astype(np.int8), categories=ROLE_NAMES)
+        if self.ties is not None:
+            cols["degree"] = self.ties.degree().astype(np.int32)
+        return cols
 
     @property
     def trait_names(self) -> list[str]:

@@ -18,14 +18,16 @@ people each day):
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba as nb
 import numpy as np
 import pandas as pd
 
-from scoresim.model.behaviour import Events
-from scoresim.model.observation import ERRORS, FALSE_MATCH, Observation, Records
-from scoresim.model.sanctions import BANNED, WRONGLY_BANNED, Sanctions
-from scoresim.model.society import Society
+from scoresim.model.module import Module, Today
+from scoresim.model.observation import ERRORS, FALSE_MATCH
+from scoresim.model.rulebook import BANNED, WRONGLY_BANNED
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 BREAKDOWN_COLUMNS = ["n_people", "n_records", "n_wrongful_records", "n_false_match_records",
@@ -40,49 +42,42 @@ CODE_COLUMNS = np.array([[1, (c & 1) != 0, (c & 2) != 0, (c & 4) != 0, (c & 5) =
 JOINT_MAX = 4096  # joint cells (product of the traits' levels) counted directly
 
 
-class SurveillanceMetrics:
+class SurveillanceMetrics(Module):
     """Daily counts of errors by kind and, where asked, of each channel's quality."""
 
-    def __init__(self, scenario: Scenario, observation: Observation, days: int):
-        self.observation = observation
-        self.channels = list(observation.channel_names) if scenario.metrics.channels else []
+    name = "surveillance"
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        self.observation = world.module("observation")
+        self.filing = world.module("credit_file").filing
+        scenario = world.scenario
+        self.channels = list(self.observation.channel_names) if scenario.metrics.channels else []
+
+    def columns(self) -> list[str]:
         cols = [f"n_{e}_records" for e in ERRORS[1:]] + ["n_expired_records",
                                                          "n_pending_records"]
         for c in self.channels:
             cols += [f"n_true_events_{c}", f"n_seen_{c}", f"n_seen_correct_{c}"]
-        self.columns = cols
-        self.table = {c: np.zeros(days, dtype=np.int64) for c in cols}
+        return cols
 
-    def step(self, day: int, events: Events, seen: Records, filed: Records, n_expired: int,
-             n_pending: int) -> None:
-        t = self.table
+    def measure(self, today: Today, row: dict[str, Any]) -> None:
+        filed, seen, events = today.filed, today.seen, today.events
         by_error = np.bincount(filed.error, minlength=len(ERRORS)) if len(filed) else \
             np.zeros(len(ERRORS), np.int64)
         for k, e in enumerate(ERRORS[1:], start=1):
-            t[f"n_{e}_records"][day] = by_error[k]
-        t["n_expired_records"][day] = n_expired
-        t["n_pending_records"][day] = n_pending
+            row[f"n_{e}_records"] = by_error[k]
+        row["n_expired_records"] = today.n_expired
+        row["n_pending_records"] = self.filing.n_pending
         if self.channels:
             n_c = len(self.channels)
             true = self.observation.true_events_by_channel(events)
             records = np.bincount(seen.channel, minlength=n_c)
             right = np.bincount(seen.channel, weights=seen.correct, minlength=n_c).astype(np.int64)
             for k, c in enumerate(self.channels):
-                t[f"n_true_events_{c}"][day] = true[k]
-                t[f"n_seen_{c}"][day] = records[k]
-                t[f"n_seen_correct_{c}"][day] = right[k]
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {c: v for c, v in self.table.items()}
-
-    def restore(self, st: dict[str, np.ndarray]) -> None:
-        for c, v in self.table.items():
-            v[:] = st[c]
-
-    def join(self, frame: pd.DataFrame) -> pd.DataFrame:
-        n = len(frame)
-        extra = pd.DataFrame({c: v[:n] for c, v in self.table.items()}, index=frame.index)
-        return pd.concat([frame, extra], axis=1)
+                row[f"n_true_events_{c}"] = true[k]
+                row[f"n_seen_{c}"] = records[k]
+                row[f"n_seen_correct_{c}"] = right[k]
 
 
 def channel_quality(timeseries: pd.DataFrame) -> pd.DataFrame:
@@ -102,10 +97,23 @@ def channel_quality(timeseries: pd.DataFrame) -> pd.DataFrame:
                                        "n_correct_records", "precision", "recall"])
 
 
-class Breakdown:
+class Breakdown(Module):
     """Daily outcomes per level of each asked-for trait, kept incrementally."""
 
-    def __init__(self, scenario: Scenario, society: Society, sanctions: Sanctions, days: int):
+    name = "breakdown"
+
+    @classmethod
+    def enabled(cls, scenario: Scenario) -> bool:
+        return bool(scenario.metrics.breakdown)
+
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        return ["metrics.breakdown: kept day by day only"]
+
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, days = world.scenario, world.society, world.days
+        sanctions = world.module("sanctions")
         self.dims = list(scenario.metrics.breakdown)
         self.traits = [society.trait(d) for d in self.dims]
         self.levels = [society.levels[d] for d in self.dims]
@@ -142,9 +150,8 @@ class Breakdown:
                                                     minlength=n_lv).astype(np.int64)
             self.wrongly[lo:lo + n_lv] = np.bincount(
                 tr, weights=(status & WRONGLY_BANNED) != 0, minlength=n_lv).astype(np.int64)
-        sanctions.watchers.append(self.note)
 
-    def note(self, day: int, people: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
+    def note(self, people: np.ndarray, before: np.ndarray, after: np.ndarray) -> None:
         """Status changes of re-judged people move the stocks of their levels."""
         flips = (before ^ after) & (BANNED | WRONGLY_BANNED)
         changed = np.flatnonzero(flips)
@@ -159,7 +166,11 @@ class Breakdown:
             np.add.at(self.banned, cell, d_ban)
             np.add.at(self.wrongly, cell, d_wrong)
 
-    def step(self, day: int, filed: Records) -> None:
+    def step(self, today: Today) -> None:
+        """Today's status changes move the stocks of their levels; then today's records."""
+        for people, before, after in today.changes:
+            self.note(people, before, after)
+        day, filed = today.day, today.filed
         row = self.table[day]
         row[:, 0] = self.people
         row[:, 4] = self.banned

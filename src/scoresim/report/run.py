@@ -101,12 +101,6 @@ class Run:
             self._con = None
 
 
-def grade_index(rules: Rules, score: np.ndarray) -> np.ndarray:
-    """0 for the top grade, as scoring.py grades (a score gets the first grade it reaches)."""
-    cut = np.array([m for _, m in rules.grades[:-1]], dtype=np.int64)
-    return (np.asarray(score, dtype=np.int64)[:, None] < cut[None, :]).sum(axis=1)
-
-
 def days_axis(run: Run) -> str:
     return DAYS_AXIS
 
@@ -223,7 +217,7 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
     width = max(10, int(np.ceil((hi - lo) / 120 / 10) * 10))
     edges = np.arange(lo, hi + width, width)
     counts, edges = np.histogram(score, bins=edges)
-    gi = grade_index(run.rules, edges[:-1])
+    gi = run.rules.grade_indices(edges[:-1])
     fig = go.Figure()
     for k, g in enumerate(names):
         m = gi == k
@@ -291,10 +285,10 @@ def grade_flows(run: Run, baseline: Run | None) -> Section | None:
     if ids.size == 0:
         return None
     pts = pts.set_index("subject").reindex(ids).fillna(0)
-    grades = [np.zeros(ids.size, dtype=np.int64) + grade_index(run.rules,
-                                                                np.array([run.rules.initial]))[0]]
+    grades = [np.zeros(ids.size, dtype=np.int64)
+              + run.rules.grade_indices(np.array([run.rules.initial]))[0]]
     for c in checks:
-        grades.append(grade_index(run.rules, run.rules.initial + pts[f"p{c}"].to_numpy()))
+        grades.append(run.rules.grade_indices(run.rules.initial + pts[f"p{c}"].to_numpy()))
     labels = ["start"] + [f"day {c}" for c in checks]
     colours = grade_colours(names)
     node_id: dict[tuple[int, int], int] = {}

@@ -18,9 +18,9 @@ import numba
 import numpy as np
 
 from scoresim._version import __version__
+from scoresim.model.backends import choose_backend
 from scoresim.model.engine import Simulation
 from scoresim.model.guards import check_memory
-from scoresim.model.lives import choose_backend
 from scoresim.runs.checkpoint import (
     checkpointed_staging,
     drop_checkpoints,

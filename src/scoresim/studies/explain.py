@@ -15,8 +15,6 @@ explain (joint punishment through a relative or a firm) are shown as such.
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +25,25 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from scoresim.model.credit_file import kept_in_sample
-from scoresim.model.random import geometric_skip, stream_key, uniform
+from scoresim.model.replay import APPEAL_ENDED, NEVER, Filed, replay
+from scoresim.model.rulebook import (
+    BANNED,
+    CONSUMPTION_BANNED,
+    END_EXPIRY,
+    END_REPAID,
+    GRADE_MASK,
+    LISTED,
+    NO_SCORE,
+    SUSPENDED,
+    WRONGLY_BANNED,
+    Rulebook,
+    grade_indices,
+    grade_name,
+)
 from scoresim.runs.folder import RunFolderError
 from scoresim.runs.layout import SANCTIONS
 from scoresim.runs.results import Results, load
+from scoresim.scenario.schema import Scenario
 
 # the order in which a day's sanction events are told
 SANCTION_ORDER = ("dishonest_list", "consumption_ban", "media_suspension", "travel_ban")
@@ -60,64 +73,48 @@ class ExplainError(ValueError):
     """A question explain cannot answer for this run; the message says why."""
 
 
-@dataclass(frozen=True)
 class Rules:
-    """What a replay of a credit file needs from the scenario (read from the manifest)."""
+    """A run's rules, read from its manifest: the rulebook (model/rulebook.py) and names.
 
-    days: int
-    seed: int
-    initial: int | None  # None: the scenario has no scoring
-    grades: tuple[tuple[str, int | None], ...]  # top grade first; the bottom one has None
-    travel_grades: frozenset[str]
-    travel_list: bool
-    consumption_list: bool
-    list_enabled: bool
-    list_triggers: frozenset[str]
-    list_duration: int
-    repayment_rate: float
-    media_triggers: frozenset[str]
-    media_duration: int
-    shame_triggers: frozenset[str]
+    Every judgement (grades, listing ends, status) is the rulebook's own function;
+    this only carries what the story needs to name things.
+    """
+
+    def __init__(self, scenario: Scenario, days: int, seed: int):
+        self.scenario = scenario
+        self.days = days
+        self.seed = seed
+        self.book = Rulebook(scenario, seed)
+        self.behaviours = list(scenario.behaviours)
+        scoring = scenario.scoring
+        self.initial: int | None = None if scoring is None else int(scoring.initial)
+        self.grades: tuple[tuple[str, int | None], ...] = tuple(
+            (g.name, g.min_score) for g in scoring.grades) if scoring else ()
+        sanctions = scenario.sanctions
+        self.list_duration = (sanctions.dishonest_list.duration_days
+                              if sanctions.dishonest_list else 0)
+        self.media_duration = self.book.media_duration
+        self.shame_triggers = frozenset(
+            sanctions.shaming.triggers if sanctions.shaming else ())
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> Rules:
-        sc = manifest["scenario"]
-        scoring = sc.get("scoring")
-        s = sc.get("sanctions") or {}
-        dl, tb, cb = s.get("dishonest_list"), s.get("travel_ban"), s.get("consumption_ban")
-        ms, sh = s.get("media_suspension"), s.get("shaming")
-        return cls(
-            days=int(manifest["days"]),
-            seed=int(manifest["seed"]),
-            initial=None if scoring is None else int(scoring["initial"]),
-            grades=tuple((g["name"], g["min_score"]) for g in (scoring or {}).get("grades", [])),
-            travel_grades=frozenset(tb["grades"]) if tb else frozenset(),
-            travel_list=bool(tb and tb.get("dishonest_list", True)),
-            consumption_list=bool(cb and cb.get("dishonest_list", True)),
-            list_enabled=dl is not None,
-            list_triggers=frozenset(dl["triggers"]) if dl else frozenset(),
-            list_duration=int(dl.get("duration_days", 730)) if dl else 0,
-            repayment_rate=float(dl.get("repayment_rate", 0.0)) if dl else 0.0,
-            media_triggers=frozenset(ms["triggers"]) if ms else frozenset(),
-            media_duration=int(ms.get("duration_days", 180)) if ms else 0,
-            shame_triggers=frozenset(sh["triggers"]) if sh else frozenset(),
-        )
+        scenario = Scenario.model_validate(manifest["scenario"])
+        return cls(scenario, int(manifest["days"]), int(manifest["seed"]))
 
-    def grade(self, score: float | None) -> str | None:
-        """The grade of a score, as scoring.py grades it (the top grade whose minimum it meets)."""
+    def grade(self, score: float | None, scheme: int = 0) -> str | None:
+        """The grade of a score, by the rulebook (None where no score is kept)."""
         if self.initial is None or score is None:
             return None
-        for name, minimum in self.grades:
-            if minimum is None or score >= minimum:
-                return name
-        return self.grades[-1][0]
+        return grade_name(self.book, int(score), scheme)
+
+    def grade_indices(self, scores: np.ndarray, scheme: int = 0) -> np.ndarray:
+        """0 for the top grade, for many scores at once (the rulebook's grade_index)."""
+        return grade_indices(self.book, scores, scheme)
 
     @property
     def grade_names(self) -> list[str]:
         return [g for g, _ in self.grades]
-
-
-NEVER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -129,6 +126,7 @@ class Record:
     true_actor: int
     correct: bool
     expires: int = NEVER  # the first day it no longer counts (expiry, repair, appeal)
+    expires_by: str = "never"  # why it stops counting then (records.parquet's expires_by)
 
 
 def _changes(records: list[Record], days: int) -> dict[int, list[tuple[Record, int]]]:
@@ -145,85 +143,54 @@ def _changes(records: list[Record], days: int) -> dict[int, list[tuple[Record, i
 State = dict[str, tuple]
 
 
-def _list_until(rules: Rules, person: int, day: int) -> int:
-    """The day a listing from `day` ends: its duration, or earlier if the debtor pays.
-
-    The engine draws repayment from a counter-based stream keyed by (person, day)
-    (sanctions.py), so the replay draws exactly the same number.
-    """
-    until = day + rules.list_duration
-    if rules.repayment_rate > 0:
-        log_q = math.log1p(-rules.repayment_rate) if rules.repayment_rate < 1 else -math.inf
-        u = uniform(stream_key(rules.seed, "sanctions", "repayment"), np.uint64(person),
-                    np.uint64(day))
-        until = min(until, day + 1 + int(geometric_skip(u, log_q)))
-    return until
-
-
-def _replay(records: list[Record], rules: Rules, person: int) -> list[tuple[int, State]]:
-    """The days a person's sanctions change, and what is in force from each of them.
-
-    A person's status is a pure function of score, list and suspension end days
-    and the day (sanctions.py), so it can only change on a day with a record or
-    on a day a listing or suspension runs out: those are the only days visited.
-    """
-    by_day = _changes(records, rules.days)
-    due = sorted(by_day)
-    heapq.heapify(due)
-    score = rules.initial if rules.initial is not None else 0
-    listed = suspended = (None, -1, 0)  # (behaviour, day, until)
-    out: list[tuple[int, State]] = []
-    prev: State = {}
-    seen: set[int] = set()
-    while due:
-        day = heapq.heappop(due)
-        if day in seen or day >= rules.days:
-            continue
-        seen.add(day)
-        changes = by_day.get(day, [])
-        for r, sign in changes:
-            score += sign * r.points
-        todays = [r for r, sign in changes if sign > 0]
-        for r in todays:
-            if rules.list_enabled and r.behaviour in rules.list_triggers:
-                until = _list_until(rules, person, day)
-                if until > listed[2]:
-                    listed = (r.behaviour, day, until)
-                    heapq.heappush(due, until)
-            if rules.media_duration and r.behaviour in rules.media_triggers:
-                until = day + rules.media_duration
-                if until > suspended[2]:
-                    suspended = (r.behaviour, day, until)
-                    heapq.heappush(due, until)
+def _timeline(records: list[Record], rules: Rules, person: int,
+              scheme: int = 0) -> list[tuple[int, State, bool, int]]:
+    """The days a person's sanctions change: what is in force from each, whether a travel
+    ban then is wrongful (the rulebook's status bits, from model/replay.py), and how the
+    last listing ends or ended."""
+    index = {b: k for k, b in enumerate(rules.behaviours)}
+    filed = [Filed(r.day, index[r.behaviour], r.points, r.correct, r.expires,
+                   r.expires_by == "appeal") for r in records]
+    travel = rules.book.status.travel_grades
+    out: list[tuple[int, State, bool, int]] = []
+    prev: tuple[State, bool] | None = None
+    for d in replay(filed, rules.book, person, rules.days, scheme):
+        bits = d.status
         state: State = {}
-        on_list = listed[2] > day
-        if on_list:
-            state["dishonest_list"] = listed
-            if rules.consumption_list:
-                state["consumption_ban"] = ("list",)
-        if suspended[2] > day:
-            state["media_suspension"] = suspended
-        grade = rules.grade(score)
-        why: list[tuple] = []
-        if grade is not None and grade in rules.travel_grades:
-            why.append(("grade", grade))
-        if rules.travel_list and on_list:
-            why.append(("list",))
-        if why:
+        if bits & LISTED:
+            state["dishonest_list"] = (rules.behaviours[d.listed_by], d.listed_on,
+                                       d.listed_until, d.list_reason)
+        if bits & CONSUMPTION_BANNED:
+            state["consumption_ban"] = ("list",)
+        if bits & SUSPENDED:
+            state["media_suspension"] = (rules.behaviours[d.suspended_by], d.suspended_on,
+                                         d.suspended_until)
+        if bits & BANNED:
+            why: list[tuple] = []
+            g = bits & GRADE_MASK
+            if rules.initial is not None and not bits & NO_SCORE and travel[scheme, g]:
+                why.append(("grade", rules.grade_names[g]))
+            if bits & LISTED and rules.book.status.travel_list:
+                why.append(("list",))
             state["travel_ban"] = tuple(why)
-        if state != prev:
-            out.append((day, state))
-            prev = state
+        now = (state, bool(bits & WRONGLY_BANNED))
+        if now != prev:
+            out.append((d.day, state, now[1], d.list_reason))
+            prev = now
     return out
 
 
-def _state_on(timeline: list[tuple[int, State]], day: int) -> State:
+def _state_on(timeline: list[tuple[int, State, bool, int]], day: int
+              ) -> tuple[State, bool, int]:
+    """What is in force on `day`, whether a travel ban is wrongful, how the listing ends."""
     state: State = {}
-    for d, s in timeline:
+    wrongful = False
+    reason = END_EXPIRY
+    for d, s, w, r in timeline:
         if d > day:
             break
-        state = s
-    return state
+        state, wrongful, reason = s, w, r
+    return state, wrongful, reason
 
 
 def _began_why(rules: Rules, sanction: str, reason: tuple) -> str:
@@ -232,7 +199,7 @@ def _began_why(rules: Rules, sanction: str, reason: tuple) -> str:
                  for r in reason]
         return " and ".join(parts)
     if sanction == "dishonest_list":
-        return f"{reason[0]} record (listed for up to {rules.list_duration} days)"
+        return f"{reason[0]} record (listed until day {reason[2]})"
     if sanction == "consumption_ban":
         return "on the dishonest list"
     if sanction == "media_suspension":
@@ -240,7 +207,8 @@ def _began_why(rules: Rules, sanction: str, reason: tuple) -> str:
     return ""
 
 
-def _ended_why(rules: Rules, sanction: str, before: tuple, grade: str | None) -> str:
+def _ended_why(rules: Rules, sanction: str, before: tuple, grade: str | None,
+               list_reason: int) -> str:
     if sanction == "travel_ban":
         parts = []
         if any(r[0] == "grade" for r in before):
@@ -249,10 +217,12 @@ def _ended_why(rules: Rules, sanction: str, before: tuple, grade: str | None) ->
             parts.append("left the dishonest list")
         return " and ".join(parts)
     if sanction == "dishonest_list":
-        _, listed_day, until = before
-        if until == listed_day + rules.list_duration:
-            return f"the listing ran its {rules.list_duration} days"
-        return "paid the debt and was removed from the list early"
+        reason = list_reason
+        if reason == END_REPAID:
+            return "paid the debt and was removed from the list early"
+        if reason == APPEAL_ENDED:
+            return "an appeal against the record that listed them was won"
+        return f"the listing ran its course (day {before[2]})"
     if sanction == "consumption_ban":
         return "left the dishonest list"
     if sanction == "media_suspension":
@@ -260,15 +230,18 @@ def _ended_why(rules: Rules, sanction: str, before: tuple, grade: str | None) ->
     return ""
 
 
-def _wrongful_days(actual: list[tuple[int, State]], counterfactual: list[tuple[int, State]],
+def _wrongful_days(actual: list[tuple[int, State, bool, int]],
+                   counterfactual: list[tuple[int, State, bool, int]],
                    days: int) -> dict[str, int]:
-    """Days each sanction was in force that it would not have been without the wrong records."""
-    points = sorted({d for d, _ in actual} | {d for d, _ in counterfactual} | {days})
+    """Days each sanction was in force that it would not have been without the wrong records
+    (a travel ban: the days it was wrongful by the rulebook's own judgement)."""
+    points = sorted({t[0] for t in actual} | {t[0] for t in counterfactual} | {days})
     out: dict[str, int] = {}
     for a, b in zip(points[:-1], points[1:], strict=True):
-        s_a, s_c = _state_on(actual, a), _state_on(counterfactual, a)
+        (s_a, w_a, _), (s_c, _, _) = _state_on(actual, a), _state_on(counterfactual, a)
         for sanction in s_a:
-            if sanction not in s_c:
+            wrongful = w_a if sanction == "travel_ban" else sanction not in s_c
+            if wrongful:
                 out[sanction] = out.get(sanction, 0) + (b - a)
     return out
 
@@ -314,7 +287,7 @@ def _read_records(results: Results, people: Iterable[int]) -> dict[int, list[Rec
     if not people or results.records_path is None:
         return out
     names = pq.ParquetFile(results.records_path).schema_arrow.names
-    extra = [c for c in ("filed_day", "expires_day") if c in names]
+    extra = [c for c in ("filed_day", "expires_day", "expires_by") if c in names]
     table = pq.read_table(
         results.records_path,
         columns=["day", "subject", "behaviour", "channel", "points", "true_actor", "correct",
@@ -325,14 +298,15 @@ def _read_records(results: Results, people: Iterable[int]) -> dict[int, list[Rec
     # a record counts from the day it was filed (later than made for late channels)
     df["filed"] = df["filed_day"] if "filed_day" in df else df["day"]
     df["expires"] = df["expires_day"] if "expires_day" in df else NEVER
+    df["why"] = df["expires_by"].astype(str) if "expires_by" in df else "never"
     df["_order"] = np.arange(len(df))
     df = df.sort_values(["subject", "filed", "_order"], kind="stable")
     cols = [df[c].tolist() for c in ("filed", "subject", "behaviour", "channel", "points",
-                                     "true_actor", "correct", "expires")]
-    for day, subject, behaviour, channel, points, actor, correct, expires in zip(*cols,
-                                                                                strict=True):
+                                     "true_actor", "correct", "expires", "why")]
+    for day, subject, behaviour, channel, points, actor, correct, expires, why in zip(
+            *cols, strict=True):
         out[int(subject)].append(Record(int(day), str(behaviour), str(channel), int(points),
-                                        int(actor), bool(correct), int(expires)))
+                                        int(actor), bool(correct), int(expires), str(why)))
     return out
 
 
@@ -355,19 +329,24 @@ def _read_log(results: Results, people: Iterable[int]) -> tuple[pd.DataFrame, se
 
 
 def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
-          log: tuple[pd.DataFrame, set[str]] | None) -> list[dict[str, Any]]:
-    actual = _replay(records, rules, person)
-    counterfactual = _replay([r for r in records if r.correct], rules, person)
+          log: tuple[pd.DataFrame, set[str]] | None, scheme: int = 0) -> list[dict[str, Any]]:
+    actual = _timeline(records, rules, person, scheme)
+    counterfactual = _timeline([r for r in records if r.correct], rules, person, scheme)
     by_day = _changes(records, rules.days)
-    days = sorted(set(by_day) | {d for d, _ in actual} | {d for d, _ in counterfactual})
+    days = sorted(set(by_day) | {t[0] for t in actual} | {t[0] for t in counterfactual})
     score = true_score = rules.initial if rules.initial is not None else 0
     scored = rules.initial is not None
+
+    def grade(x: int) -> str | None:
+        return rules.grade(x, scheme) if scored else None
+
     story: list[dict[str, Any]] = [{
         "day": 0, "kind": "start", "person": person, "group": group,
-        "score": score if scored else None, "grade": rules.grade(score) if scored else None,
+        "score": score if scored else None, "grade": grade(score),
     }]
     a_prev: State = {}
     c_prev: State = {}
+    w_prev = False
     derived: list[dict[str, Any]] = []  # sanction begin/end events, merged with a log below
     for day in days:
         for r, sign in by_day.get(day, []):
@@ -377,7 +356,7 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
             story.append({
                 "day": day, "kind": "record", "behaviour": r.behaviour, "channel": r.channel,
                 "points": sign * r.points, "correct": r.correct, "true_actor": r.true_actor,
-                "score": score if scored else None, "grade": rules.grade(score) if scored else None,
+                "score": score if scored else None, "grade": grade(score),
                 "true_score": true_score if scored else None, "withdrawn": sign < 0,
             })
         for r, sign in by_day.get(day, []):
@@ -387,44 +366,52 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
                     "why": f"the {r.behaviour} record",
                     "wrongful": not r.correct,
                 })
-        a_now, c_now = _state_on(actual, day), _state_on(counterfactual, day)
-        grade = rules.grade(score) if scored else None
+        (a_now, w_now, list_end), (c_now, _, _) = (_state_on(actual, day),
+                                                    _state_on(counterfactual, day))
+
+        def wrongful(s: str, c: State, w: bool) -> bool:
+            # a travel ban is wrongful by the rulebook's own judgement (status bit);
+            # another sanction when the true records alone would not impose it
+            return w if s == "travel_ban" else s not in c
+
         for s in SANCTION_ORDER:
             if s in a_now and s not in a_prev:
                 derived.append({"day": day, "kind": "sanction", "sanction": s, "event": "began",
                                 "why": _began_why(rules, s, a_now[s]),
-                                "wrongful": s not in c_now})
+                                "wrongful": wrongful(s, c_now, w_now)})
             elif s in a_prev and s not in a_now:
                 derived.append({"day": day, "kind": "sanction", "sanction": s, "event": "ended",
-                                "why": _ended_why(rules, s, a_prev[s], grade), "wrongful": None})
-            elif s in a_now and s in c_prev and s not in c_now:
+                                "why": _ended_why(rules, s, a_prev[s], grade(score), list_end),
+                                "wrongful": None})
+            elif s in a_now and s in a_prev and wrongful(s, c_now, w_now) \
+                    and not wrongful(s, c_prev, w_prev):
                 derived.append({"day": day, "kind": "sanction", "sanction": s,
                                 "event": "now wrongful", "wrongful": True,
                                 "why": "from here on in force only because of the wrong records"})
-            elif s in a_now and s not in c_prev and s in c_now and s in a_prev:
+            elif s in a_now and s in a_prev and not wrongful(s, c_now, w_now) \
+                    and wrongful(s, c_prev, w_prev):
                 derived.append({"day": day, "kind": "sanction", "sanction": s,
                                 "event": "now justified", "wrongful": False,
                                 "why": "from here on the true records alone would impose it"})
-        a_prev, c_prev = a_now, c_now
+        a_prev, c_prev, w_prev = a_now, c_now, w_now
     if log is not None:
         derived = _merge_log(derived, log, person)
     story.extend(derived)
     order = {"start": 0, "record": 1, "sanction": 2}
     story.sort(key=lambda e: (e["day"], order[e["kind"]]))  # stable: a day's own order is kept
-    final = _state_on(actual, rules.days - 1)
-    final_cf = _state_on(counterfactual, rules.days - 1)
+    final, final_wrong, _ = _state_on(actual, rules.days - 1)
     if log is not None:
         final = {s: () for s in _log_in_force(story, final, log[1])}
     story.append({
         "day": rules.days, "kind": "end",
-        "score": score if scored else None, "grade": rules.grade(score) if scored else None,
+        "score": score if scored else None, "grade": grade(score),
         "true_score": true_score if scored else None,
-        "true_grade": rules.grade(true_score) if scored else None,
+        "true_grade": grade(true_score),
         "false_points": score - true_score,
         "records": len(records), "wrong_records": sum(not r.correct for r in records),
         "in_force": [s for s in SANCTION_ORDER if s in final]
         + sorted(s for s in final if s not in SANCTION_ORDER),
-        "wrongly_banned": "travel_ban" in final and "travel_ban" not in final_cf,
+        "wrongly_banned": "travel_ban" in final and final_wrong,
         "wrongful_days": _wrongful_days(actual, counterfactual, rules.days),
     })
     return story
@@ -477,8 +464,12 @@ def stories(results_or_folder: Results | str | Path, people: Iterable[int],
     ids = ids[file_kept(results, ids)]
     files = _read_records(results, ids.tolist())
     log = _read_log(results, ids.tolist()) if use_log else None
-    group = results.people.set_index("id")["group"] if len(ids) else None
-    return {int(p): _tell(int(p), int(group.loc[p]), files[int(p)], rules, log) for p in ids}
+    people_ = results.people.set_index("id") if len(ids) else None
+    names = rules.book.schemes.names
+    scheme = (people_["scheme"].astype(str).map(names.index) if people_ is not None
+              and "scheme" in people_ else None)
+    return {int(p): _tell(int(p), int(people_["group"].loc[p]), files[int(p)], rules, log,
+                          int(scheme.loc[p]) if scheme is not None else 0) for p in ids}
 
 
 def story(results_or_folder: Results | str | Path, person: int) -> list[dict[str, Any]]:

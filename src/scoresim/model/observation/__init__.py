@@ -20,17 +20,19 @@ the error that caused it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from scoresim.model.behaviour import Events
+from scoresim.model.module import Module, Today
 from scoresim.model.observation.camera import Coverage, FaceRecognitionTables, in_view, recognise
 from scoresim.model.observation.informants import malicious_routes
 from scoresim.model.observation.online import false_flag_routes
 from scoresim.model.observation.registers import filing_delay, pick_nearby
 from scoresim.model.random import event_counter, name_ids, stream_key, uniform
-from scoresim.model.society import Society
+from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 REGISTER, CAMERA = 0, 1
@@ -42,6 +44,9 @@ TRUE_EVENT, FALSE_FLAG_SOURCE, MALICIOUS_SOURCE = 0, 1, 2
 ERRORS = ["none", "false_match", "linkage", "false_flag", "malicious_report", "fabricated"]
 NO_ERROR, FALSE_MATCH, LINKAGE, FALSE_FLAG, MALICIOUS_REPORT, FABRICATED = range(len(ERRORS))
 NOBODY = -1  # true_actor of a record whose offence nobody committed
+# why a record stops counting on its expires_day (records.parquet's `expires_by`, in order)
+EXPIRES_BY = ["never", "window", "repair", "paid_repair", "appeal"]
+BY_NEVER, BY_WINDOW, BY_REPAIR, BY_PAID_REPAIR, BY_APPEAL = range(len(EXPIRES_BY))
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Records:
     delay: np.ndarray | None = None  # int32: days from seen to filed
     category: np.ndarray | None = None  # int8: index into the credit file's categories
     expires: np.ndarray | None = None  # int32: first day it no longer counts
+    expires_by: np.ndarray | None = None  # uint8 index into EXPIRES_BY: why it stops then
 
     def __post_init__(self) -> None:
         n = self.subject.shape[0]
@@ -85,7 +91,7 @@ class Records:
         return Records(self.day, self.subject[rows], self.true_actor[rows],
                        self.behaviour[rows], self.channel[rows], self.correct[rows],
                        self.points[rows], self.error[rows], self.made[rows], self.delay[rows],
-                       pick(self.category), pick(self.expires))
+                       pick(self.category), pick(self.expires), pick(self.expires_by))
 
     @staticmethod
     def concat(day: int, parts: list[Records]) -> Records:
@@ -98,49 +104,81 @@ class Records:
                        cat([r.delay for r in parts]))
 
 
-class Observation:
+class Channels(NamedTuple):
+    """Every channel's tables, as the kernels of both backends read them.
+
+    Per behaviour: its channel (-1: none sees it), how its events reach the channel
+    (`mode`: a true event, a benign post a filter may flag, an informant's made-up
+    report), with what probability, recorded as which behaviour, and its name id
+    (which keys the draws). Per channel: register or camera, its face recognition
+    profile, filing delays, record linkage errors, and the keys of its draws.
+    """
+
+    behaviour_id: np.ndarray  # uint64 [behaviour]
+    channel_of: np.ndarray  # int64 [behaviour]
+    mode: np.ndarray  # int64 [behaviour]: TRUE_EVENT, FALSE_FLAG_SOURCE, MALICIOUS_SOURCE
+    p_of: np.ndarray  # float64 [behaviour]: capture, recording or flagging probability
+    as_of: np.ndarray  # uint8 [behaviour]: the behaviour its records record
+    kind: np.ndarray  # int64 [channel]: REGISTER or CAMERA
+    profile_of: np.ndarray  # int64 [channel]: face recognition profile (-1: none)
+    tmr: np.ndarray  # float64 [profile, cell]
+    fmr: np.ndarray  # float64 [profile, cell]
+    cell: np.ndarray  # uint8 [person]: the demographic cell face recognition sees
+    coverage: np.ndarray  # float64 [channel, level of the coverage trait]
+    region: np.ndarray  # uint8 [person]: level of the coverage trait
+    covered: bool  # coverage varies by place at all
+    delay_lo: np.ndarray  # int64 [channel]
+    delay_hi: np.ndarray  # int64 [channel]
+    linkage: np.ndarray  # float64 [channel]
+    window: np.ndarray  # int64 [channel]
+    seen_keys: np.ndarray  # uint64 [channel]
+    match_keys: np.ndarray  # uint64 [channel]
+    link_keys: np.ndarray  # uint64 [channel]
+    delay_keys: np.ndarray  # uint64 [channel]
+    pick_key: np.uint64
+    near_key: np.uint64
+
+
+class Observation(Module):
     """Every channel's tables, built once from the scenario, and the day's observing."""
 
     name = "observation"
 
-    def __init__(self, scenario: Scenario, society: Society, seed: int):
+    def __init__(self, world: World):
+        super().__init__(world)
+        scenario, society, seed = world.scenario, world.society, world.seed
         self.channel_names = list(scenario.channels)
         names = list(scenario.behaviours)
         n_b = len(names)
-        self.channel_of = np.array(
+        channel_of = np.array(
             [self.channel_names.index(b.channel) if b.channel else -1
              for b in scenario.behaviours.values()],
             dtype=np.int64,
         )
         chans = list(scenario.channels.values())
-        self.kind = np.array([CAMERA if c.kind == "camera" else REGISTER for c in chans]
-                             or [REGISTER], np.int64)
+        kind = np.array([CAMERA if c.kind == "camera" else REGISTER for c in chans]
+                        or [REGISTER], np.int64)
         p_seen = np.array(
             [c.capture_probability if c.kind == "camera" else c.record_probability for c in chans]
             or [0.0],
             dtype=np.float64,
         )
         # per behaviour: how its events reach the channel, with what probability, as what
-        self.mode = np.full(n_b, TRUE_EVENT, dtype=np.int64)
-        self.p_of = np.array([p_seen[c] if c >= 0 else 0.0 for c in self.channel_of])
-        self.as_of = np.arange(n_b, dtype=np.uint8)
-        for mode, routes in ((FALSE_FLAG_SOURCE, false_flag_routes(scenario)),
-                             (MALICIOUS_SOURCE, malicious_routes(scenario))):
+        mode = np.full(n_b, TRUE_EVENT, dtype=np.int64)
+        p_of = np.array([p_seen[c] if c >= 0 else 0.0 for c in channel_of])
+        as_of = np.arange(n_b, dtype=np.uint8)
+        for m, routes in ((FALSE_FLAG_SOURCE, false_flag_routes(scenario)),
+                          (MALICIOUS_SOURCE, malicious_routes(scenario))):
             for source, p, recorded_as in routes:
                 b = names.index(source)
-                self.mode[b], self.p_of[b], self.as_of[b] = mode, p, names.index(recorded_as)
-        self.profile_of = np.array(
+                mode[b], p_of[b], as_of[b] = m, p, names.index(recorded_as)
+        profile_of = np.array(
             [list(scenario.face_recognition).index(c.face_recognition) if c.face_recognition
              else -1 for c in chans] or [-1],
             dtype=np.int64,
         )
-        self.faces = FaceRecognitionTables(scenario, society)
-        self.coverage = Coverage(scenario, society, self.channel_names)
-        self.delay_lo = np.array([c.delay_min_days for c in chans] or [0], dtype=np.int64)
-        self.delay_hi = np.array([c.delay_max_days for c in chans] or [0], dtype=np.int64)
-        self.linkage = np.array([c.linkage_error for c in chans] or [0.0], dtype=np.float64)
-        self.window = np.array([c.linkage_window for c in chans] or [1], dtype=np.int64)
-        self.delays = bool(self.delay_hi.max() > 0)
+        self.faces = faces = FaceRecognitionTables(scenario, society)
+        self.coverage = coverage = Coverage(scenario, society, self.channel_names)
 
         def keys(purpose: str) -> np.ndarray:
             return np.array(
@@ -149,21 +187,43 @@ class Observation:
                 dtype=np.uint64,
             )
 
-        self.seen_keys, self.match_keys = keys("seen"), keys("match")
-        self.link_keys, self.delay_keys = keys("linkage"), keys("delay")
-        self.pick_key = stream_key(seed, "observation", "false-match-pick")
-        self.near_key = stream_key(seed, "observation", "nearby-pick")
+        self.channels = Channels(
+            behaviour_id=name_ids(names), channel_of=channel_of, mode=mode, p_of=p_of,
+            as_of=as_of, kind=kind, profile_of=profile_of, tmr=faces.tmr, fmr=faces.fmr,
+            cell=faces.cell, coverage=coverage.table, region=coverage.region,
+            covered=coverage.enabled,
+            delay_lo=np.array([c.delay_min_days for c in chans] or [0], dtype=np.int64),
+            delay_hi=np.array([c.delay_max_days for c in chans] or [0], dtype=np.int64),
+            linkage=np.array([c.linkage_error for c in chans] or [0.0], dtype=np.float64),
+            window=np.array([c.linkage_window for c in chans] or [1], dtype=np.int64),
+            seen_keys=keys("seen"), match_keys=keys("match"), link_keys=keys("linkage"),
+            delay_keys=keys("delay"),
+            pick_key=stream_key(seed, "observation", "false-match-pick"),
+            near_key=stream_key(seed, "observation", "nearby-pick"),
+        )
+        self.channel_of, self.mode, self.kind = channel_of, mode, kind
+        self.delays = bool(self.channels.delay_hi.max() > 0)
         self.n_people = society.n
-        self.behaviour_id = name_ids(names)
 
-    def step(self, events: Events) -> Records:
+    @classmethod
+    def person_backend(cls, scenario: Scenario) -> list[str]:
+        why = []
+        for name, c in scenario.channels.items():
+            if c.delay_max_days > 0:
+                why.append(f"channels.{name}: filing delays")
+            if c.linkage_error > 0:
+                why.append(f"channels.{name}.linkage_error: records filed under a neighbour")
+            if c.false_flag is not None or c.malicious_report is not None:
+                why.append(f"channels.{name}: false flags and malicious reports")
+        return why
+
+    def step(self, today: Today) -> None:
+        """What the channels record of today's events, with their errors."""
+        today.seen = self.observe(today.events)
+
+    def observe(self, events: Events) -> Records:
         subject, true_actor, behaviour, channel, error, delay = _observe(
-            events.day, events.actor, events.behaviour, self.behaviour_id, self.channel_of,
-            self.mode, self.p_of, self.as_of, self.kind, self.profile_of, self.faces.tmr,
-            self.faces.fmr, self.faces.cell, self.coverage.table, self.coverage.region,
-            self.coverage.enabled, self.delay_lo, self.delay_hi, self.linkage, self.window,
-            self.seen_keys, self.match_keys, self.link_keys, self.delay_keys, self.pick_key,
-            self.near_key)
+            events.day, events.actor, events.behaviour, self.channels)
         return Records(events.day, subject, true_actor, behaviour, channel, error == NO_ERROR,
                        np.zeros(subject.shape[0], dtype=np.int32), error,
                        np.full(subject.shape[0], events.day, dtype=np.int32), delay)
@@ -181,10 +241,13 @@ class Observation:
 
 
 @nb.njit(cache=True)
-def _observe_chunk(lo, hi, day, actor, behaviour, behaviour_id, channel_of, mode, p_of, kind,
-                   profile_of, tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi,
-                   linkage, window, seen_keys, match_keys, link_keys, delay_keys, pick_key,
-                   near_key, subj, err, delay):
+def _observe_chunk(lo, hi, day, actor, behaviour, t: Channels, subj, err, delay):
+    (behaviour_id, channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell, coverage,
+     region, covered, delay_lo, delay_hi, linkage, window, seen_keys, match_keys, link_keys,
+     delay_keys, pick_key, near_key) = (
+        t.behaviour_id, t.channel_of, t.mode, t.p_of, t.kind, t.profile_of, t.tmr, t.fmr,
+        t.cell, t.coverage, t.region, t.covered, t.delay_lo, t.delay_hi, t.linkage, t.window,
+        t.seen_keys, t.match_keys, t.link_keys, t.delay_keys, t.pick_key, t.near_key)
     n_people = cell.shape[0]
     for k in range(lo, hi):
         subj[k] = -1
@@ -234,19 +297,15 @@ def _observe_chunk(lo, hi, day, actor, behaviour, behaviour_id, channel_of, mode
 
 
 @nb.njit(parallel=True, cache=True)
-def _observe(day, actor, behaviour, behaviour_id, channel_of, mode, p_of, as_of, kind, profile_of,
-             tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi, linkage, window,
-             seen_keys, match_keys, link_keys, delay_keys, pick_key, near_key):
+def _observe(day, actor, behaviour, t: Channels):
     n = actor.shape[0]
     subj = np.empty(n, dtype=np.int64)
     err = np.empty(n, dtype=np.uint8)
     dly = np.empty(n, dtype=np.int32)
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
-    for t in nb.prange(n_chunks):
-        _observe_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), day, actor, behaviour,
-                       behaviour_id, channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell,
-                       coverage, region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
-                       match_keys, link_keys, delay_keys, pick_key, near_key, subj, err, dly)
+    for c in nb.prange(n_chunks):
+        _observe_chunk(c * PAR_CHUNK, min(n, (c + 1) * PAR_CHUNK), day, actor, behaviour, t,
+                       subj, err, dly)
     keep = np.flatnonzero(subj >= 0)
     m = keep.shape[0]
     subject = np.empty(m, dtype=np.int64)
@@ -255,6 +314,7 @@ def _observe(day, actor, behaviour, behaviour_id, channel_of, mode, p_of, as_of,
     chan = np.empty(m, dtype=np.uint8)
     error = np.empty(m, dtype=np.uint8)
     delay = np.empty(m, dtype=np.int32)
+    mode, as_of, channel_of = t.mode, t.as_of, t.channel_of
     for r in range(m):
         k = keep[r]
         b = behaviour[k]

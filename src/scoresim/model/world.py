@@ -1,0 +1,43 @@
+"""The world every module is built in: the scenario, the society, the rules, the shared standing.
+
+A module's constructor takes the World and nothing else. It reads the scenario
+(its own section and the facts it depends on), the society, the rulebook's
+tables, and the standing: the four numbers per person that scoring, redress,
+abuse, peer ratings, joint punishment and sanctions all move (standing.py).
+A module that needs another one asks for it by name (`world.module(name)`),
+so every dependency is visible where it is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scoresim.model.rulebook import Rulebook
+from scoresim.model.society import Society
+from scoresim.model.standing import Standing
+from scoresim.model.streams import OpenStream
+from scoresim.scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    from scoresim.model.module import Module
+
+
+class World:
+    """What a run's modules share, built once per run."""
+
+    def __init__(self, scenario: Scenario, open_stream: OpenStream | None, backend: str):
+        self.scenario = scenario
+        self.seed = scenario.seed
+        self.n = scenario.agents
+        self.days = scenario.days
+        # "day": the day loop; "person": lives.py, which writes every standing row itself
+        self.backend = backend
+        self.open_stream = open_stream
+        self.society = Society.build(scenario, self.n, self.seed)
+        self.rules = Rulebook(scenario, self.seed, self.society.region)
+        self.standing = Standing(self.n, self.rules.schemes, blank=backend == "person")
+        self.modules: dict[str, Module] = {}
+
+    def module(self, name: str) -> Module | None:
+        """The module called `name`, if the scenario has it (built before the asker)."""
+        return self.modules.get(name)
