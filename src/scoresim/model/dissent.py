@@ -200,7 +200,8 @@ def optimal_action(desired, boldness, tolerance, severity, surveillance,
     den = psi * (1.0 - nu)
     safe = np.where(den > 0.0, den, 1.0)
     # clipped: where the slope tests and the root disagree by an ulp, the tests win
-    interior = np.clip(0.5 * (tau + (beta - nu * psi) / safe), tau, delta)
+    with np.errstate(over="ignore"):  # a huge root where psi (1 - nu) is tiny is clipped
+        interior = np.clip(0.5 * (tau + (beta - nu * psi) / safe), tau, delta)
     a = np.where(slope_full >= 0.0, delta, np.where(slope_tau <= 0.0, tau, interior))
     return np.where(above, a, delta)
 

@@ -17,17 +17,21 @@ authority's parameters share the population and every observation draw.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from scoresim.model.dissent import (
+    CATEGORIES,
     LOWER,
     PAPER_ROUNDS,
     UPPER,
     Adapt,
     Policy,
+    action_category,
     draw_population,
+    optimal_action,
     punishment_code,
     run_rounds,
 )
@@ -36,6 +40,8 @@ from scoresim.random import stream_key, uniform
 # The per-round timeseries: a public interface (issue 20 names these columns).
 COLUMNS = ("round", "mean_dissent", "n_compliant", "n_self_censoring", "n_defiant",
            "tolerance", "severity", "surveillance", "political_cost", "punishment_cost")
+# The people table: who they are (never touched by policy) and what they said in the last round.
+PEOPLE_COLUMNS = ("person", "desired_dissent", "boldness", "dissent", "category")
 
 # The paper's measure of suppression: the political cost, averaged over a window of rounds,
 # falls below this share of what it would be if everyone said all they wanted.
@@ -43,12 +49,30 @@ PAPER_SUPPRESSION_WINDOW = 500
 PAPER_SUPPRESSION_SHARE = 0.25
 
 
+@dataclass(frozen=True)
+class DissentRun:
+    """A run: one row per round (COLUMNS) and one per person (PEOPLE_COLUMNS, last round)."""
+
+    rounds: pd.DataFrame
+    people: pd.DataFrame
+
+
 def simulate(n: int = 10_000, rounds: int = PAPER_ROUNDS, seed: int = 1,
              punishment: str = "uniform", desired_mean: float = 0.25,
              boldness_mean: float = 1.0, policy: Policy | None = None,
              adapt: Adapt | None = None,
              population: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-    """Play `rounds` rounds and return one row per round with the columns of COLUMNS.
+    """`play(...)`'s per-round table alone (see there)."""
+    return play(n, rounds, seed, punishment, desired_mean, boldness_mean, policy, adapt,
+                population).rounds
+
+
+def play(n: int = 10_000, rounds: int = PAPER_ROUNDS, seed: int = 1,
+             punishment: str = "uniform", desired_mean: float = 0.25,
+             boldness_mean: float = 1.0, policy: Policy | None = None,
+             adapt: Adapt | None = None,
+             population: tuple[np.ndarray, np.ndarray] | None = None) -> DissentRun:
+    """Play `rounds` rounds: one row per round (COLUMNS) and one per person (PEOPLE_COLUMNS).
 
     `policy` is the authority's policy in round 0 (the paper's moderate start,
     tau = 0.25, psi = 0.1, nu = 0.1, by default); with `adapt` None it is kept
@@ -58,7 +82,9 @@ def simulate(n: int = 10_000, rounds: int = PAPER_ROUNDS, seed: int = 1,
     desired_mean, boldness_mean). A row's tolerance, severity and surveillance
     are the policy people responded to in that round; political_cost is
     adamancy x the dissent expressed (adamancy 1 for a fixed authority) and
-    punishment_cost the punishment handed out.
+    punishment_cost the punishment handed out. The people table holds each
+    person's desired_dissent and boldness and the dissent they expressed in
+    the last round (with its category's name).
     """
     if rounds < 1:
         raise ValueError("at least one round")
@@ -76,7 +102,7 @@ def simulate(n: int = 10_000, rounds: int = PAPER_ROUNDS, seed: int = 1,
         desired, boldness, punishment_code(punishment), policy.vector(), adapt is not None,
         step, adamancy, LOWER, UPPER, stream_key(seed, "dissent", "observe"),
         stream_key(seed, "dissent", "adapt"), int(rounds))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "round": np.arange(rounds, dtype=np.int64),
         "mean_dissent": said / n,
         "n_compliant": counts[:, 0],
@@ -88,6 +114,17 @@ def simulate(n: int = 10_000, rounds: int = PAPER_ROUNDS, seed: int = 1,
         "political_cost": adamancy * said,
         "punishment_cost": punished,
     }, columns=list(COLUMNS))
+    last = played[-1]
+    said_last = optimal_action(desired, boldness, last[0], last[1], last[2], punishment)
+    people = pd.DataFrame({
+        "person": np.arange(n, dtype=np.int64),
+        "desired_dissent": desired,
+        "boldness": boldness,
+        "dissent": said_last,
+        "category": pd.Categorical.from_codes(action_category(said_last, desired, last[0]),
+                                              categories=list(CATEGORIES)),
+    }, columns=list(PEOPLE_COLUMNS))
+    return DissentRun(table, people)
 
 
 def random_start(seed: int, trial: int) -> Policy:
