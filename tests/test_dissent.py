@@ -19,9 +19,11 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scoresim.model import dissent as model
 from scoresim.model.dissent import (
     COMPLIANT,
     DEFIANT,
@@ -45,6 +47,9 @@ from scoresim.model.dissent import (
 )
 from scoresim.model.dissent_rounds import COLUMNS, play, random_start, simulate, suppression_time
 from scoresim.random import stream_key, uniforms
+from scoresim.scenario import Scenario
+from scoresim.scenario.loader import builtin_text
+from scoresim.scenario.schema import Dissent
 
 PROPERTY = settings(derandomize=True, database=None, deadline=None, max_examples=150,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -409,3 +414,21 @@ def test_kind_codes():
         punishment_code("draconian")
     with pytest.raises(ValueError):
         Policy(1.5, 0.1, 0.1)
+
+
+def test_scenario_section_defaults_are_the_papers():
+    """`dissent:` in a scenario: optional, strict, and its defaults are the model's."""
+    tree = yaml.safe_load(builtin_text("reference"))
+    assert Scenario.model_validate(tree).dissent is None  # absent: no dissent model
+    tree["dissent"] = {"punishment": "proportional", "adapt": {},
+                       "boldness": {"mean": 2.0, "by_trait": {"occupation": {"journalist": 4.0}}}}
+    section = Scenario.model_validate(tree).dissent
+    assert section.punishment == "proportional" and section.boldness.mean == 2.0
+    d = Dissent()
+    assert (d.tolerance, d.severity, d.surveillance) == model.PAPER_START
+    assert section.adapt.step == model.PAPER_STEP and section.adapt.adamancy == model.PAPER_ADAMANCY
+    assert d.desired.mean == model.PAPER_DESIRED_MEAN and d.adapt is None
+    for bad in ({"punishment": "draconian"}, {"tolerance": 1.5}, {"severity": -1.0},
+                {"desired": {"mean": 1.0}}, {"adapt": {"step": 0.0}}, {"typo": 1}):
+        with pytest.raises(ValueError):
+            Dissent.model_validate(bad)
