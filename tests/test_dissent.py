@@ -419,10 +419,16 @@ def test_kind_codes():
 def test_scenario_section_defaults_are_the_papers():
     """`dissent:` in a scenario: optional, strict, and its defaults are the model's."""
     tree = yaml.safe_load(builtin_text("reference"))
-    assert Scenario.model_validate(tree).dissent is None  # absent: no dissent model
+    plain = Scenario.model_validate(tree)
+    assert plain.dissent is None  # absent: no dissent model
+    # and absent from the resolved scenario, so every existing run's manifest is unchanged
+    assert "dissent" not in plain.model_dump(mode="json")
     tree["dissent"] = {"punishment": "proportional", "adapt": {},
                        "boldness": {"mean": 2.0, "by_trait": {"occupation": {"journalist": 4.0}}}}
-    section = Scenario.model_validate(tree).dissent
+    scenario = Scenario.model_validate(tree)
+    section = scenario.dissent
+    # a set section is kept in the resolved scenario and reads back the same
+    assert Scenario.model_validate(scenario.model_dump(mode="json")).dissent == section
     assert section.punishment == "proportional" and section.boldness.mean == 2.0
     d = Dissent()
     assert (d.tolerance, d.severity, d.surveillance) == model.PAPER_START

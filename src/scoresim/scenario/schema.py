@@ -752,7 +752,8 @@ class Scenario(Model):
     firms: Firms | None = None
     joint_punishment: JointPunishment | None = None
     peer_rating: PeerRating | None = None
-    dissent: Dissent | None = None
+    # absent stays absent in the resolved scenario, so existing runs' manifests do not change
+    dissent: Dissent | None = Field(None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
