@@ -647,6 +647,79 @@ class PeerRating(Model):
     source: str = ""
 
 
+# --- dissent and self-censorship (scoresim.model.dissent) ---------------------------------
+DISSENT_SOURCE = ("Daymude, Axelrod & Forrest, Strategic analysis of dissent and self-censorship, "
+                  "arXiv:2509.03731; code and data Zenodo 10.5281/zenodo.15150163")
+
+
+class DesiredDissent(Model):
+    """How much dissent each person wants to express, in [0, 1] (the paper's delta_i)."""
+
+    distribution: Literal["truncated_exponential"] = Field(
+        "truncated_exponential", description="The paper's: an exponential truncated to [0, 1] "
+        "whose mean after truncation is `mean`.")
+    mean: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.25, description="Mean desired dissent (the paper's single-run default, 0.25).")
+    by_trait: dict[Name, dict[Name, Annotated[float, Field(gt=0.0, lt=1.0)]]] = Field(
+        default_factory=dict, description="Per-trait means replacing `mean` for people of a "
+        "level, e.g. {occupation: {journalist: 0.45}} (the trait: population.attributes).")
+    source: str = DISSENT_SOURCE
+
+
+class Boldness(Model):
+    """How much a person values saying what they want against the punishment risked (beta_i)."""
+
+    distribution: Literal["exponential"] = Field(
+        "exponential", description="The paper's: exponential with mean `mean`.")
+    mean: Annotated[float, Field(gt=0.0, le=1000.0)] = Field(
+        1.0, description="Mean boldness (the paper sweeps 0.1-10; its Fig. 4 uses 1, 2, 3, 8).")
+    by_trait: dict[Name, dict[Name, Annotated[float, Field(gt=0.0, le=1000.0)]]] = Field(
+        default_factory=dict, description="Per-trait means replacing `mean` for people of a "
+        "level (the trait: population.attributes).")
+    source: str = DISSENT_SOURCE
+
+
+class DissentAdapt(Model):
+    """The adaptive authority: the paper's random-mutation hill climbing on its own cost."""
+
+    step: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.05, description="Half-width of a move: one parameter, chosen at random, is redrawn "
+        "uniformly within this of its value (the paper's epsilon, 0.05).")
+    adamancy: Annotated[float, Field(gt=0.0, le=1e6)] = Field(
+        1.0, description="Weight of expressed dissent against the cost of punishing in the "
+        "authority's cost (the paper's alpha, 1).")
+    start: Literal["given", "random"] = Field(
+        "given", description="given: start from dissent.tolerance, severity and surveillance "
+        "(the paper's single runs: 0.25, 0.1, 0.1); random: each drawn from U(0, 1), as in "
+        "the paper's sweeps.")
+    source: str = DISSENT_SOURCE
+
+
+class Dissent(Model):
+    """Critical speech as a strategic choice under punishment (Daymude, Axelrod & Forrest).
+
+    Each person expresses the dissent that maximises boldness x (1 - (desired -
+    expressed)) minus the expected punishment: observed with probability
+    surveillance + (1 - surveillance) x expressed, and punished above tolerance.
+    """
+
+    tolerance: Probability = Field(
+        0.25, description="Expressed dissent at or below this is never punished (tau).")
+    severity: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
+        0.1, description="Punishment of an observed excess: severity (uniform) or severity x "
+        "excess (proportional) (psi).")
+    surveillance: Probability = Field(
+        0.1, description="Chance of observing even silence; expression a is observed with "
+        "probability surveillance + (1 - surveillance) a (nu).")
+    punishment: Literal["uniform", "proportional"] = "uniform"
+    desired: DesiredDissent = Field(default_factory=DesiredDissent)
+    boldness: Boldness = Field(default_factory=Boldness)
+    adapt: DissentAdapt | None = Field(
+        None, description="null: a fixed authority; otherwise how it adapts, round by round.")
+    round_days: Days = Field(1, description="Days per round of the choice (a round is a day).")
+    source: str = DISSENT_SOURCE
+
+
 class Scenario(Model):
     """A whole experiment: the society, what people do, how they are seen and judged."""
 
@@ -679,6 +752,8 @@ class Scenario(Model):
     firms: Firms | None = None
     joint_punishment: JointPunishment | None = None
     peer_rating: PeerRating | None = None
+    # absent stays absent in the resolved scenario, so existing runs' manifests do not change
+    dissent: Dissent | None = Field(None, exclude_if=lambda v: v is None)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
