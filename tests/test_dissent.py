@@ -46,7 +46,7 @@ from scoresim.model.dissent import (
     utility,
 )
 from scoresim.model.dissent_rounds import COLUMNS, play, random_start, simulate, suppression_time
-from scoresim.random import stream_key, uniforms
+from scoresim.model.random import stream_key, uniforms
 from scoresim.scenario import Scenario
 from scoresim.scenario.loader import builtin_text
 from scoresim.scenario.schema import Dissent

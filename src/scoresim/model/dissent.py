@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from scoresim.random import stream_key, uniform, uniforms
+from scoresim.model.random import stream_key, uniform, uniforms
 
 # --- names the rest of the package reads -------------------------------------------------------
 PUNISHMENTS = ("uniform", "proportional")

@@ -35,7 +35,7 @@ from scoresim.model.dissent import (
     punishment_code,
     run_rounds,
 )
-from scoresim.random import stream_key, uniform
+from scoresim.model.random import stream_key, uniform
 
 # The per-round timeseries: a public interface (issue 20 names these columns).
 COLUMNS = ("round", "mean_dissent", "n_compliant", "n_self_censoring", "n_defiant",
