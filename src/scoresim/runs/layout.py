@@ -1,0 +1,55 @@
+"""Every file and folder name scoresim writes, in one place.
+
+A run folder, a sweep folder and a calibration folder are contracts: other
+tools (the registry, the report, a user's notebook, DuckDB queries) find files
+by these names. They are public interfaces: add names, never rename one. Every
+writer and reader imports them from here, so no name is ever written twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# --- a run folder (runs/results.py writes and reads it) -------------------------------------
+MANIFEST = "manifest.json"  # the fully resolved scenario, seed, sizes, version, timings
+TIMESERIES = "timeseries.parquet"  # one row per day
+PEOPLE = "people.parquet"  # one row per person: the final state
+RECORDS = "records.parquet"  # the credit file, one row per record (unless records: none)
+SANCTIONS = "sanctions.parquet"  # each sanction begun or ended, for the kept files
+BREAKDOWN = "breakdown.parquet"  # day x trait x level, where the scenario asks for it
+REPORT = "report.html"  # `scoresim report` / `run --report`
+# the society's tables, where a scenario has them: firms, their credit file, collateral
+SOCIETY_TABLES = ("firms", "firm_records", "collateral")
+
+
+def society_table(name: str) -> str:
+    """The file name of one of SOCIETY_TABLES."""
+    return f"{name}.parquet"
+
+
+# streams the engine writes while it runs, by the name the model gives them
+STREAMS = {"records": RECORDS, "sanctions": SANCTIONS}
+PARTS_SUFFIX = ".parts"  # a stream's part files while a checkpointed run goes on
+
+# --- staging and checkpoints (runs/folder.py, runs/checkpoint.py) ----------------------------
+PARTIAL_MARK = ".partial-"  # a staging folder is named .<final name>.partial-<pid>-<random>
+CHECKPOINT = "checkpoint"  # inside the staging folder of a checkpointed run
+RUN_META = "run.json"  # the resolved scenario and the run's settings
+STATE = "state.npz"  # the engine's state at the last checkpoint
+
+# --- a sweep folder (studies/sweep.py) -------------------------------------------------------
+MEMBERS = "members"  # one run folder per member
+PLAN_FILE = "sweep.json"  # the plan: points, arms, seeds, members
+SUMMARY_FILE = "summary.parquet"  # mean and interval per point, arm and output
+MEMBER_TABLE = "members.parquet"  # every member's outputs
+SWEEP_LOCK = ".sweep.lock"
+
+# --- a calibration folder (studies/calibrate.py) ---------------------------------------------
+STUDY_FILE = "study.db"  # the Optuna study (SQLite): a second call continues it
+FIT_FILE = "fit.parquet"  # the residual of every target at the best trial
+BEST_FILE = "best.yaml"  # the fitted scenario
+CALIBRATION_FILE = "calibration.json"  # settings and the best trial's summary
+CALIBRATION_LOCK = ".calibrate.lock"
+
+# --- the run registry (runs/registry.py) -----------------------------------------------------
+DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"
