@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from scoresim.cli.common import (
+    SCALE_ENV,
     AsCsv,
     AsJson,
     Quiet,
@@ -19,11 +21,13 @@ from scoresim.cli.common import (
     one_format,
     print_frame_as,
     say,
+    scale_agents,
     study_progress,
     user_errors,
 )
 from scoresim.cli.run_commands import parse_sets
 from scoresim.runs.layout import BEST_FILE, FIT_FILE, STUDY_FILE
+from scoresim.runs.simulate import resolve
 from scoresim.studies.calibrate import Calibration, CalibrationError
 from scoresim.studies.calibrate import calibrate as run_calibration
 
@@ -63,6 +67,9 @@ def calibrate(
 ) -> None:
     """Fit free parameters to targets (Optuna TPE, runs on Dask); a second call continues."""
     one_format(csv, as_json)
+    if os.environ.get(SCALE_ENV):
+        agents = scale_agents(agents or resolve(scenario, overrides=parse_sets(set_)).agents,
+                              quiet)
     try:
         result = run_calibration(
             scenario, targets, param or [], out=out, trials=trials, agents=agents, days=days,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, NoReturn
@@ -43,6 +45,10 @@ AsCsv = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 #: Seconds between two plain progress lines when the output is not a terminal.
 PROGRESS_EVERY = 10.0
+#: Environment variable: a factor in (0, 1] on the people of every run, sweep member and
+#: calibration run the command line starts, to try the README's commands in seconds
+#: (tests/test_readme.py runs them at 0.001). The manifest records the size that ran.
+SCALE_ENV = "SCORESIM_SCALE"
 
 
 def _show_version(value: bool) -> None:
@@ -154,6 +160,22 @@ def study_progress(title: str, unit: str, quiet: bool) -> bool | Callable[[int, 
     if quiet:
         return False
     return True if console.is_terminal else PlainProgress(title, unit)
+
+
+def scale_agents(agents: int, quiet: bool = False) -> int:
+    """`agents` times $SCORESIM_SCALE (at least 1), said on stderr; `agents` if unset."""
+    raw = os.environ.get(SCALE_ENV, "").strip()
+    if not raw:
+        return agents
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = math.nan
+    if not 0.0 < scale <= 1.0:
+        fail(f"{SCALE_ENV}: expected a factor above 0 and at most 1, got '{raw}'")
+    scaled = max(1, round(agents * scale))
+    say(f"{SCALE_ENV}={raw}: {agents:,} people scaled to {scaled:,}", quiet=quiet, to_err=True)
+    return scaled
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

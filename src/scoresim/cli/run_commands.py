@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ import typer
 from rich.table import Table
 
 from scoresim.cli.common import (
+    SCALE_ENV,
     AsCsv,
     AsJson,
     Quiet,
@@ -27,6 +29,7 @@ from scoresim.cli.common import (
     print_frame_as,
     progress,
     say,
+    scale_agents,
     user_errors,
     warn,
 )
@@ -117,6 +120,8 @@ def run(
         fail(f"--backend: expected {', '.join(BACKENDS)}, got '{backend}'")
     resolved = api.resolve(scenario, agents=agents, days=days, seed=seed, records=records,
                            overrides=parse_sets(set_))
+    if os.environ.get(SCALE_ENV):
+        resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
     machine = csv or as_json  # keep stdout for the table's data; messages go to stderr

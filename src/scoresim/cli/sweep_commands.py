@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from scoresim.cli.common import (
+    SCALE_ENV,
     AsCsv,
     AsJson,
     Quiet,
@@ -21,6 +23,7 @@ from scoresim.cli.common import (
     one_format,
     print_frame_as,
     say,
+    scale_agents,
     study_progress,
     user_errors,
     warn,
@@ -83,6 +86,9 @@ def sweep(
     """Run a sweep: scenario settings x seeds (x paired arms), each member a run folder."""
     one_format(csv, as_json)
     plan = load_plan(file)
+    if os.environ.get(SCALE_ENV):
+        agents = next(iter(plan.members.values())).scenario["agents"]
+        plan = load_plan(file, agents=scale_agents(agents, quiet))
     try:
         summary = run_plan(plan, out, scheduler=scheduler, registry=registry_path(registry),
                            workers=workers, progress=study_progress(plan.name, "members", quiet))
