@@ -15,6 +15,7 @@ import pytest
 
 import scoresim
 from scoresim.runs import columns
+from scoresim.runs import registry as registry_module
 from scoresim.runs.layout import FIT_FILE, MEMBER_TABLE, SUMMARY_FILE, TIMESERIES
 from scoresim.scenario import builtin_names
 from scoresim.studies.sweep import FLOW_COLUMNS, PERSON_FLAGS
@@ -69,7 +70,8 @@ def test_every_run_folder_definition_is_written_somewhere(run_folders) -> None:
             for c in pq.read_schema(path).names:
                 d = columns.lookup(path.name, c, names)
                 seen.setdefault(path.name, set()).add(d.name if d else "")
-    studies = {MEMBER_TABLE, SUMMARY_FILE, FIT_FILE, columns.RESIDUALS}
+    studies = {MEMBER_TABLE, SUMMARY_FILE, FIT_FILE, columns.RESIDUALS, columns.REGISTRY_RUNS,
+               columns.REGISTRY_SWEEPS, columns.REGISTRY_MEMBERS}
     unused = [f"{file}: {c.name}" for file, (_, cols) in columns.FILES.items()
               if file not in studies for c in cols if c.name not in seen.get(file, set())]
     assert not unused, "defined, but written by no run:\n" + "\n".join(unused)
@@ -91,11 +93,12 @@ def test_patterns_match_only_the_scenarios_names() -> None:
 
 
 def test_sweep_and_calibration_columns_are_defined(tmp_path) -> None:
-    spec = {"name": "cols", "scenario": "reference", "agents": 500, "days": 20, "seeds": 2,
+    spec = {"name": "cols", "scenario": "reference", "agents": 500, "days": 20, "seeds": 1,
             "grid": {"scoring.points.jaywalking": [-5, -50]},
             "arms": {"system": {}, "none": {"scenario": "no-system", "vary": False}},
             "baseline": "none"}
-    summary = scoresim.sweep(spec, out=tmp_path / "sweep", workers=1)
+    registry = tmp_path / "registry.duckdb"
+    summary = scoresim.sweep(spec, out=tmp_path / "sweep", workers=1, registry=registry)
     members = pq.read_schema(tmp_path / "sweep" / MEMBER_TABLE).names
     ts = {c for d in (tmp_path / "sweep" / "members").iterdir()
           for c in pq.read_schema(d / TIMESERIES).names}
@@ -104,11 +107,16 @@ def test_sweep_and_calibration_columns_are_defined(tmp_path) -> None:
              "flow": [c[2:] for c in FLOW_COLUMNS], "flag": list(PERSON_FLAGS)}
     assert not columns.undefined(MEMBER_TABLE, members, names)
     assert not columns.undefined(SUMMARY_FILE, list(summary.columns), names)
+    outcomes = {"outcome": [k for k, _ in registry_module.KEY_OUTCOMES]}
+    for table, file in (("runs", columns.REGISTRY_RUNS), ("sweeps", columns.REGISTRY_SWEEPS),
+                        ("sweep_members", columns.REGISTRY_MEMBERS)):
+        cols = list(registry_module.query(f"select * from {table} limit 0", registry).columns)
+        assert not columns.undefined(file, cols, outcomes), table
 
     result = scoresim.calibrate(
         "china-list", "national-list",
         ["behaviours.court_judgment_default.rate=2e-6:1e-5:log"], out=tmp_path / "calib",
-        trials=2, agents=500, workers=1)
+        trials=1, agents=500, workers=1)
     fit = pq.read_schema(tmp_path / "calib" / FIT_FILE).names
     names = {"param": ["behaviours.court_judgment_default.rate"],
              "target": list(result.residuals["target"])}

@@ -388,6 +388,64 @@ RESIDUAL_COLUMNS: tuple[Column, ...] = (
     Column("fit", "bool", "", "In the loss (false: reported only)."),
 )
 
+def _reg(name: str, type: str, meaning: str, unit: str = "") -> Column:  # noqa: A002
+    return Column(name, type, unit, meaning)
+
+
+REGISTRY_RUN_COLUMNS: tuple[Column, ...] = (
+    _reg("run_id", "VARCHAR", "The run's id: 16 hex digits derived from its folder, so a "
+         "folder registered twice is one row."),
+    _reg("folder", "VARCHAR", "The run folder (absolute)."),
+    _reg("registered_at", "TIMESTAMP", "When it was (last) registered, UTC."),
+    _reg("scenario", "VARCHAR", "The scenario's name."),
+    _reg("seed", "BIGINT", "Its seed."),
+    _reg("agents", "BIGINT", "People simulated.", "people"),
+    _reg("days", "INTEGER", "Days simulated.", "days"),
+    _reg("records", "VARCHAR", "The credit file kept: all, sample or none."),
+    _reg("has_records", "BOOLEAN", "The folder holds records.parquet."),
+    _reg("overrides", "JSON", "The dotted overrides that made the run (--set, a sweep's "
+         "point and arm)."),
+    _reg("sweep_id", "VARCHAR", "The sweep it is a member of; null for a lone run."),
+    _reg("arm", "VARCHAR", "Its arm in that sweep."),
+    _reg("scoresim_version", "VARCHAR", "The version that ran it."),
+    _reg("started", "VARCHAR", "When the run started (ISO 8601, UTC)."),
+    _reg("wall_seconds", "DOUBLE", "How long it ran.", "s"),
+    _reg("n_events", "BIGINT", "True events over the run.", "events"),
+    _reg("n_records_written", "BIGINT", "Rows written to records.parquet.", "records"),
+    _reg("<outcome>", "BIGINT or DOUBLE", "A key outcome of Results.summary(): the last "
+         "day's mean_score, n_travel_banned, n_wrongly_banned, n_dishonest, "
+         "n_consumption_banned and n_media_suspended; the run's total_records, "
+         "total_false_records, total_events, total_speech_events, total_shamed and "
+         "total_shamed_wrongly."),
+    _reg("outcomes", "JSON", "The whole of Results.summary()."),
+    _reg("scenario_json", "JSON", "The fully resolved scenario, as in manifest.json."),
+)
+
+REGISTRY_SWEEP_COLUMNS: tuple[Column, ...] = (
+    _reg("sweep_id", "VARCHAR", "The sweep's id (sw- and 13 hex digits, from its folder)."),
+    _reg("name", "VARCHAR", "The sweep's name."),
+    _reg("folder", "VARCHAR", "The sweep folder."),
+    _reg("registered_at", "TIMESTAMP", "When it was registered, UTC."),
+    _reg("n_points", "INTEGER", "Grid (or design) points."),
+    _reg("n_arms", "INTEGER", "Arms."),
+    _reg("n_seeds", "INTEGER", "Seeds."),
+    _reg("n_members", "INTEGER", "Distinct member runs."),
+    _reg("spec", "JSON", "The sweep file, as read."),
+)
+
+REGISTRY_MEMBER_COLUMNS: tuple[Column, ...] = (
+    _reg("sweep_id", "VARCHAR", "The sweep."),
+    _reg("point", "INTEGER", "The point."),
+    _reg("arm", "VARCHAR", "The arm."),
+    _reg("seed", "BIGINT", "The seed."),
+    _reg("run_id", "VARCHAR", "The member run (a row of runs)."),
+    _reg("parameters", "JSON", "What the point varied: dotted path -> value."),
+)
+
+#: The registry's tables (`scoresim query`), under these names in FILES.
+REGISTRY_RUNS, REGISTRY_SWEEPS, REGISTRY_MEMBERS = (
+    "runs (registry)", "sweeps (registry)", "sweep_members (registry)")
+
 #: Every file, by name, with its columns and a line on what one row is.
 FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     TIMESERIES: ("one row per day", TIMESERIES_COLUMNS),
@@ -405,6 +463,13 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     FIT_FILE: ("a calibration: one row per trial", FIT_COLUMNS),
     RESIDUALS: ("a calibration: one row per target at the best trial (calibration.json, "
                 "scoresim calibrate --csv)", RESIDUAL_COLUMNS),
+    REGISTRY_RUNS: ("the registry (runs/registry.duckdb, `scoresim query`): one row per "
+                    "registered run. Its views timeseries, people and records are those files "
+                    "of every registered run with a run_id column first, and sweep_summaries "
+                    "the sweeps' summary.parquet with a sweep_id column", REGISTRY_RUN_COLUMNS),
+    REGISTRY_SWEEPS: ("the registry: one row per registered sweep", REGISTRY_SWEEP_COLUMNS),
+    REGISTRY_MEMBERS: ("the registry: one row per (sweep, point, arm, seed)",
+                       REGISTRY_MEMBER_COLUMNS),
 }
 
 
