@@ -163,3 +163,12 @@ def test_version() -> None:
     from scoresim import __version__
 
     assert ok("--version").output.strip() == f"scoresim {__version__}"
+
+
+def test_results_repr_fits_on_one_screen() -> None:
+    import scoresim
+
+    res = scoresim.run("pilot-city", agents=500, days=5, seed=1)
+    text = repr(res)
+    assert len(text.splitlines()) <= 8 and max(len(x) for x in text.splitlines()) <= 120
+    assert text.startswith("Results(pilot-city: 500 people x 5 days, seed 1")

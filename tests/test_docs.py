@@ -130,3 +130,26 @@ def test_the_nav_names_every_page() -> None:
     pages = {p.name for p in DOCS.glob("*.md")}
     missing = [p for p in pages if p not in nav]
     assert not missing, f"pages not in mkdocs.yml's nav: {missing}"
+
+
+def test_every_schema_field_has_a_description() -> None:
+    """The scenario reference is generated from the descriptions: a new field needs one."""
+    from scoresim.scenario import reference
+
+    missing = [f"{s or '(top level)'}.{f.name}" for s in reference.sections()
+               for f in reference.fields(s) if not f.meaning]
+    assert not missing, "fields without a description in schema.py: " + ", ".join(missing)
+
+
+def test_schema_command_prints_a_section_and_refuses_an_unknown_one() -> None:
+    from typer.testing import CliRunner
+
+    from scoresim.cli import app
+
+    result = CliRunner().invoke(app, ["schema", "channels.street_camera"])
+    assert result.exit_code == 0, result.output
+    assert "capture_probability: float (>= 0, <= 1); default 1" in result.output
+    assert "camera: probability that a true event is captured on camera." in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    bad = CliRunner().invoke(app, ["schema", "no_such_section"])
+    assert bad.exit_code == 2 and "no section 'no_such_section'" in bad.output
