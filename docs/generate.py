@@ -20,7 +20,6 @@ from scoresim.runs.columns import dictionary_markdown  # noqa: E402
 from scoresim.scenario.reference import reference_markdown  # noqa: E402
 
 
-
 def cli_markdown() -> str:
     """Every command with its help, arguments and options, as `scoresim CMD --help` says."""
     import click
