@@ -172,3 +172,31 @@ def test_results_repr_fits_on_one_screen() -> None:
     text = repr(res)
     assert len(text.splitlines()) <= 8 and max(len(x) for x in text.splitlines()) <= 120
     assert text.startswith("Results(pilot-city: 500 people x 5 days, seed 1")
+
+
+def test_sweep_tables_fit_80_columns(narrow) -> None:
+    """summary_tables on a summary with long parameter values and every printed output."""
+    import pandas as pd
+
+    from scoresim.cli.sweep_commands import DIFFERENCE_OUTPUTS, VALUE_OUTPUTS, summary_tables
+    from scoresim.studies.sweep import load_plan
+
+    plan = load_plan({"name": "w", "scenario": "reference", "agents": 100, "days": 5,
+                      "seeds": 3, "grid": {"face_recognition.reference.fmr": [
+                          [0.001, 0.01], [0.0012345678, 0.0123456789]]},
+                      "arms": {"system": {}, "none": {"scenario": "no-system",
+                                                      "vary": False}}, "baseline": "none"})
+    rows = []
+    for point in range(2):
+        for arm, kind, outputs in (("system", "value", VALUE_OUTPUTS),
+                                   ("none", "value", VALUE_OUTPUTS),
+                                   ("system", "difference", DIFFERENCE_OUTPUTS)):
+            for o in outputs:
+                rows.append({"point": point, "arm": arm, "kind": kind, "output": o,
+                             "mean": 123456.789, "ci_low": -98765.4321, "ci_high": 1e9})
+    for table in summary_tables(pd.DataFrame(rows), plan):
+        with common.console.capture() as captured:
+            common.console.print(table)
+        _lines_fit(captured.get())
+        assert "point 1: face_recognition.reference.fmr=[0.0012345678, 0.0123456789]" in \
+            " ".join(captured.get().split())

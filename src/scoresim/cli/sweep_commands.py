@@ -112,9 +112,10 @@ def sweep(
 def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
     """The printed view of a summary: key outputs, mean and 95% interval, in 80 columns.
 
-    One row per (point, arm, output), the point's parameters and the arm on its
-    first row only: a long table reads at any width, where one column per output
-    did not. Every output is in summary.parquet (and --csv, --json).
+    One row per (point, arm, output), the point's number and the arm on its first
+    row only, and what each point sets in the caption: a long table reads at any
+    width, where one column per output did not. Every output is in summary.parquet
+    (and --csv, --json).
     """
     tables = []
     n = len(plan.seeds)
@@ -127,18 +128,20 @@ def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
         if part.empty:
             continue
         shown = [o for o in wanted if o in set(part["output"])]
-        table = Table(title=cell(title), title_justify="left")
+        table = Table(title=cell(title), title_justify="left", caption_justify="left")
         if plan.varied:
-            table.add_column("point", overflow="fold", max_width=30)
+            table.add_column("point", justify="right", no_wrap=True)
         if plan.baseline is not None:
             table.add_column("arm", overflow="fold")
-        table.add_column("output", overflow="fold")
+        table.add_column("output", no_wrap=True, min_width=max(map(len, shown), default=6))
         table.add_column("mean", justify="right", no_wrap=True)
-        table.add_column("95% CI", justify="right", no_wrap=True)
+        table.add_column("95% CI", justify="right", overflow="fold")
         groups = list(part.groupby(["point", "arm"], sort=False))
+        points: list[int] = []
         for (point, arm), rows in groups[:MAX_TABLE_ROWS]:
             by_output = rows.set_index("output")
-            params = "\n".join(f"{k}={_cell(plan.points[point][k])}" for k in plan.varied)
+            if point not in points:
+                points.append(point)
             first = True
             for o in shown:
                 if o not in by_output.index:
@@ -146,14 +149,19 @@ def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
                 row = by_output.loc[o]
                 lead = []
                 if plan.varied:
-                    lead.append(cell(params if first else ""))
+                    lead.append(cell(str(point) if first else ""))
                 if plan.baseline is not None:
                     lead.append(cell(str(arm) if first else ""))
                 table.add_row(*lead, cell(o), cell(_num(row["mean"])), cell(_interval(row)),
                               end_section=o == shown[-1])
                 first = False
+        lines = [f"point {p}: " + ", ".join(f"{k}={_cell(plan.points[p][k])}"
+                                           for k in plan.varied) for p in points] \
+            if plan.varied else []
         if len(groups) > MAX_TABLE_ROWS:
-            table.caption = f"{len(groups) - MAX_TABLE_ROWS} more points in summary.parquet"
+            lines.append(f"{len(groups) - MAX_TABLE_ROWS} more rows in summary.parquet")
+        if lines:
+            table.caption = cell("\n".join(lines))
         tables.append(table)
     return tables
 
