@@ -4,7 +4,8 @@ Covasim's tests/test_baselines.py and Starsim's diff_sims are the anchors. For
 each built-in scenario (and each backend that can run it) a small run is
 written to a run folder, and two things are kept in tests/baselines/:
 
-- a digest of every column of every output file (and of the manifest, less
+- a digest of every column of every output file, and of its column names in
+  order (and of the manifest, less
   what is about when and how fast it ran), so that any number that moves, in
   any file, is caught;
 - a table of headline sums (each timeseries column's sum, each people
@@ -139,6 +140,7 @@ def measure(folder: Path) -> dict[str, Any]:
     digests["manifest.json"] = _digest(json.dumps(manifest, sort_keys=True).encode())
     for path in sorted(folder.glob("*.parquet")):
         table = pq.read_table(path)
+        digests[f"{path.name}:columns"] = _digest(json.dumps(table.column_names).encode())
         for col in table.column_names:
             digests[f"{path.name}:{col}"] = _digest(_column_bytes(table.column(col)))
         headline.update(_headline(path.name, table))

@@ -76,7 +76,9 @@ class Firms:
         self.n_b = len(bs)
         self.clock_keys = np.array([stream_key(seed, "firms", f"clock:{b}")
                                     for b in self.behaviour_names], dtype=np.uint64)
-        self.detect_key = stream_key(seed, "firms", "detection")
+        # keyed by the behaviour's name (a firm and a day as counter), never its position
+        self.detect_keys = np.array([stream_key(seed, "firms", f"detection:{b}")
+                                     for b in self.behaviour_names], dtype=np.uint64)
         self.calendar = Calendar(days, np.int64)
         codes = np.arange(k * self.n_b, dtype=np.int64)
         self.calendar.push(codes, _next_days(codes, -1, self.n_b, self.rates, self.foreign,
@@ -104,7 +106,7 @@ class Firms:
                                              self.foreign_only, self.clock_keys))
         firm, b = codes // self.n_b, codes % self.n_b
         p = self.detection[b] * np.where(self.trusted[self.grade()[firm]], self.trusted_factor, 1.0)
-        seen = _detected(self.detect_key, codes, day, p)  # serial: a day has few firm events
+        seen = _detected(self.detect_keys, firm, b, day, p)  # serial: a day has few firm events
         firm, b = firm[seen], b[seen]
         if firm.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
@@ -201,8 +203,8 @@ def _next_days(codes, day, n_b, rates, foreign, foreign_only, clock_keys):
 
 
 @nb.njit(cache=True)
-def _detected(key, codes, day, p):
-    out = np.empty(codes.shape[0], dtype=np.bool_)
-    for k in range(codes.shape[0]):
-        out[k] = uniform(key, np.uint64(codes[k]), np.uint64(day)) < p[k]
+def _detected(keys, firm, behaviour, day, p):
+    out = np.empty(firm.shape[0], dtype=np.bool_)
+    for k in range(firm.shape[0]):
+        out[k] = uniform(keys[behaviour[k]], np.uint64(firm[k]), np.uint64(day)) < p[k]
     return out

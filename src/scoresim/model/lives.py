@@ -36,9 +36,9 @@ import numba as nb
 import numpy as np
 
 from scoresim.model.behaviour import level_of
-from scoresim.model.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT, _event_counter
+from scoresim.model.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT
 from scoresim.model.observation.camera import in_view, recognise
-from scoresim.model.random import geometric_skip, uniform
+from scoresim.model.random import event_counter, geometric_skip, uniform
 from scoresim.model.sanctions import (
     C_COLLATERAL,
     END_EXPIRY,
@@ -196,7 +196,8 @@ class _Kernel:
         self.clocks = (beh.rates, beh.clock_keys, beh.propensity_keys, beh.log_q_table)
         self.observe = (obs.channel_of, obs.p_of, obs.kind, obs.profile_of, obs.faces.tmr,
                         obs.faces.fmr, obs.faces.cell, obs.coverage.table, obs.coverage.region,
-                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key)
+                        obs.coverage.enabled, obs.seen_keys, obs.match_keys, obs.pick_key,
+                        obs.behaviour_id)
         points = sc.regional.points[0].astype(np.int64)
         media = sa.media_duration > 0
         self.rules = (
@@ -236,13 +237,15 @@ def _next_day(i, d, key, log_q):
 
 
 @nb.njit(inline="always", cache=True)
-def _observed(i, b, d, c, p, camera, seen_key, match_key, f, tmr, fmr, cell, pick_key):
-    """Whom channel c files person i's act b of day d under: i, someone else, or -1.
+def _observed(i, bid, d, c, p, camera, seen_key, match_key, f, tmr, fmr, cell, pick_key):
+    """Whom channel c files person i's act of day d under: i, someone else, or -1.
+
+    `bid` is the act's behaviour's name_id, which keys the draws.
 
     `p` is the chance it is seen at all (capture and coverage, or recording).
     The same draws as observation._observe_chunk, so both backends see the same acts.
     """
-    ctr = _event_counter(d, b)
+    ctr = event_counter(d, bid)
     if uniform(seen_key, np.uint64(i), ctr) >= p:
         return -1
     if camera:
@@ -308,7 +311,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
      scheme_scored, block_bit) = rules
     cnt, ssum, ev, rec = acc
     (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key) = observe
+     seen_keys, match_keys, pick_key, behaviour_id) = observe
     rates, clock_keys, propensity_keys, table = clocks
     n_b = rates.shape[0]
     extend_lo, extend_hi = repeat_extension[0], repeat_extension[1]
@@ -365,9 +368,6 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
         status = status_of[g, g, 0, 0]
         _count(status, cnt_t[0], sign, scored)
         list_reason = END_EXPIRY
-        list_seq = 0
-        susp_seq = 0
-        seq = 0
         k = ilo
         cur = -1
         while True:
@@ -414,8 +414,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                 p = p_of[b]
                 if camera[b] and covered:  # camera.in_view, written out
                     p = p * coverage[c, region[i]]
-                s = _observed(i, b, d, c, p, camera[b], seen_key[b], match_key[b], profile[b],
-                              tmr, fmr, cell, pick_key)
+                s = _observed(i, behaviour_id[b], d, c, p, camera[b], seen_key[b], match_key[b],
+                              profile[b],                               tmr, fmr, cell, pick_key)
                 if s < 0:
                     continue
                 if first:
@@ -454,14 +454,10 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     if until > row[0, LISTED_UNTIL]:
                         row[0, LISTED_UNTIL] = min(until, 2**31 - 1)
                         list_reason = reason
-                        seq += 1
-                        list_seq = seq
                 if media and media_trigger[b]:
                     until = d + media_duration
                     if until > susp[0]:
                         susp[0] = min(until, 2**31 - 1)
-                        seq += 1
-                        susp_seq = seq
             while k < ihi and inc_day[k] == d:  # someone else's act, filed under i
                 touched = True
                 if scored:
@@ -488,9 +484,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     _count(st, cnt_t[d], sign, scored)
                     if (status & LISTED) and not (st & LISTED):
                         rec_t[d, R_DELISTED] += sign
-                        # repaid when the first review due today was the repayment's
-                        if list_reason == END_REPAID and row[0, LISTED_UNTIL] == d and not (
-                                media and susp[0] == d and susp_seq < list_seq):
+                        # repaid: the listing in force ended today, by repayment
+                        if list_reason == END_REPAID and row[0, LISTED_UNTIL] == d:
                             rec_t[d, R_REPAID] += sign
                     status = st
             if any_blocked:  # metrics.Metrics: the ban as it stands at the end of the day
@@ -525,7 +520,7 @@ def _first_pass(lo, hi, n, days, clocks, observe, rules, acc, standing, fm_who, 
 def _false_matches(lo, hi, days, clocks, observe):
     """The false matches made from the acts of people lo..hi-1, found on their own."""
     (channel_of, p_of, kind, profile_of, tmr, fmr, cell, coverage, region, covered,
-     seen_keys, match_keys, pick_key) = observe
+     seen_keys, match_keys, pick_key, behaviour_id) = observe
     rates, clock_keys, propensity_keys, table = clocks
     size = 1024
     who = np.empty(size, dtype=np.int64)
@@ -541,8 +536,8 @@ def _false_matches(lo, hi, days, clocks, observe):
             p = p_of[b] * in_view(i, c, coverage, region, covered)
             d = _next_day(i, -1, clock_keys[b], log_q)
             while d < days:
-                s = _observed(i, b, d, c, p, True, seen_keys[c], match_keys[c], profile_of[c],
-                              tmr, fmr, cell, pick_key)
+                s = _observed(i, behaviour_id[b], d, c, p, True, seen_keys[c], match_keys[c],
+                              profile_of[c],                               tmr, fmr, cell, pick_key)
                 if s >= 0 and s != i:
                     if m == size:
                         size *= 2

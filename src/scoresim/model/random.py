@@ -37,6 +37,32 @@ def stream_key(seed: int, module: str, purpose: str) -> np.uint64:
     return np.uint64(int.from_bytes(digest, "little"))
 
 
+def name_id(name: str) -> np.uint64:
+    """A 64-bit number standing for a name (a behaviour, say), the same in every scenario.
+
+    Counters of draws that concern a named thing use this instead of its position in
+    the scenario: a YAML mapping has no order, and adding a behaviour must not shift
+    the draws of the others (paired comparisons between scenarios that differ by one).
+    """
+    digest = hashlib.blake2b(f"name|{name}".encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+def name_ids(names: list[str]) -> np.ndarray:
+    return np.array([name_id(n) for n in names], dtype=np.uint64)
+
+
+@nb.njit(inline="always", cache=True)
+def event_counter(day, behaviour_id):
+    """The counter of the draws about one act of one behaviour on one day (with the
+    actor as the other counter word): keyed by the behaviour's name, not its position.
+
+    Two different (behaviour, day) pairs collide only if two names' ids differ in the
+    low 16 bits alone, a chance of 2**-48 per pair of behaviours.
+    """
+    return np.uint64(behaviour_id) ^ np.uint64(day)
+
+
 @nb.njit(inline="always", cache=True)
 def mix64(x: np.uint64) -> np.uint64:
     x = (x ^ (x >> np.uint64(30))) * _M1

@@ -30,7 +30,7 @@ import numpy as np
 
 from scoresim.model.calendar import Calendar
 from scoresim.model.observation import Records
-from scoresim.model.random import stream_key, uniform
+from scoresim.model.random import event_counter, name_ids, stream_key, uniform
 from scoresim.model.standing import FALSE_POINTS, LISTED_UNTIL, SCORE
 from scoresim.scenario.schema import Scenario
 
@@ -56,6 +56,7 @@ class Redress:
         self.enabled = cr is not None or ap is not None
         self.days = days
         self.points = points
+        self.behaviour_id = name_ids(list(scenario.behaviours))
         self.list_trigger = list_trigger
         chans = list(scenario.channels.values())
         self.camera = np.array([c.kind == "camera" for c in chans] or [False], dtype=np.bool_)
@@ -111,7 +112,8 @@ class Redress:
         category = (records.category.astype(np.int64) if records.category is not None
                     else np.zeros(len(records), dtype=np.int64))
         codes, when, out_day = _decide(
-            day, records.subject, records.true_actor, records.behaviour, records.channel,
+            day, records.subject, records.true_actor, records.behaviour, self.behaviour_id,
+            records.channel,
             records.correct, records.points, expires, category, self.class_of_category,
             self.camera, self.repair_params, self.appeal_params, self.keys, self.ahead,
             self.days)
@@ -138,8 +140,8 @@ class Redress:
 
 
 @nb.njit(cache=True)
-def _decide(day, subject, true_actor, behaviour, channel, correct, points, expires, category,
-            class_of_category, camera, rp, ap, keys, ahead, days):
+def _decide(day, subject, true_actor, behaviour, behaviour_id, channel, correct, points, expires,
+            category, class_of_category, camera, rp, ap, keys, ahead, days):
     n = subject.shape[0]
     codes = np.empty(n, dtype=np.uint64)
     when = np.empty(n, dtype=np.int64)
@@ -152,7 +154,7 @@ def _decide(day, subject, true_actor, behaviour, channel, correct, points, expir
             continue
         s = subject[r]
         b = behaviour[r]
-        ctr = np.uint64(day) * np.uint64(64) + np.uint64(b)
+        ctr = event_counter(day, behaviour_id[b])
         out = expires[r]
         reason = EXPIRED if out < NEVER else 0
         if rp[0] > 0.0:

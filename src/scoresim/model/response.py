@@ -46,7 +46,7 @@ import numpy as np
 
 from scoresim.model.behaviour import Events
 from scoresim.model.observation import Records
-from scoresim.model.random import normal, propensity_z, stream_key, uniform
+from scoresim.model.random import event_counter, name_ids, normal, propensity_z, stream_key, uniform
 from scoresim.model.sanctions import BANNED, LISTED, SUSPENDED
 from scoresim.model.society import Society
 from scoresim.model.ties import Ties, no_ties
@@ -75,6 +75,7 @@ class Response:
         self.kind = np.zeros(n_b, dtype=np.int64)
         self.penalty = np.zeros(n_b, dtype=np.float64)
         self.base_q = np.zeros(n_b, dtype=np.float64)
+        self.behaviour_id = name_ids(names)
         self.keep_keys = np.array(
             [stream_key(seed, "response", f"keep:{b}") for b in names], dtype=np.uint64)
         self.propensity_keys = np.array(
@@ -156,8 +157,8 @@ class Response:
         if not self.enabled or len(records) == 0 or (self.params[13] == 0 and self.n_left == 0):
             return records
         keep = _seen(records.day, records.subject, records.true_actor, records.behaviour,
-                     records.channel, self.camera_channel, self.region_channel, self.flags,
-                     self.risk, self.keys[6], self.params[13])
+                     self.behaviour_id, records.channel, self.camera_channel, self.region_channel,
+                     self.flags, self.risk, self.keys[6], self.params[13])
         if keep.all():
             return records
         return records.take(keep)
@@ -263,8 +264,8 @@ def _kept(actor, behaviour, keep):
 
 
 @nb.njit(parallel=True, cache=True)
-def _seen(day, subject, true_actor, behaviour, channel, camera_channel, region_channel, flags,
-          risk, key, camera_avoidance):
+def _seen(day, subject, true_actor, behaviour, behaviour_id, channel, camera_channel,
+          region_channel, flags, risk, key, camera_avoidance):
     n = subject.shape[0]
     keep = np.ones(n, dtype=np.bool_)
     for r in nb.prange(n):
@@ -274,7 +275,7 @@ def _seen(day, subject, true_actor, behaviour, channel, camera_channel, region_c
             keep[r] = False
         elif camera_channel[c] and a >= 0 and (flags[a] & AWARE):
             p = camera_avoidance * min(1.0, risk[a] / RISK_ONE)
-            ctr = np.uint64(day) * np.uint64(64) + np.uint64(behaviour[r])
+            ctr = event_counter(day, behaviour_id[behaviour[r]])
             if uniform(key, np.uint64(a), ctr) < p:
                 keep[r] = False
     return keep

@@ -251,7 +251,7 @@ class Sanctions:
                 shown = self.shame_trigger[records.behaviour]
                 self.n_shamed = int(shown.sum())
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())
-        # what falls due first, so that a listing ending today is seen ending for its reason
+        # what falls due first: listings and suspensions ending today
         due, why = self.reviews.pop_with_payload(day)
         self.n_repaid = 0
         also = expired if expired is not None else due[:0]  # subjects of expired records
@@ -263,10 +263,12 @@ class Sanctions:
         else:
             judged = records.subject
         for people in (due, judged, also):
-            before, after = self.refresh(day, people)
-            if people is due and people.shape[0]:
-                was, now = (before & LISTED) != 0, (after & LISTED) != 0
-                self.n_repaid = int(np.count_nonzero(was & ~now & (why == END_REPAID)))
+            self.refresh(day, people)
+        # repaid: the listing in force ended today, and it ended by repayment (a review
+        # still in the calendar from an earlier, extended listing or suspension ends nothing)
+        if due.shape[0]:
+            ends_today = self.standing[due.astype(np.int64), LISTED_UNTIL] == day
+            self.n_repaid = int(np.count_nonzero(ends_today & (why == END_REPAID)))
 
     def refresh(self, day: int, people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-derive the status of `people` (their state changed); note what flipped.

@@ -43,7 +43,14 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from scoresim.runs.layout import DEFAULT_REGISTRY, MANIFEST, PEOPLE, RECORDS, SUMMARY_FILE, TIMESERIES
+from scoresim.runs.layout import (
+    DEFAULT_REGISTRY,
+    MANIFEST,
+    PEOPLE,
+    RECORDS,
+    SUMMARY_FILE,
+    TIMESERIES,
+)
 from scoresim.runs.results import Results
 
 #: Environment variable that replaces the default registry path of the command line.

@@ -774,6 +774,13 @@ class Scenario(Model):
         _check_score_range(self)
         return self
 
+    @model_validator(mode="after")
+    def _canonical_order(self) -> Scenario:
+        """Every mapping in name order: a YAML mapping has no order, so a scenario written
+        with its keys in another order is the same scenario, and runs the same."""
+        _sort_mappings(self)
+        return self
+
     def _responses_resolve(self) -> None:
         r = self.responses
         for name, b in self.behaviours.items():
@@ -798,6 +805,23 @@ class Scenario(Model):
                 raise _ref_error("abuse.trait", a.trait, "trait", attrs)
             if a.level not in attrs[a.trait].levels:
                 raise _ref_error("abuse.level", a.level, "level", attrs[a.trait].levels)
+
+
+def _sort_mappings(model: BaseModel) -> None:
+    """Sort, in place, every dict field of `model` and of the models inside it, by key."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, dict):
+            value = dict(sorted(value.items()))
+            object.__setattr__(model, name, value)
+            children = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            children = [value]
+        for child in children:
+            if isinstance(child, BaseModel):
+                _sort_mappings(child)
 
 
 def _ref_error(where: str, value: str, kind: str, known) -> ValueError:

@@ -29,7 +29,7 @@ from scoresim.model.observation.camera import Coverage, FaceRecognitionTables, i
 from scoresim.model.observation.informants import malicious_routes
 from scoresim.model.observation.online import false_flag_routes
 from scoresim.model.observation.registers import filing_delay, pick_nearby
-from scoresim.model.random import stream_key, uniform
+from scoresim.model.random import event_counter, name_ids, stream_key, uniform
 from scoresim.model.society import Society
 from scoresim.scenario.schema import Scenario
 
@@ -154,15 +154,16 @@ class Observation:
         self.pick_key = stream_key(seed, "observation", "false-match-pick")
         self.near_key = stream_key(seed, "observation", "nearby-pick")
         self.n_people = society.n
+        self.behaviour_id = name_ids(names)
 
     def step(self, events: Events) -> Records:
         subject, true_actor, behaviour, channel, error, delay = _observe(
-            events.day, events.actor, events.behaviour, self.channel_of, self.mode, self.p_of,
-            self.as_of, self.kind, self.profile_of, self.faces.tmr, self.faces.fmr,
-            self.faces.cell, self.coverage.table, self.coverage.region, self.coverage.enabled,
-            self.delay_lo, self.delay_hi, self.linkage, self.window, self.seen_keys,
-            self.match_keys, self.link_keys, self.delay_keys, self.pick_key, self.near_key,
-        )
+            events.day, events.actor, events.behaviour, self.behaviour_id, self.channel_of,
+            self.mode, self.p_of, self.as_of, self.kind, self.profile_of, self.faces.tmr,
+            self.faces.fmr, self.faces.cell, self.coverage.table, self.coverage.region,
+            self.coverage.enabled, self.delay_lo, self.delay_hi, self.linkage, self.window,
+            self.seen_keys, self.match_keys, self.link_keys, self.delay_keys, self.pick_key,
+            self.near_key)
         return Records(events.day, subject, true_actor, behaviour, channel, error == NO_ERROR,
                        np.zeros(subject.shape[0], dtype=np.int32), error,
                        np.full(subject.shape[0], events.day, dtype=np.int32), delay)
@@ -179,16 +180,11 @@ class Observation:
                            minlength=n_c).astype(np.int64)
 
 
-@nb.njit(inline="always", cache=True)
-def _event_counter(day, b):
-    return np.uint64(day) * np.uint64(64) + np.uint64(b)
-
-
 @nb.njit(cache=True)
-def _observe_chunk(lo, hi, day, actor, behaviour, channel_of, mode, p_of, kind, profile_of,
-                   tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi, linkage,
-                   window, seen_keys, match_keys, link_keys, delay_keys, pick_key, near_key,
-                   subj, err, delay):
+def _observe_chunk(lo, hi, day, actor, behaviour, behaviour_id, channel_of, mode, p_of, kind,
+                   profile_of, tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi,
+                   linkage, window, seen_keys, match_keys, link_keys, delay_keys, pick_key,
+                   near_key, subj, err, delay):
     n_people = cell.shape[0]
     for k in range(lo, hi):
         subj[k] = -1
@@ -197,7 +193,7 @@ def _observe_chunk(lo, hi, day, actor, behaviour, channel_of, mode, p_of, kind, 
         if c < 0:
             continue
         i = actor[k]
-        ctr = _event_counter(day, b)
+        ctr = event_counter(day, behaviour_id[b])
         p = p_of[b]
         if kind[c] == CAMERA:
             p = p * in_view(i, c, coverage, region, covered)
@@ -238,9 +234,9 @@ def _observe_chunk(lo, hi, day, actor, behaviour, channel_of, mode, p_of, kind, 
 
 
 @nb.njit(parallel=True, cache=True)
-def _observe(day, actor, behaviour, channel_of, mode, p_of, as_of, kind, profile_of, tmr, fmr,
-             cell, coverage, region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
-             match_keys, link_keys, delay_keys, pick_key, near_key):
+def _observe(day, actor, behaviour, behaviour_id, channel_of, mode, p_of, as_of, kind, profile_of,
+             tmr, fmr, cell, coverage, region, covered, delay_lo, delay_hi, linkage, window,
+             seen_keys, match_keys, link_keys, delay_keys, pick_key, near_key):
     n = actor.shape[0]
     subj = np.empty(n, dtype=np.int64)
     err = np.empty(n, dtype=np.uint8)
@@ -248,8 +244,8 @@ def _observe(day, actor, behaviour, channel_of, mode, p_of, as_of, kind, profile
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for t in nb.prange(n_chunks):
         _observe_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), day, actor, behaviour,
-                       channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell, coverage,
-                       region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
+                       behaviour_id, channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell,
+                       coverage, region, covered, delay_lo, delay_hi, linkage, window, seen_keys,
                        match_keys, link_keys, delay_keys, pick_key, near_key, subj, err, dly)
     keep = np.flatnonzero(subj >= 0)
     m = keep.shape[0]
