@@ -1,6 +1,6 @@
 """A plain dense NumPy implementation of the reference model, the baseline scoresim must beat.
 
-It follows shared/REFERENCE_MODEL.md the way a Covasim-style simulator would:
+It follows docs/reference-model.md the way a Covasim-style simulator would:
 every day, for every behaviour, one uniform draw per person decides who acts,
 and every day the grades, bans and counts are recomputed over everyone. Its
 cost is people x days x behaviours whatever happens, which is exactly what
@@ -47,7 +47,7 @@ class Rule:
     lists: bool = False  # a record puts its subject on the dishonest list
 
 
-# REFERENCE_MODEL.md, "Behaviours"
+# docs/reference-model.md, "Behaviours"
 REFERENCE_RULES: tuple[Rule, ...] = (
     Rule("volunteering", 1 / 30, REGISTER, 0.8, 5),
     Rule("waste_sorting_violation", 1 / 60, REGISTER, 0.1, -2),
@@ -74,7 +74,7 @@ METRIC_COLUMNS = (
 
 
 def closed_form_mean_score(days: int, rules: tuple[Rule, ...] = REFERENCE_RULES) -> float:
-    """REFERENCE_MODEL.md's expected mean score after `days` days (about 987.25 for 365)."""
+    """docs/reference-model.md's expected mean score after `days` days (about 987.25 for 365)."""
     fmr_bar = (1 - GROUP1_SHARE) * FMR[0] + GROUP1_SHARE * FMR[1]
     per_day = 0.0
     for r in rules:
@@ -202,7 +202,7 @@ def simulate_dense(n: int, days: int, seed: int, rules: tuple[Rule, ...] = REFER
 
 
 def run_dense(n: int, days: int, seed: int) -> pd.DataFrame:
-    """The daily metrics of a dense reference run (REFERENCE_MODEL.md's columns)."""
+    """The daily metrics of a dense reference run (docs/reference-model.md's columns)."""
     return simulate_dense(n, days, seed).timeseries
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from scoresim.model.random import geometric_skip, uniform
 
-# REFERENCE_MODEL.md: rate per day, and the probability that an act becomes a
+# docs/reference-model.md: rate per day, and the probability that an act becomes a
 # record (capture x (TMR + mean FMR) for the two camera channels)
 RATES = np.array([1 / 30, 1 / 60, 1 / 180, 1 / 40, 1 / 90, 1 / 365, 1 / 100_000])
 RECORDED = np.array([0.8, 0.1, 1.0, 0.3 * 0.9028, 0.2 * 0.9028, 0.5, 1.0])

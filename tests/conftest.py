@@ -30,7 +30,7 @@ YEAR = 365
 REFERENCE_SEED = 20_240_601
 PILOT_SEED = 7_301
 
-# The daily metrics of REFERENCE_MODEL.md, in its order, under exactly its names.
+# The daily metrics of docs/reference-model.md, in its order, under exactly its names.
 REFERENCE_METRICS = [
     "day", "mean_score", "n_grade_AAA", "n_grade_AA", "n_grade_A", "n_grade_B",
     "n_grade_C", "n_grade_D", "n_travel_banned", "n_dishonest", "n_wrongly_banned",
@@ -87,7 +87,7 @@ class Rules:
 
 @pytest.fixture(scope="session")
 def reference_metrics() -> list[str]:
-    """REFERENCE_MODEL.md's daily metric columns, in order."""
+    """docs/reference-model.md's daily metric columns, in order."""
     return list(REFERENCE_METRICS)
 
 

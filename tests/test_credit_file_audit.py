@@ -137,7 +137,7 @@ def test_pilot_city_sanctions_recount_from_records(pilot_city_year: Results, rul
 
 
 def replay(results: Results, rules) -> pd.DataFrame:
-    """REFERENCE_MODEL.md's daily metrics rebuilt from the credit file alone.
+    """docs/reference-model.md's daily metrics rebuilt from the credit file alone.
 
     Valid for schemes whose list membership is a function of records (no
     repayment): each day's records move scores, then grades, the list and bans

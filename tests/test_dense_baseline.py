@@ -1,6 +1,6 @@
 """The dense NumPy baseline (benchmarks/dense_baseline.py) against the closed form and scoresim.
 
-The baseline is a second implementation of REFERENCE_MODEL.md written from the
+The baseline is a second implementation of docs/reference-model.md written from the
 specification alone, so agreement in distribution checks both: the benchmark's
 20x comparison is only meaningful if the two simulate the same model.
 

@@ -1,4 +1,4 @@
-"""The reference model (REFERENCE_MODEL.md): the engine against its closed form and its rules.
+"""The reference model (docs/reference-model.md): the engine against its closed form and its rules.
 
 The expected values are computed here from the scenario the run used (its
 manifest), never copied from the engine, so the tests check the engine against
@@ -23,7 +23,7 @@ Z = 4.0
 
 
 def closed_form_mean_score(scenario: dict[str, Any]) -> float:
-    """1000 + D * sum_b rate_b * P(record)_b * points_b (REFERENCE_MODEL.md).
+    """1000 + D * sum_b rate_b * P(record)_b * points_b (docs/reference-model.md).
 
     A camera's record probability is capture * (TMR + FMRbar), FMRbar the
     group-share weighted false-match rate: a false match is still a record, on
@@ -48,7 +48,7 @@ def closed_form_mean_score(scenario: dict[str, Any]) -> float:
 
 
 def test_closed_form_matches_the_documented_value(reference_year: Results) -> None:
-    """Guards the formula above: REFERENCE_MODEL.md states about -0.0349 a day, 987.25 a year."""
+    """Guards the formula above: docs/reference-model.md states -0.0349 a day, 987.25 a year."""
     scenario = dict(reference_year.scenario, days=365)
     assert closed_form_mean_score(scenario) == pytest.approx(987.25, abs=0.01)
     per_day = closed_form_mean_score(dict(scenario, days=1)) - 1000

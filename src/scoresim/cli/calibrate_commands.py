@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from scoresim.cli.common import app, console, err_console, user_errors
+from scoresim.cli.common import (
+    SCALE_ENV,
+    AsCsv,
+    AsJson,
+    Quiet,
+    app,
+    cell,
+    one_format,
+    print_frame_as,
+    say,
+    scale_agents,
+    study_progress,
+    user_errors,
+)
 from scoresim.cli.run_commands import parse_sets
 from scoresim.runs.layout import BEST_FILE, FIT_FILE, STUDY_FILE
+from scoresim.runs.simulate import resolve
 from scoresim.studies.calibrate import Calibration, CalibrationError
 from scoresim.studies.calibrate import calibrate as run_calibration
 
@@ -47,54 +61,61 @@ def calibrate(
         help="Trials proposed at once (default: enough to keep the workers busy). Give it "
         "to reproduce a calibration on another machine.", min=1)] = None,
     sampler_seed: Annotated[int, typer.Option(help="Seed of the TPE sampler.", min=0)] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
 ) -> None:
     """Fit free parameters to targets (Optuna TPE, runs on Dask); a second call continues."""
+    one_format(csv, as_json)
+    if os.environ.get(SCALE_ENV):
+        agents = scale_agents(agents or resolve(scenario, overrides=parse_sets(set_)).agents,
+                              quiet)
     try:
         result = run_calibration(
             scenario, targets, param or [], out=out, trials=trials, agents=agents, days=days,
             seeds=seeds, set=parse_sets(set_), scheduler=scheduler, workers=workers,
-            batch=batch, sampler_seed=sampler_seed, progress=not quiet)
+            batch=batch, sampler_seed=sampler_seed,
+            progress=study_progress("calibrate", "trials", quiet))
     except CalibrationError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        say(("error:", "bold red"), f" {exc}", to_err=True)
         raise typer.Exit(1) from None
-    console.print(fit_table(result))
+    print_frame_as(result.residuals, csv, as_json, lambda: fit_table(result))
     folder = Path(out)
     fitted = ", ".join(f"{k}={_num(v)}" for k, v in result.best_params.items())
-    console.print(
-        f"best: trial {result.best_trial}, loss {result.best_loss:.4g}: {escape(fitted)}\n"
+    say(f"best: trial {result.best_trial}, loss {result.best_loss:.4g}: {fitted}\n"
         f"{result.n_new} trials added ({result.n_failed} failed), {result.n_trials} complete "
-        f"in {escape(str(folder / STUDY_FILE))}; every trial in "
-        f"{escape(str(folder / FIT_FILE))}; fitted scenario "
-        f"[bold]{escape(str(folder / BEST_FILE))}[/]", highlight=False)
+        f"in {folder / STUDY_FILE}; every trial in {folder / FIT_FILE}; fitted scenario ",
+        (str(folder / BEST_FILE), "bold"), to_err=csv or as_json)  # even if quiet
 
 
 def fit_table(result: Calibration) -> Table:
-    """The residuals at the best trial: observed +- sd, simulated mean [seed range], z."""
+    """The residuals at the best trial in 80 columns: each target with the days it covers,
+    observed +- sd, the simulated mean with its [min, max] over seeds, z."""
     res: pd.DataFrame = result.residuals
     n = res.attrs.get("seeds", 1)
     over = f"mean [min, max] over {n} seeds" if n > 1 else "1 seed"
-    table = Table(title=escape(f"fit at trial {result.best_trial} (loss "
-                               f"{result.best_loss:.4g}); simulated: {over}"),
-                  title_justify="left")
-    table.add_column("target", no_wrap=True)
-    table.add_column("when", min_width=10)
-    table.add_column("observed", justify="right", no_wrap=True)
-    table.add_column("sd", justify="right", no_wrap=True)
-    table.add_column("simulated", justify="right")
+    table = Table(title=cell(f"fit at trial {result.best_trial} (loss "
+                             f"{result.best_loss:.4g})"), title_justify="left", min_width=60)
+    table.add_column("target, when", overflow="fold")
+    table.add_column("observed\n(sd)", justify="right", no_wrap=True)
+    table.add_column("simulated", justify="right", no_wrap=True)
     table.add_column("z", justify="right", no_wrap=True)
     for row in res.itertuples():
         sim = _num(row.simulated)
         if n > 1:
-            sim += f" [{_num(row.seed_low)}, {_num(row.seed_high)}]"
+            sim += f"\n[{_num(row.seed_low)}, {_num(row.seed_high)}]"
         z = f"{row.z:+.2f}" + ("" if row.fit else "*")
-        table.add_row(escape(row.target), row.when, _num(row.observed), _num(row.sd),
-                      escape(sim), z)
+        table.add_row(cell(f"{row.target}\n{row.when}"),
+                      cell(f"{_num(row.observed)}\n({_num(row.sd)})"), cell(sim), cell(z))
     fitted = res[res["fit"]]
-    table.caption = (f"{len(fitted)} fitted targets: sum of z^2 = "
-                     f"{float((fitted['z'] ** 2).sum()):.4g}; |z| > 2 for "
-                     f"{int((fitted['z'].abs() > 2).sum())}"
-                     + ("; * not fitted (reported only)" if len(fitted) < len(res) else ""))
+    lines = [f"simulated: {over}",
+             f"{len(fitted)} fitted targets: sum of z^2 = "
+             f"{float((fitted['z'] ** 2).sum()):.4g}; |z| > 2 for "
+             f"{int((fitted['z'].abs() > 2).sum())}"]
+    if len(fitted) < len(res):
+        lines.append("* not fitted (reported only)")
+    table.caption = cell("\n".join(lines))
+    table.caption_justify = "left"
     return table
 
 

@@ -8,11 +8,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from scoresim.cli.common import app, console, fail, user_errors
+from scoresim.cli.common import (
+    AsCsv,
+    AsJson,
+    Quiet,
+    app,
+    cell,
+    fail,
+    one_format,
+    print_frame_as,
+    say,
+    user_errors,
+)
 from scoresim.studies.explain import ExplainError
 
 
@@ -47,6 +57,7 @@ def report(
     baseline: Annotated[Path | None, typer.Option(
         help="A paired baseline run folder (same people and days), e.g. a no-system run.")]
     = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write a self-contained HTML report of a run or a sweep (works offline)."""
     from scoresim.report import write_report
@@ -56,7 +67,7 @@ def report(
         _run_folder(baseline, "--baseline run")
     path = write_report(folder, out, baseline=baseline)
     size = path.stat().st_size / 2**20
-    console.print(f"report: [bold]{path}[/] ({size:.1f} MiB)")
+    say("report: ", (str(path), "bold"), f" ({size:.1f} MiB)", quiet=quiet)
 
 
 @app.command()
@@ -68,17 +79,21 @@ def explain(
     wrongful: Annotated[bool, typer.Option(
         "--wrongful", help="List the people hurt most by wrong records.")] = False,
     top: Annotated[int, typer.Option(help="With --wrongful: how many people.", min=1)] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-    = False,
+    as_json: AsJson = False,
+    csv: AsCsv = False,
+    quiet: Quiet = False,
 ) -> None:
     """Explain a run: one person's credit file and sanctions, or who wrong records hurt most."""
     from scoresim.runs.results import load
     from scoresim.studies import explain as ex
 
+    one_format(csv, as_json)
     if (person is None) == (not wrongful):
         fail("explain: give either --person ID or --wrongful")
     results = load(_run_folder(folder))
     if person is not None:
+        if csv:
+            fail("--csv: applies to --wrongful (a story is text; --json gives its parts)")
         story = ex.story(results, person)
         if as_json:
             typer.echo(json.dumps(story, indent=1))
@@ -86,22 +101,38 @@ def explain(
             typer.echo(ex.render(story), nl=False)
         return
     hurt = ex.wrongful(results, top=top)
-    if as_json:
-        typer.echo(hurt.to_json(orient="records", indent=1))
+    if csv or as_json:
+        print_frame_as(hurt, csv, as_json, lambda: None)
         return
     if hurt.empty:
-        console.print("no one was hurt by wrong records in this run")
+        say("no one was hurt by wrong records in this run", quiet=quiet)
         return
-    table = Table(title=f"hurt most by wrong records (top {top}): wrongly banned first, then "
-                  "by points from wrong records", caption="true: on correct records alone")
-    headers = {"id": "person", "group": "group", "score": "score", "grade": "grade",
-               "true_score": "true score", "true_grade": "true grade",
-               "false_points": "wrong pts", "wrongly_banned": "wrongly banned",
-               "travel_banned": "banned", "wrong_records": "wrong recs", "file_kept": "kept"}
-    for col in hurt.columns:
-        table.add_column(headers.get(col, col), justify="right")
-    for row in hurt.itertuples(index=False):
-        table.add_row(*(("yes" if v else "no") if isinstance(v, bool | np.bool_) else str(v)
-                        for v in row))
-    console.print(table)
-    console.print(f"story of one of them: scoresim explain {folder} --person {hurt['id'].iloc[0]}")
+    print_frame_as(hurt, False, False, lambda: wrongful_table(hurt, top))
+    say(f"story of one of them: scoresim explain {folder} --person {hurt['id'].iloc[0]}",
+        quiet=quiet)
+
+
+def wrongful_table(hurt: Any, top: int) -> Table:
+    """`explain --wrongful` in 80 columns: whole person ids, each score beside its true one."""
+    table = Table(title=f"hurt most by wrong records (top {top})", title_justify="left",
+                  caption="true: on correct records alone; wrongly banned first, then by "
+                  "points from wrong records")
+    table.add_column("person", justify="right", no_wrap=True)
+    table.add_column("group", justify="right", no_wrap=True)
+    table.add_column("score\n(true)", justify="right", no_wrap=True)
+    table.add_column("grade\n(true)", justify="right", no_wrap=True)
+    table.add_column("wrong\npoints", justify="right", no_wrap=True)
+    table.add_column("wrong\nrecords", justify="right", no_wrap=True)
+    table.add_column("travel\nbanned", no_wrap=True)
+    table.add_column("file\nkept", no_wrap=True)
+
+    def yes(v: Any) -> str:
+        return "yes" if bool(v) else "no"
+
+    for r in hurt.itertuples(index=False):
+        banned = "wrongly" if bool(r.wrongly_banned) else yes(r.travel_banned)
+        table.add_row(cell(r.id), cell(r.group), cell(f"{r.score}\n({r.true_score})"),
+                      cell(f"{r.grade}\n({r.true_grade})"), cell(r.false_points),
+                      cell(getattr(r, "wrong_records", "-")), cell(banned),
+                      cell(yes(r.file_kept) if hasattr(r, "file_kept") else "-"))
+    return table

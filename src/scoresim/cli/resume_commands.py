@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from scoresim.cli.common import app, console, user_errors
+from scoresim.cli.common import AsCsv, AsJson, Quiet, app, one_format, say, user_errors
 from scoresim.cli.run_commands import print_summary
 from scoresim.runs import simulate as api
 
@@ -17,8 +16,12 @@ from scoresim.runs import simulate as api
 @user_errors
 def resume(
     run: Annotated[Path, typer.Argument(help="The --out folder of the interrupted run.")],
+    quiet: Quiet = False,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
 ) -> None:
     """Continue an interrupted run from its last checkpoint, as if it had never stopped."""
+    one_format(csv, as_json)
     results = api.resume(run)
-    print_summary(results)
-    console.print(f"run folder: [bold]{escape(str(results.folder))}[/]")
+    print_summary(results, csv, as_json)
+    say("run folder: ", (str(results.folder), "bold"), to_err=csv or as_json)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import signal
 import sys
 import threading
@@ -11,16 +13,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scoresim.cli.common import app, console, fail, user_errors
+from scoresim.cli.common import (
+    SCALE_ENV,
+    AsCsv,
+    AsJson,
+    Quiet,
+    app,
+    cell,
+    fail,
+    one_format,
+    print_frame_as,
+    progress,
+    say,
+    scale_agents,
+    user_errors,
+    warn,
+)
 from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
 from scoresim.model.backends import BACKENDS
 from scoresim.runs import simulate as api
 from scoresim.runs.results import Results
+from scoresim.runs.size import LARGE_RECORDS_BYTES, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 
 DEFAULT_SCENARIO = "pilot-city"
@@ -80,7 +97,7 @@ def run(
     = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.path=value override.")]
     = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
     registry: RegistryOption = DEFAULT_REGISTRY,
     force: Annotated[bool, typer.Option(
         "--force", help="Run even if the estimated memory exceeds what is available.")] = False,
@@ -93,6 +110,8 @@ def run(
         help="auto, day or person: the day-by-day engine, or each person's run at once "
              "(same numbers; scenarios without interactions, --records none). auto picks.")]
     = "auto",
+    csv: AsCsv = False,
+    as_json: AsJson = False,
 ) -> None:
     """Run a scenario and write its run folder."""
     if records is not None and records not in ("all", "sample", "none"):
@@ -101,53 +120,82 @@ def run(
         fail(f"--backend: expected {', '.join(BACKENDS)}, got '{backend}'")
     resolved = api.resolve(scenario, agents=agents, days=days, seed=seed, records=records,
                            overrides=parse_sets(set_))
+    if os.environ.get(SCALE_ENV):
+        resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
-    with Progress(
-        TextColumn(f"[bold]{resolved.name}[/] {resolved.agents:,} people"),
-        BarColumn(), MofNCompleteColumn(), TextColumn("days"), TimeElapsedColumn(),
-        console=console, disable=quiet, transient=True,
-    ) as progress:
-        task = progress.add_task("run", total=resolved.days)
+    one_format(csv, as_json)
+    machine = csv or as_json  # keep stdout for the table's data; messages go to stderr
+    size = records_size(resolved)
+    if size.bytes > LARGE_RECORDS_BYTES and not quiet:
+        warn(f"--records {resolved.records} will write about {size} of credit file "
+             f"(about {size.rows:,.0f} records); --records sample or --records none keep "
+             "less")
+    with progress(f"{resolved.name} {resolved.agents:,} people", resolved.days, "days",
+                  quiet) as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
-                              on_day=lambda d: progress.update(task, completed=d))
-    print_summary(results)
-    console.print(f"run folder: [bold]{escape(str(results.folder))}[/]")
-    record_run(registry, results, parse_sets(set_))
+                              on_day=update)
+    print_summary(results, csv, as_json)
+    say("run folder: ", (str(results.folder), "bold"), to_err=machine)  # even if quiet
+    record_run(registry, results, parse_sets(set_), to_err=machine)
     if report:
         from scoresim.report import write_report
 
-        console.print(f"report: [bold]{escape(str(write_report(results.folder)))}[/]")
+        say("report: ", (str(write_report(results.folder)), "bold"), quiet=quiet,
+            to_err=machine)
 
 
-def print_summary(results: Results) -> None:
+def summary_frame(results: Results) -> pd.DataFrame:
+    """The run's summary as rows of (measure, value): what the table, CSV and JSON show."""
+    return pd.DataFrame([{"measure": k, "value": v} for k, v in results.summary().items()])
+
+
+def print_summary(results: Results, csv: bool = False, as_json: bool = False) -> None:
+    """The summary table of a run (scenario, size, grades, bans, records, wall time)."""
     s = results.summary()
-    title = f"{s['scenario']}: {s['agents']:,} people, {s['days']} days, seed {s['seed']}"
-    table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for key, value in s.items():
-        if key in ("scenario", "agents", "days", "seed"):
-            continue
-        if isinstance(value, float):
-            text = f"{value:,.3f}" if key != "wall_seconds" else f"{value:.2f} s"
-        else:
-            text = f"{value:,}"
-        table.add_row(key.replace("n_grade_", "grade ").replace("_", " "), text)
-    console.print(table)
+
+    def table() -> Table:
+        title = f"{s['scenario']}: {s['agents']:,} people, {s['days']} days, seed {s['seed']}"
+        t = Table(title=cell(title))
+        t.add_column("measure")
+        t.add_column("value", justify="right")
+        for key, value in s.items():
+            if key in ("scenario", "agents", "days", "seed"):
+                continue
+            if isinstance(value, float):
+                text = f"{value:,.3f}" if key != "wall_seconds" else f"{value:.2f} s"
+            elif value is None:
+                text = "-"
+            else:
+                text = f"{value:,}"
+            t.add_row(cell(key.replace("n_grade_", "grade ").replace("_", " ")), cell(text))
+        return t
+
+    if as_json:  # one object, not a list of rows: the summary is one record
+        one_format(csv, as_json)
+        typer.echo(json.dumps({**s, "folder": str(results.folder) if results.folder else None},
+                              indent=1, default=str))
+        return
+    print_frame_as(summary_frame(results), csv, as_json, table)
 
 
 @app.command()
 @user_errors
-def scenarios() -> None:
+def scenarios(csv: AsCsv = False, as_json: AsJson = False, quiet: Quiet = False) -> None:
     """List the built-in scenarios."""
-    table = Table(title="built-in scenarios")
-    table.add_column("name")
-    table.add_column("description")
-    for name in builtin_names():
-        table.add_row(name, load_scenario(name).description)
-    console.print(table)
+    frame = pd.DataFrame([{"name": n, "description": load_scenario(n).description}
+                          for n in builtin_names()])
+
+    def table() -> Table:
+        t = Table(title="built-in scenarios")
+        t.add_column("name", no_wrap=True)
+        t.add_column("description", overflow="fold")
+        for row in frame.itertuples(index=False):
+            t.add_row(cell(row.name), cell(row.description))
+        return t
+
+    print_frame_as(frame, csv, as_json, table)
 
 
 @app.command()
@@ -156,6 +204,42 @@ def show(
     scenario: Annotated[str, typer.Argument(help="Built-in name or YAML file.")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="dotted.path=value override.")]
     = None,
+    quiet: Quiet = False,
 ) -> None:
     """Print a scenario fully resolved, as YAML that `scoresim run FILE` accepts."""
     typer.echo(resolved_yaml(load_scenario(scenario, parse_sets(set_))), nl=False)
+
+
+@app.command()
+@user_errors
+def schema(
+    section: Annotated[str | None, typer.Argument(
+        help="A section as written in a scenario file: responses, responses.chilling, "
+        "channels.NAME ... (default: the top level and the list of sections).")] = None,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="Print Markdown (all sections without SECTION): the docs' "
+        "scenario reference.")] = False,
+    as_json: AsJson = False,
+    csv: AsCsv = False,
+    quiet: Quiet = False,
+) -> None:
+    """Print the scenario reference: every field, its type, bounds, default and meaning."""
+    from scoresim.scenario import reference as ref
+
+    one_format(csv, as_json)
+    try:
+        ref.find_section(section or "")
+    except KeyError:
+        fail(f"schema: no section '{section}' (known: "
+             f"{', '.join(k for k in ref.sections() if k)})")
+    if csv or as_json:
+        rows = [vars(f) for f in ref.fields(section or "")]
+        print_frame_as(pd.DataFrame(rows), csv, as_json, lambda: None)
+    elif markdown:
+        typer.echo(ref.section_markdown(section) if section else ref.reference_markdown(),
+                   nl=False)
+    else:
+        text = ref.section_text(section or "")
+        if not section:
+            text += "\nsections: " + ", ".join(k for k in ref.sections() if k) + "\n"
+        typer.echo(text, nl=False)

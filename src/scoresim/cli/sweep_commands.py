@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from scoresim.cli.common import app, console, err_console, fail, user_errors
+from scoresim.cli.common import (
+    SCALE_ENV,
+    AsCsv,
+    AsJson,
+    Quiet,
+    app,
+    cell,
+    console,
+    fail,
+    one_format,
+    print_frame_as,
+    say,
+    scale_agents,
+    study_progress,
+    user_errors,
+    warn,
+)
 from scoresim.runs import registry as reg
 from scoresim.runs.results import Results
 from scoresim.studies.sweep import Plan, SweepError, load_plan, run_plan
@@ -37,7 +53,8 @@ def registry_path(value: str | None) -> Path | None:
     return Path(value)
 
 
-def record_run(registry: str | None, results: Results, overrides: dict[str, Any]) -> None:
+def record_run(registry: str | None, results: Results, overrides: dict[str, Any],
+               to_err: bool = False) -> None:
     """Register a finished `scoresim run`; a registry problem is a warning, the run stands."""
     path = registry_path(registry)
     if path is None or results.folder is None:
@@ -46,10 +63,9 @@ def record_run(registry: str | None, results: Results, overrides: dict[str, Any]
         run_id = reg.register_run(results.folder, path, overrides=overrides,
                                   summary=results.summary())
     except reg.RegistryError as exc:
-        err_console.print(f"[yellow]warning:[/] run not registered: {escape(str(exc))}",
-                          highlight=False)
+        warn(f"run not registered: {exc}")
         return
-    console.print(f"registered as [bold]{run_id}[/] in {escape(str(path))}", highlight=False)
+    say("registered as ", (run_id, "bold"), f" in {path}", to_err=to_err)  # even if quiet
 
 
 @app.command()
@@ -63,30 +79,44 @@ def sweep(
     registry: RegistryOption = DEFAULT_REGISTRY,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
 ) -> None:
     """Run a sweep: scenario settings x seeds (x paired arms), each member a run folder."""
+    one_format(csv, as_json)
     plan = load_plan(file)
+    if os.environ.get(SCALE_ENV):
+        agents = next(iter(plan.members.values())).scenario["agents"]
+        plan = load_plan(file, agents=scale_agents(agents, quiet))
     try:
         summary = run_plan(plan, out, scheduler=scheduler, registry=registry_path(registry),
-                           workers=workers, progress=not quiet)
+                           workers=workers, progress=study_progress(plan.name, "members", quiet))
     except SweepError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        say(("error:", "bold red"), f" {exc}", to_err=True)
         raise typer.Exit(1) from None
     except reg.RegistryError as exc:
-        err_console.print(f"[bold red]error:[/] sweep finished in {escape(str(out))}, but "
-                          f"not registered: {escape(str(exc))}", highlight=False)
+        say(("error:", "bold red"), f" sweep finished in {out}, but not registered: {exc}",
+            to_err=True)
         raise typer.Exit(1) from None
-    for table in summary_tables(summary, plan):
-        console.print(table)
+    if csv or as_json:
+        print_frame_as(summary, csv, as_json, lambda: None)
+    else:
+        for table in summary_tables(summary, plan):
+            console.print(table)
     ran, skipped = summary.attrs["members_run"], summary.attrs["members_skipped"]
-    console.print(f"ran {ran} member{'s' * (ran != 1)}, {skipped} already finished; "
-                  f"summary: [bold]{escape(str(Path(out) / 'summary.parquet'))}[/]",
-                  highlight=False)
+    say(f"ran {ran} member{'s' * (ran != 1)}, {skipped} already finished; summary: ",
+        (str(Path(out) / 'summary.parquet'), "bold"), to_err=csv or as_json)  # even if quiet
 
 
 def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
-    """The printed view of a summary: key outputs, mean [95% CI], one row per point and arm."""
+    """The printed view of a summary: key outputs, mean and 95% interval, in 80 columns.
+
+    One row per (point, arm, output), the point's number and the arm on its first
+    row only, and what each point sets in the caption: a long table reads at any
+    width, where one column per output did not. Every output is in summary.parquet
+    (and --csv, --json).
+    """
     tables = []
     n = len(plan.seeds)
     for kind, wanted, title in (
@@ -98,31 +128,49 @@ def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
         if part.empty:
             continue
         shown = [o for o in wanted if o in set(part["output"])]
-        table = Table(title=title, title_justify="left")
-        for key in plan.varied:
-            table.add_column(key, overflow="fold")
-        with_arm = plan.baseline is not None
-        if with_arm:
-            table.add_column("arm")
-        for o in shown:
-            table.add_column(o.replace("_", " "), justify="right")
+        table = Table(title=cell(title), title_justify="left", caption_justify="left")
+        if plan.varied:
+            table.add_column("point", justify="right", no_wrap=True)
+        if plan.baseline is not None:
+            table.add_column("arm", overflow="fold")
+        table.add_column("output", no_wrap=True, min_width=max(map(len, shown), default=6))
+        table.add_column("mean", justify="right", no_wrap=True)
+        table.add_column("95% CI", justify="right", overflow="fold")
         groups = list(part.groupby(["point", "arm"], sort=False))
+        points: list[int] = []
         for (point, arm), rows in groups[:MAX_TABLE_ROWS]:
             by_output = rows.set_index("output")
-            params = [_cell(plan.points[point][k]) for k in plan.varied]
-            cells = [_estimate(by_output.loc[o]) if o in by_output.index else "" for o in shown]
-            table.add_row(*params, *([str(arm)] if with_arm else []), *cells)
+            if point not in points:
+                points.append(point)
+            first = True
+            for o in shown:
+                if o not in by_output.index:
+                    continue
+                row = by_output.loc[o]
+                lead = []
+                if plan.varied:
+                    lead.append(cell(str(point) if first else ""))
+                if plan.baseline is not None:
+                    lead.append(cell(str(arm) if first else ""))
+                table.add_row(*lead, cell(o), cell(_num(row["mean"])), cell(_interval(row)),
+                              end_section=o == shown[-1])
+                first = False
+        lines = [f"point {p}: " + ", ".join(f"{k}={_cell(plan.points[p][k])}"
+                                           for k in plan.varied) for p in points] \
+            if plan.varied else []
         if len(groups) > MAX_TABLE_ROWS:
-            table.caption = f"{len(groups) - MAX_TABLE_ROWS} more rows in summary.parquet"
+            lines.append(f"{len(groups) - MAX_TABLE_ROWS} more rows in summary.parquet")
+        if lines:
+            table.caption = cell("\n".join(lines))
         tables.append(table)
     return tables
 
 
-def _estimate(row: pd.Series) -> str:
-    mean, lo, hi = row["mean"], row["ci_low"], row["ci_high"]
+def _interval(row: pd.Series) -> str:
+    lo, hi = row["ci_low"], row["ci_high"]
     if isinstance(lo, float) and math.isnan(lo):
-        return _num(mean)
-    return f"{_num(mean)} [{_num(lo)}, {_num(hi)}]"
+        return "-"
+    return f"[{_num(lo)}, {_num(hi)}]"
 
 
 def _num(x: float) -> str:
@@ -141,21 +189,52 @@ def _cell(value: Any) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     text = str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def print_frame(frame: pd.DataFrame, title: str | None, limit: int) -> None:
-    table = Table(title=title, title_justify="left")
+    """Any answer as a table: every value as written, long text folded, ids never cut."""
+    table = Table(title=cell(title) if title else None, title_justify="left")
     for col in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[col]) and \
             not pd.api.types.is_bool_dtype(frame[col])
-        table.add_column(str(col), justify="right" if numeric else "left", overflow="fold",
+        table.add_column(cell(col), justify="right" if numeric else "left", overflow="fold",
                          no_wrap=str(col).endswith("_id"))
     for row in frame.head(limit).itertuples(index=False):
-        table.add_row(*(_cell(None if _missing(v) else v) for v in row))
+        table.add_row(*(cell(_cell(None if _missing(v) else v)) for v in row))
     if len(frame) > limit:
         table.caption = f"{len(frame) - limit:,} more rows (--limit)"
     console.print(table)
+
+
+def runs_table(frame: pd.DataFrame, title: str, limit: int) -> Table:
+    """`scoresim runs` in 80 columns: the whole run id (what --person or SQL needs), when,
+    what ran (scenario, sweep and arm, overrides, folder: folded, never cut), its size and
+    two outcomes."""
+    table = Table(title=cell(title), title_justify="left")
+    table.add_column("run / registered", no_wrap=True, min_width=16)
+    table.add_column("scenario, overrides, folder", overflow="fold", ratio=1)
+    table.add_column("people x days", justify="right", no_wrap=True)
+    table.add_column("score\nbanned", justify="right", no_wrap=True)
+    for r in frame.head(limit).itertuples(index=False):
+        what = str(r.scenario)
+        if not _missing(r.sweep):
+            what += f" (sweep {r.sweep}" + (f", arm {r.arm})" if not _missing(r.arm) else ")")
+        overrides = "" if _missing(r.overrides) or r.overrides in ("{}", "") else \
+            f"\n{r.overrides}"
+        table.add_row(
+            cell(f"{r.run_id}\n{r.registered}"),
+            cell(f"{what}{overrides}\n{r.folder}"),
+            cell(f"{_count(r.agents)} x {_count(r.days)}\nseed {_count(r.seed)}"),
+            cell(f"{_num(r.mean_score)}\n{_count(r.n_travel_banned)}"),
+            end_section=True)
+    if len(frame) > limit:
+        table.caption = f"{len(frame) - limit:,} more runs (--limit)"
+    return table
+
+
+def _count(value: Any) -> str:
+    return "-" if _missing(value) else f"{int(value):,}"
 
 
 def _missing(value: Any) -> bool:
@@ -168,7 +247,7 @@ def _missing(value: Any) -> bool:
 def _registry_failure(exc: reg.RegistryError) -> None:
     if isinstance(exc, reg.QueryError) or "no registry here" in str(exc):
         fail(str(exc))
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    say(("error:", "bold red"), f" {exc}", to_err=True)
     raise typer.Exit(1)
 
 
@@ -176,21 +255,26 @@ def _registry_failure(exc: reg.RegistryError) -> None:
 def runs_(
     registry: RegistryOption = DEFAULT_REGISTRY,
     limit: Annotated[int, typer.Option(help="Rows to print at most.", min=1)] = 50,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """List the registered runs, newest first."""
+    one_format(csv, as_json)
     path = registry_path(registry)
     if path is None:
         fail("--registry: give the registry to list")
     if not path.exists():
-        console.print(f"no runs registered yet (no registry at {escape(str(path))})",
-                      highlight=False)
+        say(f"no runs registered yet (no registry at {path})", quiet=quiet,
+            to_err=csv or as_json)
         return
     try:
         frame = reg.list_runs(path)
     except reg.RegistryError as exc:
         _registry_failure(exc)
         return
-    print_frame(frame, f"{len(frame):,} run{'s' * (len(frame) != 1)} in {path}", limit)
+    title = f"{len(frame):,} run{'s' * (len(frame) != 1)} in {path}"
+    print_frame_as(frame, csv, as_json, lambda: runs_table(frame, title, limit))
 
 
 @app.command()
@@ -199,9 +283,12 @@ def query(
                                        "views timeseries, people, records, sweep_summaries.")],
     registry: RegistryOption = DEFAULT_REGISTRY,
     limit: Annotated[int, typer.Option(help="Rows to print at most.", min=1)] = 100,
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """Answer SQL over every registered run (read only) and print it."""
+    one_format(csv, as_json)
     path = registry_path(registry)
     if path is None:
         fail("--registry: give the registry to query")
@@ -210,7 +297,7 @@ def query(
     except reg.RegistryError as exc:
         _registry_failure(exc)
         return
-    if csv:
-        typer.echo(frame.to_csv(index=False), nl=False)
+    if csv or as_json:
+        print_frame_as(frame, csv, as_json, lambda: None)
     else:
         print_frame(frame, None, limit)

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from scoresim.model.credit_file import RECORD_SCHEMA
 from scoresim.model.surveillance_metrics import channel_quality
+from scoresim.runs.columns import describe
 from scoresim.runs.folder import RunFolderError, is_partial, staging, write_json
 from scoresim.runs.layout import (
     BREAKDOWN,
@@ -133,24 +134,49 @@ class Results:
         return folder
 
     def _write_into(self, tmp: Path) -> None:
+        def write(table: pa.Table, name: str) -> None:  # with each column's meaning
+            pq.write_table(describe(table, name), tmp / name, compression="zstd")
+
         write_json(tmp / MANIFEST, self.manifest)
-        pq.write_table(pa.Table.from_pandas(self.timeseries, preserve_index=False),
-                       tmp / TIMESERIES, compression="zstd")
+        write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
         people = self._people if isinstance(self._people, pa.Table) else \
             pa.Table.from_pandas(self._people, preserve_index=False)
-        pq.write_table(people, tmp / PEOPLE, compression="zstd")
+        write(people, PEOPLE)
         if self.breakdown is not None:
-            pq.write_table(pa.Table.from_pandas(self.breakdown, preserve_index=False),
-                           tmp / BREAKDOWN, compression="zstd")
+            write(pa.Table.from_pandas(self.breakdown, preserve_index=False), BREAKDOWN)
         for name, table in self.tables.items():
-            pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
-                           tmp / society_table(name), compression="zstd")
+            write(pa.Table.from_pandas(table, preserve_index=False), society_table(name))
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
                 target = tmp / name
                 if source.exists() and source.resolve() != target.resolve():
                     shutil.copyfile(source, target)
+
+    def __repr__(self) -> str:
+        """A few lines, not the manifest: what ran, where it is, what it holds."""
+        m = self.manifest
+        ts = self.timeseries
+        n_people = self._people.num_rows if isinstance(self._people, pa.Table) else \
+            len(self._people)
+        head = (f"Results({m['scenario']['name']}: {m['agents']:,} people x {m['days']:,} "
+                f"days, seed {m['seed']}, backend {m.get('backend', 'day')}, "
+                f"{m.get('wall_seconds') or 0:.1f} s)")
+        lines = [head, f"  folder: {self.folder if self.folder is not None else '(in memory)'}",
+                 f"  timeseries: {len(ts):,} days x {len(ts.columns)} columns; people: "
+                 f"{n_people:,} rows",
+                 f"  records: {m.get('records', 'none')}, {m.get('n_records_written', 0):,} "
+                 "rows written"]
+        extra = [n for n, t in (("breakdown", self.breakdown), *self.tables.items())
+                 if t is not None]
+        if extra:
+            lines.append(f"  tables: {', '.join(extra)}")
+        s = self.summary()
+        keys = [k for k in ("mean_score", "n_travel_banned", "n_wrongly_banned",
+                            "total_records", "total_false_records") if k in s]
+        lines.append("  last day: " + ", ".join(
+            f"{k} {s[k]:,.2f}" if isinstance(s[k], float) else f"{k} {s[k]:,}" for k in keys))
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.summary().items())

@@ -27,8 +27,9 @@ class Model(BaseModel):
 class Attribute(Model):
     """A categorical trait of people, drawn from its marginal shares (never from records)."""
 
-    levels: list[Name] = Field(min_length=1, max_length=64)
-    shares: list[Probability] = Field(min_length=1, max_length=64)
+    levels: list[Name] = Field(min_length=1, max_length=64, description="The trait's levels.")
+    shares: list[Probability] = Field(min_length=1, max_length=64, description="Share of people "
+                                      "at each level, in order (sums to 1).")
     source: str = ""
 
     @model_validator(mode="after")
@@ -118,7 +119,9 @@ class MaliciousReport(Model):
 class Channel(Model):
     """A way the system sees events: a register that records, or a camera that captures."""
 
-    kind: Literal["register", "camera"]
+    kind: Literal["register", "camera"] = Field(
+        description="register: records what it sees; camera: captures, then face recognition "
+        "names someone.")
     record_probability: Probability = Field(
         1.0, description="register: probability that a true event becomes a record."
     )
@@ -204,7 +207,9 @@ class FaceRecognition(Model):
 
 
 class Grade(Model):
-    name: Name
+    """A grade of a scoring scheme: its name and the lowest score that reaches it."""
+
+    name: Name = Field(description="The grade's name (n_grade_<name> in the timeseries).")
     min_score: int | None = Field(
         None, description="Lowest score of the grade; null for the bottom grade."
     )
@@ -213,9 +218,13 @@ class Grade(Model):
 class Scoring(Model):
     """Rules that turn records into points and scores into grades."""
 
-    initial: int = Field(1000, ge=-10**8, le=10**8)
-    points: dict[Name, Annotated[int, Field(ge=-10**6, le=10**6)]] = Field(default_factory=dict)
-    grades: list[Grade] = Field(min_length=1, max_length=8)
+    initial: int = Field(1000, ge=-10**8, le=10**8,
+                         description="Everyone's score on day 0 (no clamping afterwards).")
+    points: dict[Name, Annotated[int, Field(ge=-10**6, le=10**6)]] = Field(
+        default_factory=dict, description="behaviour -> points each of its records adds "
+        "(negative for a penalty); behaviours not named add nothing.")
+    grades: list[Grade] = Field(min_length=1, max_length=8, description="From the highest "
+                                "min_score down; the last (bottom) grade has min_score: null.")
     source: str = ""
 
     @model_validator(mode="after")
@@ -237,7 +246,7 @@ class DishonestList(Model):
     """The national list of "dishonest persons subject to enforcement" (SPC)."""
 
     triggers: list[Name] = Field(description="Behaviours whose records put the subject on it.")
-    duration_days: Days = 730
+    duration_days: Days = Field(730, description="Days a listing lasts (SPC 2017: two years).")
     repayment_rate: Rate = Field(
         0.0, description="Daily probability that a listed person pays and is removed early."
     )
@@ -257,23 +266,32 @@ class DishonestList(Model):
 
 
 class TravelBan(Model):
+    """Flights and high-speed rail barred: for low grades, and for the listed."""
+
     grades: list[Name] = Field(default_factory=list, description="Grades that are banned.")
     dishonest_list: bool = Field(True, description="Listed people are banned.")
     source: str = ""
 
 
 class ConsumptionBan(Model):
-    dishonest_list: bool = True
+    """The SPC's consumption ban (hotels, property, private schools ...) on listed people."""
+
+    dishonest_list: bool = Field(True, description="Listed people are consumption-banned.")
     source: str = ""
 
 
 class MediaSuspension(Model):
-    triggers: list[Name]
-    duration_days: Days = 180
+    """Social media accounts suspended after a record of a trigger (the Liu Hu case)."""
+
+    triggers: list[Name] = Field(description="Behaviours whose records suspend the account.")
+    duration_days: Days = Field(180, description="Days a suspension lasts; a new trigger "
+                                "restarts it.")
     source: str = ""
 
 
 class Shaming(Model):
+    """Records of the triggers shown on public screens (Shenzhen's jaywalker screens)."""
+
     triggers: list[Name] = Field(
         description="Behaviours whose records are shown on public screens."
     )
@@ -281,6 +299,8 @@ class Shaming(Model):
 
 
 class Sanctions(Model):
+    """What records lead to: the dishonest list, bans, suspensions, shaming (each optional)."""
+
     dishonest_list: DishonestList | None = None
     travel_ban: TravelBan | None = None
     consumption_ban: ConsumptionBan | None = None
@@ -289,8 +309,10 @@ class Sanctions(Model):
 
 
 class Reward(Model):
-    name: Name
-    grades: list[Name]
+    """A joint reward for the trusted: counted daily as n_rewarded_<name>."""
+
+    name: Name = Field(description="The reward's name (n_rewarded_<name> in the timeseries).")
+    grades: list[Name] = Field(description="Grades that get it.")
     source: str = ""
 
 
@@ -305,7 +327,8 @@ class RecordCategory(Model):
 class CreditFileRules(Model):
     """How long entries count: categories and which behaviour falls in which."""
 
-    categories: dict[Name, RecordCategory] = Field(default_factory=dict, max_length=16)
+    categories: dict[Name, RecordCategory] = Field(
+        default_factory=dict, max_length=16, description="category -> its publication window.")
     category_of: dict[Name, Name] = Field(
         default_factory=dict, description="behaviour -> category; others never expire.")
     source: str = ""
@@ -423,6 +446,8 @@ class Responses(Model):
 
 # --- leaving the records: credit repair and appeals (scoresim.model.redress) ------------------
 class RepairClass(Model):
+    """One class of negative entry (minor, general, serious) under credit repair."""
+
     min_days: Annotated[int, Field(ge=0, le=36_500)] = Field(
         description="Earliest day after the record that repair can take effect.")
     max_days: Days = Field(description="Publication window: the record expires after it.")
@@ -441,11 +466,15 @@ class CreditRepair(Model):
     serious: RepairClass
     processing_days: Annotated[int, Field(ge=0, le=3650)] = Field(
         18, description="Application to decision: 10 working days to reply, 3 to decide.")
-    approve_probability: Probability = 1.0
-    cost: Annotated[float, Field(ge=0.0, le=10**9)] = 0.0
+    approve_probability: Probability = Field(1.0, description="Chance an application is "
+                                             "approved.")
+    cost: Annotated[float, Field(ge=0.0, le=10**9)] = Field(
+        0.0, description="Cost of an application (yuan; counted in repair_cost).")
     paid_share: Probability = Field(0.0, description="Share of applicants who pay for a course.")
-    paid_approve_probability: Probability = 1.0
-    paid_cost: Annotated[float, Field(ge=0.0, le=10**9)] = 0.0
+    paid_approve_probability: Probability = Field(
+        1.0, description="Chance a paid course's application is approved.")
+    paid_cost: Annotated[float, Field(ge=0.0, le=10**9)] = Field(
+        0.0, description="Cost of a paid course (yuan).")
     source: str = ""
 
     @model_validator(mode="after")
@@ -463,8 +492,10 @@ class Appeals(Model):
     """Wrongly attributed records can be contested; success depends on the evidence."""
 
     file_probability: Probability = Field(description="Probability a wrong record is appealed.")
-    notice_days: Annotated[int, Field(ge=0, le=3650)] = 7
-    decision_days: Annotated[int, Field(ge=0, le=3650)] = 18
+    notice_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        7, description="Days from filing a record to filing its appeal.")
+    decision_days: Annotated[int, Field(ge=0, le=3650)] = Field(
+        18, description="Days from an appeal to its decision.")
     win_false_match: Probability = Field(
         description="A camera false match can be shown wrong (another person's face).")
     win_register: Probability = Field(
@@ -481,17 +512,19 @@ class Abuse(Model):
     target: Literal["trait", "propensity"] = Field(
         description="trait: people with a trait level; propensity: the people most inclined "
         "to a behaviour (e.g. the most outspoken critics).")
-    trait: Name | None = None
-    level: Name | None = None
+    trait: Name | None = Field(None, description="trait: the trait targets are chosen by.")
+    level: Name | None = Field(None, description="trait: the level of it that is targeted.")
     behaviour: Name | None = Field(None, description="propensity: the behaviour ranked by.")
     count: Annotated[int, Field(ge=0, le=10**8)] = Field(
         100, description="At most this many targets (trait: the first by id; propensity: the top).")
-    start_day: Annotated[int, Field(ge=0, le=36_500)] = 0
+    start_day: Annotated[int, Field(ge=0, le=36_500)] = Field(
+        0, description="First day targets are acted on.")
     downgrade_points: Annotated[int, Field(ge=-10**6, le=0)] = Field(
         0, description="Points taken from each target by hand on start_day.")
     fabricated_behaviour: Name | None = Field(
         None, description="Behaviour of the records fabricated against targets.")
-    fabricate_every_days: Annotated[int, Field(ge=1, le=36_500)] = 365
+    fabricate_every_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        365, description="Days between two records fabricated against one target.")
     spread_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
         1, description="Targets are first acted on over this many days from start_day (one "
         "in spread_days each day), to see whether a slower campaign escapes an auditor.")
@@ -533,8 +566,9 @@ class Households(Model):
 class Network(Model):
     """Social ties: each person draws about half their degree; the others draw the rest."""
 
-    degree_min: int = Field(10, ge=0, le=1000)
-    degree_max: int = Field(20, ge=0, le=1000)
+    degree_min: int = Field(10, ge=0, le=1000, description="Fewest ties a person has.")
+    degree_max: int = Field(20, ge=0, le=1000, description="Most ties a person draws twice "
+                            "over (each draws about half their degree).")
     within_region: Probability = Field(
         0.9, description="Share of a person's drawn ties made inside their own region.")
     within_occupation: Probability = Field(
@@ -560,11 +594,14 @@ class Scheme(Scoring):
     (0 = each scheme's top grade) under the names of the top-level `scoring`.
     """
 
-    travel_ban_grades: list[Name] = Field(default_factory=list)
+    travel_ban_grades: list[Name] = Field(
+        default_factory=list, description="This scheme's grades that are travel-banned.")
 
 
 class Region(Model):
-    share: Probability
+    """A region of the country: its share of the people and its pilot scheme, if any."""
+
+    share: Probability = Field(description="Share of people living there (regions sum to 1).")
     scheme: Name | None = Field(
         None, description="The region's pilot scheme (a key of `schemes`); null: no score, "
         "only the national dishonest list.")
@@ -572,10 +609,12 @@ class Region(Model):
 
 
 class FirmBehaviour(Model):
+    """Something firms do that their credit file records (tax arrears, court defaults ...)."""
+
     rate: Rate = Field(description="Probability per firm and day.")
     detection: Probability = Field(
         1.0, description="Probability an inspection or court records it.")
-    points: int = Field(0, ge=-10**6, le=10**6)
+    points: int = Field(0, ge=-10**6, le=10**6, description="Credit points of a record.")
     lists: bool = Field(False, description="A record puts the firm on the corporate blacklist.")
     foreign_only: bool = Field(False, description="Only foreign firms face it (political demands).")
     source: str = ""
@@ -588,13 +627,18 @@ class Firms(Model):
         0.03, description="Firms per person.")
     sector_shares: dict[Name, Probability] = Field(
         default_factory=lambda: {"manufacturing": 0.3, "services": 0.5, "transport": 0.05,
-                                 "construction": 0.15})
-    foreign_share: Probability = 0.01
+                                 "construction": 0.15},
+        description="sector -> share of firms (sums to 1).")
+    foreign_share: Probability = Field(0.01, description="Share of firms that are foreign.")
     employed_share: Probability = Field(0.6, description="Share of people with an employer.")
-    initial: int = Field(100, ge=-10**8, le=10**8)
-    grades: list[Grade] = Field(min_length=1, max_length=8)
-    behaviours: dict[Name, FirmBehaviour] = Field(min_length=1, max_length=32)
-    blacklist_days: Days = 1095
+    initial: int = Field(100, ge=-10**8, le=10**8, description="Every firm's credit score on "
+                         "day 0.")
+    grades: list[Grade] = Field(min_length=1, max_length=8, description="Firm grades, from the "
+                                "highest min_score down.")
+    behaviours: dict[Name, FirmBehaviour] = Field(min_length=1, max_length=32, description=(
+        "What firms do that their credit file records."))
+    blacklist_days: Days = Field(1095, description="Days a listed firm stays on the corporate "
+                                 "blacklist.")
     trusted_grades: list[Name] = Field(
         default_factory=list, description="Grades that get joint rewards (fewer inspections, "
         "faster approvals).")
@@ -723,11 +767,12 @@ class Dissent(Model):
 class Scenario(Model):
     """A whole experiment: the society, what people do, how they are seen and judged."""
 
-    name: Name
-    description: str = ""
-    seed: int = Field(1, ge=0, le=2**63 - 1)
-    agents: int = Field(100_000, ge=1, le=10**10)
-    days: Days = 365
+    name: Name = Field(description="The scenario's name (in run folders and the registry).")
+    description: str = Field("", description="One line saying what the scenario is.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Seed of every random stream: the "
+                      "same seed, scenario and version give identical files.")
+    agents: int = Field(100_000, ge=1, le=10**10, description="Number of synthetic people.")
+    days: Days = Field(365, description="Days simulated (day 0 to days - 1).")
     population: Population = Field(default_factory=Population)
     behaviours: dict[Name, Behaviour] = Field(min_length=1, max_length=64)
     channels: dict[Name, Channel] = Field(default_factory=dict)
@@ -739,7 +784,9 @@ class Scenario(Model):
     credit_repair: CreditRepair | None = None
     appeals: Appeals | None = None
     abuse: Abuse | None = None
-    records: Literal["all", "sample", "none"] = "all"
+    records: Literal["all", "sample", "none"] = Field(
+        "all", description="Credit file kept in records.parquet (and sanctions.parquet): "
+        "all of it at any size, the whole files of a sample of people, or none.")
     records_sample: Probability = Field(
         0.01, description="With records: sample, the share of people whose files are kept."
     )
@@ -931,7 +978,7 @@ def _check_surveillance(scenario: Scenario) -> None:
     if len(set(scenario.metrics.breakdown)) != len(scenario.metrics.breakdown):
         raise ValueError("metrics.breakdown: traits must be unique")
     # Wrongful bans count the dishonest list as right (court records are correct,
-    # REFERENCE_MODEL.md): its triggers must not be recorded through error-prone channels.
+    # docs/reference-model.md): its triggers must not be recorded through error-prone channels.
     dl = scenario.sanctions.dishonest_list
     for b in dl.triggers if dl else []:
         if b not in behaviours:

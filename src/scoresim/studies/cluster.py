@@ -67,12 +67,13 @@ def client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
     from distributed import Client
 
     if scheduler is None:
-        cluster = local_cluster(workers or max(1, min(usable_cores(), n_todo)))
-        try:
-            with Client(cluster) as client:
-                yield client
-        finally:
-            cluster.close()
+        with main_not_rerun():
+            cluster = local_cluster(workers or max(1, min(usable_cores(), n_todo)))
+            try:
+                with Client(cluster) as client:
+                    yield client
+            finally:
+                cluster.close()
     elif isinstance(scheduler, Client):
         yield scheduler
     elif isinstance(scheduler, str):
@@ -86,6 +87,36 @@ def client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
     else:
         with Client(scheduler) as client:  # a cluster object (LocalCluster, SLURMCluster ...)
             yield client
+
+
+@contextlib.contextmanager
+def main_not_rerun() -> Iterator[None]:
+    """Keep the caller's script from running again in each worker process.
+
+    Dask starts local workers with multiprocessing's spawn, which re-imports
+    the parent's main module in every child: a script that calls
+    `scoresim.sweep(...)` at its top level, without `if __name__ ==
+    "__main__":`, would run the whole script again in each worker, and start
+    a sweep there, until the nannies fail to start. The workers only run
+    scoresim's own functions, so the main module is hidden from spawn (its
+    `__file__` and `__spec__`, which spawn reads to find it) while the local
+    cluster lives, and put back after. Notebooks and `python -c` have no
+    main file to hide.
+    """
+    import sys
+
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__")
+             if main is not None and k in main.__dict__}
+    if main is None or (saved.get("__spec__") is None and "__file__" not in saved):
+        yield
+        return
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 def local_cluster(n_workers: int) -> Any:

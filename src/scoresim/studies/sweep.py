@@ -277,11 +277,14 @@ class Plan:
         }
 
 
-def load_plan(spec_or_path: str | Path | dict | SweepSpec) -> Plan:
+def load_plan(spec_or_path: str | Path | dict | SweepSpec, *,
+              agents: int | None = None) -> Plan:
     """Read and check a sweep file (or dict), resolving every member's scenario.
 
     Everything that can be wrong with the file is found here, before anything is
     written or any worker starts: errors name the file, the field and the line.
+    `agents` replaces the file's number of people (the command line's
+    SCORESIM_SCALE uses it to try a sweep small).
     """
     lines: dict[tuple, int] = {}
     if isinstance(spec_or_path, SweepSpec):
@@ -294,6 +297,8 @@ def load_plan(spec_or_path: str | Path | dict | SweepSpec) -> Plan:
         source, base_dir = str(path), path.parent
         data, lines = read_yaml(read_text_file(path, "sweep file"), source)
         spec = validate_model(SweepSpec, data, source, lines, what="sweep")
+    if agents is not None:
+        spec = spec.model_copy(update={"agents": agents})
     default_name = Path(source).stem if source not in ("<dict>", "<sweep>") else "sweep"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,63}", default_name):
         default_name = "sweep"
