@@ -1,7 +1,7 @@
 """Abuse: an authority that targets chosen people, and whether an auditor could tell.
 
 Liu Hu, an investigative journalist, was put on the dishonest list after
-accusing officials of corruption (FACTS.md). Here an authority picks its
+accusing officials of corruption (docs/facts.md). Here an authority picks its
 targets, either by a trait (e.g. occupation: journalist) or as the people
 most inclined to a behaviour (e.g. the most outspoken critics of the
 government), and then downgrades them by hand and/or fabricates records

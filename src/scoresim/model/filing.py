@@ -4,7 +4,7 @@ A record seen today is not always filed today: courts and banks file late.
 Late records wait in a pending calendar, one batch per filing day, and join
 the file on their day; those due after the run ends never enter it. Once
 filed, a record counts for its category's publication window (the 2026 credit
-repair rules, FACTS.md: minor entries at most 3 months, general 3 months to 1
+repair rules, docs/facts.md: minor entries at most 3 months, general 3 months to 1
 year, serious 1 to 3 years) and then expires: its points leave the score and
 its subject's standing is judged again. Both calendars cost their records,
 never people x days, and a scenario without delays or windows allocates

@@ -1,7 +1,7 @@
 """Firms: companies with a legal representative, employees, a credit file and a blacklist.
 
 The seed system scores companies as well as people (3.59M companies were
-blacklisted in 2018, FACTS.md), and when a company defaults its legal
+blacklisted in 2018, docs/facts.md), and when a company defaults its legal
 representative is bound by the consumption ban (SPC, 2010/2015). Firms are few
 beside people, so this module keeps a handful of small arrays over firms and a
 calendar of their due events: tax arrears, environmental and product-quality

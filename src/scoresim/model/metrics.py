@@ -3,7 +3,7 @@
 Each module names its columns (Module.columns) and puts its values into the
 day's row (Module.measure); the engine collects them in one table, in the
 order engine.TIMESERIES gives. This module fills the headline columns, read
-from counts the other modules keep incrementally: REFERENCE_MODEL.md's daily
+from counts the other modules keep incrementally: docs/reference-model.md's daily
 metrics first, under exactly those names. Column names are a public
 interface: add columns, never rename them.
 """

@@ -1,6 +1,6 @@
 """Redress: the ways a record leaves a person's score. Expiry, credit repair and appeals.
 
-Credit repair follows the rules in force from 2026-04-01 (FACTS.md): a
+Credit repair follows the rules in force from 2026-04-01 (docs/facts.md): a
 negative entry is published for a window that depends on how serious it is
 (minor at most 3 months; general 3 months to 1 year; serious 1 to 3 years)
 and expires at its end; a person who corrects the conduct may apply for

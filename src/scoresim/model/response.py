@@ -1,7 +1,7 @@
 """Response: people adapt to the system. Deterrence, chilling of speech, gamified virtue, avoidance.
 
 Only people who know the system exists respond (11% of people in pilot areas
-knew, FACTS.md); awareness spreads through one's own sanctions, through ties
+knew, docs/facts.md); awareness spreads through one's own sanctions, through ties
 and through public shaming.
 
 How responses act on behaviour keeps common random numbers intact. Every

@@ -171,7 +171,7 @@ def status_of(day, score, false_points, listed_until, true_listed_until, suspend
 
     `true_listed_until` is when the listing from correct records alone ends (the
     listing itself where only courts list). Absent sanctions pass 0 as their end day.
-    Wrongly banned (REFERENCE_MODEL.md): banned, but not banned on the correctly
+    Wrongly banned (docs/reference-model.md): banned, but not banned on the correctly
     attributed records alone: the true score (score - false_points) and the true
     listing.
     """

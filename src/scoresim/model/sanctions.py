@@ -7,7 +7,7 @@ suspension falling due, or a change another module made to their standing),
 so the daily counts of the sanctioned are kept incrementally and a day costs
 its events, not its people.
 
-"Wrongly banned" follows REFERENCE_MODEL.md: banned, but not banned on the
+"Wrongly banned" follows docs/reference-model.md: banned, but not banned on the
 correctly attributed records alone.
 """
 

@@ -251,6 +251,10 @@ RECORD_COLUMNS: tuple[Column, ...] = (
     Column("expires_day", "int32", "day", "The first day it no longer counts (2147483647: "
            "never). A score on day d sums the points of records with filed_day <= d < "
            "expires_day."),
+    Column("expires_by", "category", "", "Why it stops counting on expires_day: never, "
+           "window (its category's publication window), repair, paid_repair or appeal (an "
+           "appeal against it was won; a won appeal against a record that listed its subject "
+           "also ends that listing)."),
 )
 
 SANCTION_COLUMNS: tuple[Column, ...] = (

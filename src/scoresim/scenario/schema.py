@@ -755,7 +755,9 @@ class Dissent(Model):
     surveillance: Probability = Field(
         0.1, description="Chance of observing even silence; expression a is observed with "
         "probability surveillance + (1 - surveillance) a (nu).")
-    punishment: Literal["uniform", "proportional"] = "uniform"
+    punishment: Literal["uniform", "proportional"] = Field(
+        "uniform", description="uniform: a fixed punishment for any dissent above the "
+        "tolerance; proportional: punishment in proportion to the excess.")
     desired: DesiredDissent = Field(default_factory=DesiredDissent)
     boldness: Boldness = Field(default_factory=Boldness)
     adapt: DissentAdapt | None = Field(

@@ -4,7 +4,7 @@ A camera sees an event when the place is within view (coverage, which differs
 between urban and rural areas) and it captures it (capture probability). Face
 recognition then names the true actor (true-match rate), a similar-looking
 person (false-match rate), or nobody. Both rates depend on the actor's
-demographic cell: NIST FRVT (NISTIR 8280, December 2019, FACTS.md) found 10 to
+demographic cell: NIST FRVT (NISTIR 8280, December 2019, docs/facts.md) found 10 to
 100 times more false matches for some groups with US-developed algorithms, 2
 to 5 times more for women, more for the youngest and oldest, and no dramatic
 group gap for algorithms developed in Asia. A profile gives a false-match rate

@@ -7,7 +7,7 @@ shortest and longest. And it can file a record under the wrong person: record
 linkage joins a record to an identity by an id, and a clerk or a matching rule
 that takes a similar identity (a nearby id: identity numbers encode region and
 birth date, so nearby ids are people alike on both) files one person's record
-in another's file. Courts attribute correctly (REFERENCE_MODEL.md); the schema
+in another's file. Courts attribute correctly (docs/reference-model.md); the schema
 refuses linkage errors on the channels that put people on the dishonest list.
 """
 
