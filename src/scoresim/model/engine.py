@@ -112,9 +112,14 @@ class Simulation:
     """A scenario built on a synthetic society, ready to run day by day."""
 
     def __init__(self, scenario: Scenario, open_stream: OpenStream | None = None,
-                 backend: str = "day"):
+                 backend: str = "day", *, modules: tuple[type[Module], ...] = MODULES,
+                 plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES):
         """`open_stream` receives the credit file and sanctions log as they are written
-        (runs/ gives it a run folder's files); without one, neither is kept."""
+        (runs/ gives it a run folder's files); without one, neither is kept.
+
+        `modules`, `plan` and `timeseries` default to this file's; a study may pass its
+        own (a module of its own, a step for it, its columns' place) without editing it.
+        """
         self.scenario = scenario
         self.backend = backend
         self.n = scenario.agents
@@ -123,21 +128,21 @@ class Simulation:
         t0 = time.perf_counter()
         self.world = world = World(scenario, open_stream, backend)
         self.society = world.society
-        for cls in MODULES:
+        for cls in modules:
             if cls.enabled(scenario):
                 world.modules[cls.name] = cls(world)
         self.modules = world.modules
-        self.plan = [step for step in PLAN
+        self.plan = [step for step in plan
                      if (step.module == "engine" or step.module in self.modules)
                      and (step.after is None or step.after in self.modules)]
         self._bound = [(s.phase, self._measure if s.module == "engine"
                         else getattr(self.modules[s.module], s.method)) for s in self.plan]
         self.table = Table(self.days)
-        for name in TIMESERIES:
+        for name in timeseries:
             if name in self.modules:
                 m = self.modules[name]
                 self.table.add(m.columns(), m.float_columns())
-        self._measured = [self.modules[name] for name in TIMESERIES if name in self.modules]
+        self._measured = [self.modules[name] for name in timeseries if name in self.modules]
         self.day = 0
         self.n_events = 0
         self.timings["build"] = time.perf_counter() - t0
@@ -273,9 +278,13 @@ class Simulation:
             if name in self.modules:
                 cols.update(self.modules[name].people())
         cols.update(soc.people(self.world.rules.schemes))
+        named = {"scoring", "sanctions", "response", "abuse", "firms", "joint_punishment"}
         for name in ("firms", "joint_punishment"):
             if name in self.modules:
                 cols.update(self.modules[name].people())
+        for name, module in self.modules.items():  # any other module's, in build order
+            if name not in named:
+                cols.update(module.people())
         return cols
 
     def people_table(self) -> pa.Table:

@@ -139,13 +139,13 @@ class Breakdown(Module):
             self.joint = None
         self.shame = sanctions.shame_trigger if sanctions.shaming else None
         self.table = np.zeros((days, n_cells, len(BREAKDOWN_COLUMNS)), dtype=np.int64)
-        self.people = np.zeros(n_cells, dtype=np.int64)
+        self.in_level = np.zeros(n_cells, dtype=np.int64)  # people per trait level
         self.banned = np.zeros(n_cells, dtype=np.int64)
         self.wrongly = np.zeros(n_cells, dtype=np.int64)
         status = sanctions.status
         for k, tr in enumerate(self.traits):  # once, at the start: who is in which level
             lo, n_lv = self.offset[k], len(self.levels[k])
-            self.people[lo:lo + n_lv] = np.bincount(tr, minlength=n_lv)
+            self.in_level[lo:lo + n_lv] = np.bincount(tr, minlength=n_lv)
             self.banned[lo:lo + n_lv] = np.bincount(tr, weights=(status & BANNED) != 0,
                                                     minlength=n_lv).astype(np.int64)
             self.wrongly[lo:lo + n_lv] = np.bincount(
@@ -172,7 +172,7 @@ class Breakdown(Module):
             self.note(people, before, after)
         day, filed = today.day, today.filed
         row = self.table[day]
-        row[:, 0] = self.people
+        row[:, 0] = self.in_level
         row[:, 4] = self.banned
         row[:, 5] = self.wrongly
         row[:, [1, 2, 3, 6, 7]] = 0
@@ -190,12 +190,13 @@ class Breakdown(Module):
                             row.shape[1], nb.get_num_threads())
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"table": self.table, "people": self.people, "banned": self.banned,
+        return {"table": self.table, "people": self.in_level, "banned": self.banned,
                 "wrongly": self.wrongly}
 
     def restore(self, st: dict[str, np.ndarray]) -> None:
-        for name in ("table", "people", "banned", "wrongly"):
-            getattr(self, name)[:] = st[name]
+        for name, attr in (("table", "table"), ("people", "in_level"), ("banned", "banned"),
+                           ("wrongly", "wrongly")):
+            getattr(self, attr)[:] = st[name]
 
     def frame(self, days_done: int) -> pd.DataFrame:
         n_cells = self.table.shape[1]
