@@ -32,7 +32,7 @@ from scoresim.runs.checkpoint import (
 )
 from scoresim.runs.folder import attach_cleanup, scratch_folder, staging
 from scoresim.runs.layout import RECORDS
-from scoresim.runs.parquet_stream import folder_streams
+from scoresim.runs.parquet_stream import drop_parts, folder_streams
 from scoresim.runs.results import Results
 from scoresim.scenario import Scenario, load_scenario
 
@@ -96,6 +96,7 @@ def run(
         with stage as tmp:
             results = _simulate(resolved, tmp, on_day, checkpoint_every, backend=backend)
             results._write_into(tmp)
+            drop_parts(tmp)
             drop_checkpoints(tmp)
         results.folder = stage.final
         if results.records_path is not None:
@@ -124,6 +125,7 @@ def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> R
         results = _simulate(scenario, tmp, on_day, meta["checkpoint_every"], resume_from=tmp,
                             started=meta["started"])
         results._write_into(tmp)
+        drop_parts(tmp)
         drop_checkpoints(tmp)
     results.folder = final
     if results.records_path is not None:
