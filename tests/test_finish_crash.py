@@ -9,13 +9,21 @@ nothing.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 import scoresim
-from scoresim.runs import parquet_stream
+from scoresim.runs import finish, parquet_stream
+from scoresim.runs.crash import KILL_ENV, STEPS
+from scoresim.runs.folder import RunFolderError
+from scoresim.runs.layout import MANIFEST
 
 SMALL = {"agents": 5_000, "days": 60}
 
@@ -38,3 +46,139 @@ def test_checkpointed_records_are_the_same_bytes(tmp_path: Path,
         assert all(g == 4_000 for g in groups[:-1]) and 0 < groups[-1] <= 4_000, groups
         assert row_groups(ckpt.folder / name) == groups, name
         assert (ckpt.folder / name).read_bytes() == (plain.folder / name).read_bytes(), name
+
+
+# --- kill -9 at each step of finishing, then resume ----------------------------------------
+
+RUN = ["reference", "--agents", str(SMALL["agents"]), "--days", str(SMALL["days"])]
+EVERY = ["--checkpoint-every", "20"]
+# manifest.json keys that differ between any two runs (when, and how long it took)
+VOLATILE = ("started", "wall_seconds", "timings")
+# the steps an unregistered run without --report reaches (all but "registered")
+KILL_STEPS = [s for s in STEPS if s != "registered"]
+FAST_STEPS = ("joined", "drop-checkpoint")  # item 1's and item 2's windows; the rest: -m slow
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("whole") / "run"
+    scoresim.run("reference", **SMALL, out=out)
+    return out
+
+
+def scoresim_cli(args: list[str], kill_at: str | None = None,
+                 cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    if kill_at is not None:
+        env[KILL_ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", "scoresim", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def killed_run(out: Path, step: str, *extra: str) -> None:
+    """A checkpointed `scoresim run` that kills itself with SIGKILL at `step`."""
+    proc = scoresim_cli(["run", *RUN, *EVERY, "--out", str(out), "-q", "--registry", "none",
+                         *extra], kill_at=step, cwd=out.parent)
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
+
+
+def resume_cli(out: Path, *extra: str):
+    from typer.testing import CliRunner
+
+    from scoresim.cli import app
+
+    return CliRunner().invoke(app, ["resume", str(out), "-q", *extra])
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_same_folder(got: Path, want: Path) -> None:
+    """Every file, byte for byte (manifest.json: but for when it ran and how long it took)."""
+    a, b = files(got), files(want)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        if name == MANIFEST:
+            left, right = json.loads(a[name]), json.loads(b[name])
+            for key in VOLATILE:
+                left.pop(key), right.pop(key)
+            assert left == right
+        else:
+            assert a[name] == b[name], name
+
+
+def snapshot(parent: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under `parent` with its bytes and modification time: what 'untouched' means."""
+    return {str(p.relative_to(parent)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(parent.rglob("*")) if p.is_file()}
+
+
+def test_every_step_is_named_in_order() -> None:
+    assert len(set(STEPS)) == len(STEPS)
+    assert set(FAST_STEPS) <= set(KILL_STEPS)
+
+
+@pytest.mark.parametrize("step", [
+    pytest.param(s, marks=() if s in FAST_STEPS else pytest.mark.slow) for s in KILL_STEPS])
+def test_kill_at_each_step_then_resume(step: str, tmp_path: Path, uninterrupted: Path) -> None:
+    """Items 1 and 2: kill -9 anywhere in finishing, resume: the uninterrupted run folder."""
+    out = tmp_path / "run"
+    killed_run(out, step)
+    result = resume_cli(out)
+    assert result.exit_code == 0, result.output
+    assert_same_folder(out, uninterrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging, nothing beside
+    again = resume_cli(out)
+    assert again.exit_code == 2 and "nothing to resume" in again.output
+
+
+@pytest.mark.parametrize("step", ["checkpointed", "drop-checkpoint"])
+def test_resume_refuses_a_filled_destination(step: str, tmp_path: Path,
+                                              uninterrupted: Path) -> None:
+    """Item 2: the destination filled while the run was down: refused, nothing computed or
+    deleted; once it is moved away, resume ends the run as if never stopped."""
+    out = tmp_path / "run"
+    killed_run(out, step)
+    out.mkdir(exist_ok=True)
+    (out / "someone-else.txt").write_text("not yours")
+    before = snapshot(tmp_path)
+    result = resume_cli(out)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "was filled while this run was down" in text and "nothing was computed or deleted" \
+        in text, text
+    assert "Traceback" not in result.output
+    (staging,) = [p for p in tmp_path.iterdir() if p.name.startswith(".run.partial-")
+                  and not p.name.endswith(".finishing")]
+    assert str(staging) in text.replace(" ", "") or staging.name in text
+    assert snapshot(tmp_path) == before
+    (out / "someone-else.txt").unlink()
+    out.rmdir()
+    result = resume_cli(out)
+    assert result.exit_code == 0, result.output
+    assert_same_folder(out, uninterrupted)
+
+
+def test_destination_filled_while_finishing_keeps_the_run(
+        tmp_path: Path, uninterrupted: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 2, without a kill: another process takes the destination just before the rename.
+    The finished run is kept (not deleted with its checkpoint) and resume puts it in place."""
+    out = tmp_path / "run"
+
+    def fill(step: str) -> None:
+        if step == "drop-checkpoint" and not out.exists():  # once: not again on resume
+            out.mkdir()
+            (out / "someone-else.txt").write_text("not yours")
+
+    monkeypatch.setattr(finish, "crash_point", fill)
+    with pytest.raises(RunFolderError, match="was filled while this run was finishing"):
+        scoresim.run("reference", **SMALL, out=out, checkpoint_every=20)
+    assert (out / "someone-else.txt").read_text() == "not yours"
+    (out / "someone-else.txt").unlink()
+    out.rmdir()
+    out.mkdir()  # an empty folder is not taken: the run may go there
+    scoresim.resume(out)
+    assert_same_folder(out, uninterrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
