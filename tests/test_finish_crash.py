@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -182,3 +184,96 @@ def test_destination_filled_while_finishing_keeps_the_run(
     scoresim.resume(out)
     assert_same_folder(out, uninterrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+# --- item 3: resume does what the run was asked to do afterwards ---------------------------
+
+@pytest.mark.parametrize("step", [
+    "checkpointed",
+    pytest.param("rename", marks=pytest.mark.slow),
+    pytest.param("registered", marks=pytest.mark.slow),
+])
+def test_resume_registers_and_reports(step: str, tmp_path: Path) -> None:
+    """Item 3: `run --registry R --report` killed at `step`; resume registers the run in R
+    (once) and writes RUN/report.html, as the uninterrupted run would have."""
+    from scoresim.runs import registry as reg
+
+    out, registry = tmp_path / "run", tmp_path / "reg.duckdb"
+    proc = scoresim_cli(["run", *RUN, *EVERY, "--out", str(out), "-q", "--registry",
+                         str(registry), "--report", "--set", "seed=11"],
+                        kill_at=step, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    result = resume_cli(out)
+    assert result.exit_code == 0, result.output
+    runs = reg.list_runs(registry)
+    assert list(runs["folder"]) == [str(out.resolve())]
+    assert json.loads(runs["overrides"].iloc[0]) == {"seed": 11}
+    assert (out / "report.html").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# --- item 7: a damaged checkpoint is a clear error, and nothing is deleted -----------------
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run killed just after its first checkpoint: a staging folder to damage (copies)."""
+    out = tmp_path_factory.mktemp("killed") / "run"
+    killed_run(out, "checkpointed")
+    return out.parent
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 7)
+
+
+def _drop_state_key(path: Path) -> None:
+    with np.load(path) as z:
+        state = {k: z[k] for k in z.files}
+    key = next(k for k in state if k.startswith("standing:"))
+    del state[key]
+    with open(path, "wb") as fh:
+        np.savez(fh, **state)
+
+
+def _meta(change):
+    def damage(path: Path) -> None:
+        meta = json.loads(path.read_text())
+        change(meta)
+        path.write_text(json.dumps(meta))
+    return damage
+
+
+DAMAGES = {
+    "state-truncated": ("state.npz", _truncate),
+    "state-garbage": ("state.npz", _garbage),
+    "state-empty": ("state.npz", lambda p: p.write_bytes(b"")),
+    "state-missing-key": ("state.npz", _drop_state_key),
+    "meta-truncated": ("run.json", _truncate),
+    "meta-garbage": ("run.json", _garbage),
+    "meta-missing": ("run.json", Path.unlink),
+    "meta-missing-key": ("run.json", _meta(lambda m: m.pop("checkpoint_every"))),
+    "meta-wrong-type": ("run.json", _meta(lambda m: m.update(started=3))),
+    "meta-not-an-object": ("run.json", lambda p: p.write_text("[1, 2]")),
+    "meta-bad-scenario": ("run.json", _meta(lambda m: m["scenario"].update(agents=-5))),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGES)
+def test_damaged_checkpoint_is_refused(case: str, killed: Path, tmp_path: Path) -> None:
+    """Item 7: exit 2, the file named, no traceback, not a byte deleted or changed."""
+    name, damage = DAMAGES[case]
+    shutil.copytree(killed, tmp_path, dirs_exist_ok=True)
+    (staging,) = tmp_path.glob(".run.partial-*")
+    damage(staging / "checkpoint" / name)
+    before = snapshot(tmp_path)
+    result = resume_cli(tmp_path / "run")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit)
+    flat = "".join(result.output.split())
+    assert name in flat and "nothingwasdeleted" in flat, result.output
+    assert snapshot(tmp_path) == before
