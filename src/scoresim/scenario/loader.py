@@ -126,7 +126,55 @@ class _TooDeep(yaml.MarkedYAMLError):
     pass
 
 
-class _DepthLimitedLoader(yaml.SafeLoader):
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: YAML 1.2's core schema for numbers, plus `_` between digits (1_000_000), which files
+#: written for YAML 1.1 use. YAML 1.1, PyYAML's default, reads `1e-5` and `2e-5` as text
+#: (its floats need a dot) and `010` as 8, `1:30` as 90.
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+(?:_[0-9]+)*|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_12 = re.compile(r"""^(?:[-+]?(?:\.[0-9]+(?:_[0-9]+)*
+    |[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with numbers read as YAML 1.2 reads them.
+
+    Every scenario, target, sweep (designs included) and `--set` value goes
+    through `read_yaml`, hence through this loader: `rate: 1e-5` is the float
+    0.00001, as any YAML 1.2 reader and JSON say, not the text '1e-5'.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:  # type: ignore[override]
+        text = self.construct_scalar(node).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
+        text = self.construct_scalar(node).replace("_", "").lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        if text == ".nan":
+            return math.nan
+        return float(text)
+
+
+Yaml12Loader.add_implicit_resolver(_INT, _INT_12, list("-+0123456789"))
+Yaml12Loader.add_implicit_resolver(_FLOAT, _FLOAT_12, list("-+0123456789."))
+Yaml12Loader.add_constructor(_INT, Yaml12Loader.construct_yaml_int)
+Yaml12Loader.add_constructor(_FLOAT, Yaml12Loader.construct_yaml_float)
+
+
+class _DepthLimitedLoader(Yaml12Loader):
     """The safe loader, stopping as soon as nesting passes MAX_DEPTH or values MAX_VALUES.
 
     PyYAML's scanner does work proportional to the nesting depth for every
