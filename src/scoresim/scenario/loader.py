@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
 from collections.abc import Collection
 from importlib import resources
@@ -420,10 +421,31 @@ def load_scenario(
     return validate(data, source, lines, overridden=list(overrides))
 
 
+def names_a_file(spec: str, builtins: Collection[str] | None = None,
+                 base: Path | None = None) -> bool:
+    """Whether an argument means a file rather than a built-in name (scenarios, targets).
+
+    A built-in name wins, unless the argument has a path separator or a .yaml/.yml
+    suffix, or is an existing regular file: `scoresim run reference` runs the
+    built-in even where a folder ./reference exists, `./reference` or
+    `reference.yaml` reads a file, and a file named `reference` in the current
+    folder is read as that file (it is what the user pointed at). Anything else
+    that exists (a directory, a FIFO) is taken as meant for a file, so that
+    reading it says what it is. `base` is the folder relative names are in.
+    """
+    builtins = builtin_names() if builtins is None else builtins
+    separators = {"/"} | {s for s in (os.sep, os.altsep) if s}
+    if Path(spec).suffix in (".yaml", ".yml") or any(s in spec for s in separators):
+        return True
+    path = Path(spec) if base is None else base / spec
+    try:
+        return path.is_file() or (spec not in builtins and path.exists())
+    except OSError:
+        return False
+
+
 def _read_source(spec: str) -> tuple[str, str]:
-    path = Path(spec)
-    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in spec or path.exists()
-    if not looks_like_file:
+    if not names_a_file(spec):
         return builtin_text(spec), f"built-in scenario '{spec}'"
     return read_text_file(spec, "scenario file"), spec
 
@@ -433,8 +455,12 @@ def read_text_file(spec: str | Path, what: str = "file", max_bytes: int = MAX_FI
     spec = str(spec)
     path = Path(spec)
     try:
-        if not path.is_file():
+        if path.is_dir():
+            raise ScenarioError(spec, f"is a directory, not a {what}")
+        if not path.exists():
             raise ScenarioError(spec, f"no such {what}")
+        if not path.is_file():
+            raise ScenarioError(spec, f"not a regular file (a {what} is a YAML file)")
         with path.open("rb") as f:
             raw = f.read(max_bytes + 1)  # bounded even if the file grows meanwhile
         if len(raw) > max_bytes:

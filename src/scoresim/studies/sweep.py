@@ -66,6 +66,7 @@ from scoresim.scenario.loader import (
     apply_overrides,
     builtin_names,
     builtin_text,
+    names_a_file,
     read_text_file,
     read_yaml,
     validate,
@@ -386,9 +387,8 @@ class _Planner:
         path = Path(name)
         if not path.is_absolute():
             path = self.base_dir / path
-        looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name or path.exists()
         try:
-            if looks_like_file:
+            if names_a_file(name, base=self.base_dir):
                 source = str(path)
                 text = read_text_file(path, "scenario file")
             elif name in builtin_names():

@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from scoresim.scenario.loader import (
     ScenarioError,
+    names_a_file,
     read_text_file,
     read_yaml,
     validate_model,
@@ -250,8 +251,7 @@ def load_targets(spec: str | Path | dict | TargetsSpec) -> Targets:
         return _build(validate_model(TargetsSpec, spec, "<dict>", what="targets"), "<dict>", {})
     text_spec = str(spec)
     path = Path(text_spec)
-    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in text_spec or path.exists()
-    if looks_like_file:
+    if names_a_file(text_spec, builtin_target_names()):
         source = text_spec
         text = read_text_file(path, "targets file")
     elif text_spec in builtin_target_names():
