@@ -77,6 +77,7 @@ from scoresim.studies.cluster import (
     NoWorkersError,
     WorkerWatch,
     exclusive,
+    hold_numba_threads,
     progress_bar,
 )
 from scoresim.studies.cluster import client as client_of
@@ -733,6 +734,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
 
 def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
     """Run one member into its folder, unless it is already there; return its outputs."""
+    hold_numba_threads()
     path = Path(folder)
     t0 = time.perf_counter()
     if (path / MANIFEST).is_file():
