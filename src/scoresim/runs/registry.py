@@ -26,6 +26,7 @@ are accepted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -117,6 +118,10 @@ class RegistryError(RuntimeError):
 
 class QueryError(RegistryError):
     """The SQL given to the registry is not valid; the message is DuckDB's."""
+
+
+class ViewsNotRefreshed(RegistryError):
+    """The rows were registered, but the views over the runs' files could not be rebuilt."""
 
 
 @dataclass
@@ -393,7 +398,14 @@ def list_runs(registry: str | Path | None = None) -> pd.DataFrame:
 
 @contextmanager
 def _writing(registry: str | Path | None) -> Iterator[Any]:
-    """A connection in a transaction that commits on leaving; the views are then rebuilt."""
+    """A connection in a transaction that commits on leaving; the views are then rebuilt.
+
+    What goes wrong while writing (a full disk: DuckDB's IOException or an OSError,
+    at any statement or at the commit) rolls the transaction back and is a
+    RegistryError saying nothing was registered; the run folders are never
+    touched. A failure to rebuild the views after the commit is a
+    ViewsNotRefreshed: the rows are registered, and `query` builds its own views.
+    """
     path = Path(registry) if registry is not None else default_registry()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -401,21 +413,40 @@ def _writing(registry: str | Path | None) -> Iterator[Any]:
         raise RegistryError(f"{path}: cannot create its folder ({exc.strerror})") from None
     import duckdb
 
-    with _connect(path, read_only=False) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in _SCHEMA:
-                con.execute(statement)
-            yield con
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise RegistryError(f"{path}: nothing registered ({str(exc).strip()})") \
-                    from None
-            raise
-        con.execute("COMMIT")
-        # outside the transaction, so that an unreadable file cannot undo a registration
-        _refresh_views(con, temporary=False)
+    try:
+        with _connect(path, read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in _SCHEMA:
+                    con.execute(statement)
+                yield con
+                _commit(con)
+            except BaseException as exc:
+                with contextlib.suppress(duckdb.Error, OSError):
+                    con.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error | OSError):
+                    raise RegistryError(f"{path}: nothing registered ({_reason(exc)})") \
+                        from None
+                raise
+            # outside the transaction, so that an unreadable file cannot undo a registration
+            try:
+                _refresh_views(con, temporary=False)
+            except (duckdb.Error, OSError) as exc:
+                raise ViewsNotRefreshed(
+                    f"{path}: registered, but its views over the runs' files were not "
+                    f"rebuilt ({_reason(exc)}); `scoresim query` builds its own") from None
+    except duckdb.Error as exc:  # closing the file (a last write) on a full disk
+        raise RegistryError(f"{path}: {_reason(exc)}") from None
+
+
+def _commit(con: Any) -> None:
+    con.execute("COMMIT")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).strip() or type(exc).__name__
 
 
 @contextmanager

@@ -585,18 +585,37 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                                        "members_run": ran,
                                        "members_skipped": len(results) - ran}
             write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str))
-            if registry is not None:
-                reg.register_sweep(
-                    registry, folder=out, name=plan.name,
-                    spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
-                    members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
-                              "folder": out / plan.members[c.member].folder,
-                              "parameters": plan.points[c.point]} for c in plan.cells],
-                    entries=flusher.pending(entries), n_points=len(plan.points),
-                    n_arms=len(plan.arms), n_seeds=len(plan.seeds))
+            registry_error = _register(registry, plan, out, flusher.pending(entries))
     summary.attrs.update({"members_run": ran, "members_skipped": len(results) - ran,
-                          "folder": str(out), "sweep_id": sweep_id if registry else None})
+                          "folder": str(out),
+                          "sweep_id": sweep_id if registry and not registry_error else None,
+                          "registry_error": registry_error})
     return summary
+
+
+def _register(registry: str | Path | None, plan: Plan, out: Path,
+              entries: list[reg.RunEntry]) -> str | None:
+    """Register a finished sweep; what went wrong (a full disk, a lock held too long), or
+    None. The sweep's files are written and stay: a registry problem is a warning, and
+    registering again later (re-running the sweep skips every member) completes it."""
+    if registry is None:
+        return None
+    try:
+        reg.register_sweep(
+            registry, folder=out, name=plan.name,
+            spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
+            members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
+                      "folder": out / plan.members[c.member].folder,
+                      "parameters": plan.points[c.point]} for c in plan.cells],
+            entries=entries, n_points=len(plan.points), n_arms=len(plan.arms),
+            n_seeds=len(plan.seeds))
+    except reg.ViewsNotRefreshed as exc:
+        log.warning("%s", exc)
+        return None
+    except reg.RegistryError as exc:
+        log.warning("sweep finished in %s, but not registered: %s", out, exc)
+        return str(exc)
+    return None
 
 
 class _Flusher:
