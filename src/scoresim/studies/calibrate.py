@@ -55,7 +55,7 @@ from scoresim.runs.simulate import resolve, run
 from scoresim.scenario.loader import DOTTED_PATH, ScenarioError, resolved_yaml
 from scoresim.scenario.schema import Scenario
 from scoresim.studies.cluster import client as client_of
-from scoresim.studies.cluster import exclusive, progress_bar
+from scoresim.studies.cluster import exclusive, hold_numba_threads, progress_bar
 from scoresim.studies.targets import Targets, TargetsSpec, load_targets
 
 STUDY_NAME = "scoresim-calibration"
@@ -407,6 +407,7 @@ def _run_trials(client: Any, study: Any, base: Scenario, tg: Targets,
 
 def _evaluate(scenario: dict[str, Any], seed: int, tg: Targets) -> list[float]:
     """One seed of one trial, on a worker: every target's quantity, in its own units."""
+    hold_numba_threads()
     results = run(scenario, seed=seed, records="none")
     return tg.simulated(results.timeseries, results.summary(), results.manifest["agents"]) \
         .tolist()
