@@ -16,6 +16,7 @@ TIMESERIES = "timeseries.parquet"  # one row per day
 PEOPLE = "people.parquet"  # one row per person: the final state
 RECORDS = "records.parquet"  # the credit file, one row per record (unless records: none)
 SANCTIONS = "sanctions.parquet"  # each sanction begun or ended, for the kept files
+WRONGFUL = "wrongful.parquet"  # each wrongly sanctioned person and sanction, with its cause
 BREAKDOWN = "breakdown.parquet"  # day x trait x level, where the scenario asks for it
 REPORT = "report.html"  # `scoresim report` / `run --report`
 # the society's tables, where a scenario has them: firms, their credit file, collateral

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from scoresim.model.credit_file import RECORD_SCHEMA
 from scoresim.model.surveillance_metrics import channel_quality
+from scoresim.runs import wrongful as wrongful_table
 from scoresim.runs.columns import describe
 from scoresim.runs.folder import RunFolderError, is_partial, staging, write_json
 from scoresim.runs.layout import (
@@ -30,6 +31,7 @@ from scoresim.runs.layout import (
     SANCTIONS,
     SOCIETY_TABLES,
     TIMESERIES,
+    WRONGFUL,
     society_table,
 )
 from scoresim.runs.plot import overview_figure
@@ -54,6 +56,7 @@ class Results:
     asked: dict[str, Any] | None = field(default=None, repr=False)
     """What the command that ran it asked to be done afterwards (registry, report), if any."""
     _finishing: Path | None = field(default=None, repr=False)  # runs/finish.py's step 6
+    _wrongful: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def people(self) -> pd.DataFrame:
@@ -65,6 +68,13 @@ class Results:
     @people.setter
     def people(self, value: pd.DataFrame) -> None:
         self._people = value
+
+    def _people_subset(self, columns: tuple[str, ...]) -> pd.DataFrame:
+        """Some columns of people, without converting the whole table (it can be huge)."""
+        if isinstance(self._people, pa.Table):
+            have = [c for c in columns if c in self._people.column_names]
+            return self._people.select(have).to_pandas()
+        return self._people[[c for c in columns if c in self._people.columns]]
 
     @property
     def firms(self) -> pd.DataFrame | None:
@@ -98,6 +108,28 @@ class Results:
             return pd.DataFrame({"day": [], "person": [], "sanction": [], "started": []})
         return pq.read_table(path).to_pandas()
 
+    def wrongful(self) -> pd.DataFrame | None:
+        """Every wrongly sanctioned person and sanction, with the error that caused it.
+
+        One row per person and sanction (wrongful.parquet; runs/columns.py defines the
+        columns): `person, group, sanction, cause, channel, points`, and when it was
+        wrongful. Read from the run folder, or computed from the credit file by replay
+        (runs/wrongful.py) for a run in memory or a folder written before it existed.
+        None when the run kept no credit file (records: none): there is nothing to trace.
+        """
+        if self._wrongful is None:
+            path = self.folder / WRONGFUL if self.folder is not None else None
+            if path is not None and path.is_file():
+                self._wrongful = wrongful_table.read(path)
+            else:
+                frame = wrongful_table.compute(self.manifest, self.records_path,
+                                               self._people_subset(("id", "group", "scheme")),
+                                               self.collateral)
+                if frame is None:
+                    return None
+                self._wrongful = wrongful_table.read_frame(frame)
+        return self._wrongful
+
     def channel_quality(self) -> pd.DataFrame:
         """Precision and recall of each channel over the run (with metrics.channels)."""
         return channel_quality(self.timeseries)
@@ -123,7 +155,26 @@ class Results:
                     "n_shamed", "n_shamed_wrongly", "n_delisted"):
             if col in ts:
                 out[f"total_{col[2:]}"] = int(ts[col].sum())
+        if last is not None and "n_collateral_sanctioned" in ts:
+            out["n_collateral_sanctioned"] = last["n_collateral_sanctioned"]
+        out.update(self._wrongful_summary())
         out["wall_seconds"] = self.manifest.get("wall_seconds")
+        return out
+
+    def _wrongful_summary(self) -> dict[str, int]:
+        """People wrongly sanctioned over the run, per sanction (and through joint punishment
+        alone), where the run kept a credit file to tell."""
+        if self.records_path is None and self._wrongful is None and (
+                self.folder is None or not (self.folder / WRONGFUL).is_file()):
+            return {}
+        w = self.wrongful()
+        if w is None:
+            return {}
+        out = {f"wrongful_{s}": int(w.loc[w["sanction"] == s, "person"].nunique())
+               for s in w["sanction"].cat.categories if (w["sanction"] == s).any()}
+        collateral = w["cause"] == "collateral"
+        out["wrongful_people"] = int(w["person"].nunique())
+        out["collateral_people"] = int(w.loc[collateral, "person"].nunique())
         return out
 
     def save(self, folder: str | Path) -> Path:
@@ -154,6 +205,9 @@ class Results:
             write(pa.Table.from_pandas(self.breakdown, preserve_index=False), BREAKDOWN)
         for name, table in self.tables.items():
             write(pa.Table.from_pandas(table, preserve_index=False), society_table(name))
+        wrongful = self.wrongful()
+        if wrongful is not None:
+            write(wrongful_table.as_table(wrongful), WRONGFUL)
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
