@@ -182,3 +182,30 @@ def test_destination_filled_while_finishing_keeps_the_run(
     scoresim.resume(out)
     assert_same_folder(out, uninterrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+# --- item 3: resume does what the run was asked to do afterwards ---------------------------
+
+@pytest.mark.parametrize("step", [
+    "checkpointed",
+    pytest.param("rename", marks=pytest.mark.slow),
+    pytest.param("registered", marks=pytest.mark.slow),
+])
+def test_resume_registers_and_reports(step: str, tmp_path: Path) -> None:
+    """Item 3: `run --registry R --report` killed at `step`; resume registers the run in R
+    (once) and writes RUN/report.html, as the uninterrupted run would have."""
+    from scoresim.runs import registry as reg
+
+    out, registry = tmp_path / "run", tmp_path / "reg.duckdb"
+    proc = scoresim_cli(["run", *RUN, *EVERY, "--out", str(out), "-q", "--registry",
+                         str(registry), "--report", "--set", "seed=11"],
+                        kill_at=step, cwd=tmp_path)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    result = resume_cli(out)
+    assert result.exit_code == 0, result.output
+    runs = reg.list_runs(registry)
+    assert list(runs["folder"]) == [str(out.resolve())]
+    assert json.loads(runs["overrides"].iloc[0]) == {"seed": 11}
+    assert (out / "report.html").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
