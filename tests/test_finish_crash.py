@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -209,3 +211,69 @@ def test_resume_registers_and_reports(step: str, tmp_path: Path) -> None:
     assert (out / "report.html").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
+
+# --- item 7: a damaged checkpoint is a clear error, and nothing is deleted -----------------
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run killed just after its first checkpoint: a staging folder to damage (copies)."""
+    out = tmp_path_factory.mktemp("killed") / "run"
+    killed_run(out, "checkpointed")
+    return out.parent
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 7)
+
+
+def _drop_state_key(path: Path) -> None:
+    with np.load(path) as z:
+        state = {k: z[k] for k in z.files}
+    key = next(k for k in state if k.startswith("standing:"))
+    del state[key]
+    with open(path, "wb") as fh:
+        np.savez(fh, **state)
+
+
+def _meta(change):
+    def damage(path: Path) -> None:
+        meta = json.loads(path.read_text())
+        change(meta)
+        path.write_text(json.dumps(meta))
+    return damage
+
+
+DAMAGES = {
+    "state-truncated": ("state.npz", _truncate),
+    "state-garbage": ("state.npz", _garbage),
+    "state-empty": ("state.npz", lambda p: p.write_bytes(b"")),
+    "state-missing-key": ("state.npz", _drop_state_key),
+    "meta-truncated": ("run.json", _truncate),
+    "meta-garbage": ("run.json", _garbage),
+    "meta-missing": ("run.json", Path.unlink),
+    "meta-missing-key": ("run.json", _meta(lambda m: m.pop("checkpoint_every"))),
+    "meta-wrong-type": ("run.json", _meta(lambda m: m.update(started=3))),
+    "meta-not-an-object": ("run.json", lambda p: p.write_text("[1, 2]")),
+    "meta-bad-scenario": ("run.json", _meta(lambda m: m["scenario"].update(agents=-5))),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGES)
+def test_damaged_checkpoint_is_refused(case: str, killed: Path, tmp_path: Path) -> None:
+    """Item 7: exit 2, the file named, no traceback, not a byte deleted or changed."""
+    name, damage = DAMAGES[case]
+    shutil.copytree(killed, tmp_path, dirs_exist_ok=True)
+    (staging,) = tmp_path.glob(".run.partial-*")
+    damage(staging / "checkpoint" / name)
+    before = snapshot(tmp_path)
+    result = resume_cli(tmp_path / "run")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit)
+    flat = "".join(result.output.split())
+    assert name in flat and "nothingwasdeleted" in flat, result.output
+    assert snapshot(tmp_path) == before
