@@ -26,5 +26,5 @@ def resume(
     finishes a run killed while finishing without computing anything again.
     """
     one_format(csv, as_json)
-    results = api.resume(run)
+    results = api.resume(run, defer_finish=True)
     after_run(results, results.asked or {}, csv, as_json, quiet)

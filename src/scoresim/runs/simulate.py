@@ -118,13 +118,16 @@ def run(
     return results
 
 
-def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> Results:
+def resume(folder: str | Path, on_day: Callable[[int], None] | None = None, *,
+           defer_finish: bool = False) -> Results:
     """Finish a run that was interrupted after a checkpoint (see `run(checkpoint_every=)`).
 
     The output is identical to that of an uninterrupted run with the same settings.
     A run killed while finishing is carried on from the step it reached
     (runs/finish.py), without computing anything again. `Results.asked` is what
-    the run was asked to do afterwards; call `finished(results)` once it is done.
+    the run was asked to do afterwards (the command line's registry and report);
+    with `defer_finish` the caller does it and then calls `finished(results)`, and
+    until then a kill leaves it for the next resume to do.
     A destination filled while the run was down, or a damaged checkpoint, is
     refused (RunFolderError) before anything is computed, and nothing is deleted.
     """
@@ -149,7 +152,10 @@ def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> R
             complete(results, tmp)
         results = _placed(results, final, None, None)
     side = found.finishing if found.staging is None else finishing_folder(found.staging)
-    return _placed(results, results.folder or final, side, meta["asked"] if meta else None)
+    results = _placed(results, results.folder or final, side, meta["asked"] if meta else None)
+    if not defer_finish:
+        finished(results)
+    return results
 
 
 def finished(results: Results) -> None:
