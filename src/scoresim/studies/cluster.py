@@ -206,7 +206,14 @@ def exclusive(folder: Path, lock_name: str, what: str) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; run one study per folder
         yield
         return
-    with open(folder / lock_name, "w") as handle:
+    # never through a link, never truncating: the lock file only has to exist
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder / lock_name, flags, 0o644)
+    except OSError as exc:
+        raise RunFolderError(f"{folder / lock_name}: cannot open the lock file "
+                             f"({exc.strerror}; a symbolic link?)") from None
+    with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
