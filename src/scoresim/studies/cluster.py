@@ -54,9 +54,10 @@ def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: 
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
+    # the title is the sweep's name, written by the user: shown as written, never markup
+    with Progress(TextColumn(title, markup=False, style="bold"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn(unit, markup=False), TimeElapsedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task(unit, total=total)
         yield lambda n: bar.advance(task, n)
 
