@@ -44,6 +44,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from scoresim.runs.folder import RunFolderError, check_replaceable
 from scoresim.runs.layout import (
     DEFAULT_REGISTRY,
     MANIFEST,
@@ -407,6 +408,10 @@ def _writing(registry: str | Path | None) -> Iterator[Any]:
     ViewsNotRefreshed: the rows are registered, and `query` builds its own views.
     """
     path = Path(registry) if registry is not None else default_registry()
+    try:
+        check_replaceable(path, "registry")  # DuckDB would write through a link or a FIFO
+    except RunFolderError as exc:
+        raise RegistryError(str(exc)) from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

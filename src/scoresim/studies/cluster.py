@@ -54,9 +54,10 @@ def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: 
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
+    # the title is the sweep's name, written by the user: shown as written, never markup
+    with Progress(TextColumn(title, markup=False, style="bold"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn(unit, markup=False), TimeElapsedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task(unit, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -206,7 +207,14 @@ def exclusive(folder: Path, lock_name: str, what: str) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; run one study per folder
         yield
         return
-    with open(folder / lock_name, "w") as handle:
+    # never through a link, never truncating: the lock file only has to exist
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder / lock_name, flags, 0o644)
+    except OSError as exc:
+        raise RunFolderError(f"{folder / lock_name}: cannot open the lock file "
+                             f"({exc.strerror}; a symbolic link?)") from None
+    with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -552,6 +552,9 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
     flusher = _Flusher(registry)
     # the client first: a scheduler that cannot be reached leaves nothing behind
     with client_of(scheduler, workers, len(todo)) as client:
+        if (out / MEMBERS).is_symlink():
+            raise RunFolderError(f"{out / MEMBERS}: is a symbolic link; a sweep writes its "
+                                 "members inside its own folder only")
         try:
             (out / MEMBERS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -559,7 +562,8 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                 from None
         with exclusive(out, SWEEP_LOCK, "sweep"):
             _remove_partials(out)
-            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str))
+            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str),
+                              inside=out)
             try:
                 results, pairs, failures = _execute(client, plan, out, progress, entries,
                                                     sweep_id, flusher, scheduler is None)
@@ -577,14 +581,15 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                     f"Finished members are kept in {out / MEMBERS}; re-run to retry the rest.")
             table = member_table(plan, out, results, pairs)
             summary = summarize(plan, table)
-            write_parquet_atomic(out / MEMBER_TABLE, table)
-            write_parquet_atomic(out / SUMMARY_FILE, summary)
+            write_parquet_atomic(out / MEMBER_TABLE, table, inside=out)
+            write_parquet_atomic(out / SUMMARY_FILE, summary, inside=out)
             ran = sum(r["status"] == "ran" for r in results.values())
             description = plan.describe()
             description["finished"] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
                                        "members_run": ran,
                                        "members_skipped": len(results) - ran}
-            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str))
+            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str),
+                              inside=out)
             registry_error = _register(registry, plan, out, flusher.pending(entries))
     summary.attrs.update({"members_run": ran, "members_skipped": len(results) - ran,
                           "folder": str(out),
