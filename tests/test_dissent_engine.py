@@ -218,3 +218,18 @@ def test_boldness_by_trait_gives_a_level_its_own_mean():
     journalist = p["occupation"] == "journalist"
     assert journalist.sum() > 10
     assert p["boldness"][journalist].mean() > 5.0 > p["boldness"][~journalist].mean()
+
+
+def test_the_example_sweep_files_are_valid_plans():
+    """examples/dissent's sweep files name the built-in scenario's own keys."""
+    from pathlib import Path
+
+    from scoresim.studies.sweep import load_plan
+
+    here = Path(__file__).parent.parent / "examples" / "dissent"
+    phases = load_plan(here / "sweep-phases.yaml")
+    adaptive = load_plan(here / "sweep-adaptive.yaml")
+    assert len(phases.members) == 2 * 8 * 6
+    assert len(adaptive.members) == 2 * 7 * 3
+    assert all(m.scenario["dissent"].get("adapt") is None for m in phases.members.values())
+    assert all(m.scenario["dissent"]["adapt"] is not None for m in adaptive.members.values())
