@@ -443,15 +443,35 @@ def pilot_city(cfg: dict, out: Path) -> None:
     table = pd.DataFrame(rows)
     table.to_csv(out / "pilot_city.csv", index=False, float_format="%.4g")
     print(table.to_string(index=False))
-    fig = go.Figure()
-    for (name, ts), colour in zip(runs.items(), ("#c9a227", "#d1495b", "#2b5c8a"), strict=True):
-        week = ts["n_events_criticizing_government"].rolling(7, min_periods=1).mean()
-        fig.add_trace(go.Scatter(x=ts["day"], y=week, name=name, line=dict(color=colour)))
-    fig.update_layout(title=f"pilot-city: critical posts a day (7-day mean), "
-                      f"{cfg['people']:,} people, seed {cfg['seed']}",
-                      xaxis_title="day", yaxis_title="critical posts", yaxis_rangemode="tozero",
-                      legend=dict(orientation="h", y=-0.2))
-    save(fig, out, "pilot_city", 900, 480)
+    daily = pd.DataFrame({name: ts["n_events_criticizing_government"].to_numpy()
+                          for name, ts in runs.items()})
+    daily.insert(0, "day", np.arange(len(daily)))
+    daily.to_csv(out / "pilot_city_daily.csv", index=False)
+
+
+def plot_pilot_city(cfg: dict, out: Path) -> None:
+    """Critical posts a day under each mechanism, from pilot_city_daily.csv.
+
+    Drawn with matplotlib, which needs no headless browser (kaleido does).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    daily = pd.read_csv(out / "pilot_city_daily.csv")
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=120)
+    for name, colour in zip(daily.columns[1:], ("#c9a227", "#d1495b", "#2b5c8a"), strict=True):
+        ax.plot(daily["day"], daily[name].rolling(7, min_periods=1).mean(), label=name,
+                color=colour)
+    ax.set_xlabel("day")
+    ax.set_ylabel("critical posts a day (7-day mean)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"pilot-city, {cfg['people']:,} people, seed {cfg['seed']}: critical posts")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "pilot_city.png")
+    print(f"wrote {out / 'pilot_city.png'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -462,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, default=HERE / "experiments.yaml")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--replot", action="store_true",
-                    help="sweep and size: redraw from the CSV tables already in --out")
+                    help="sweep, size and pilot-city: redraw from the CSV tables already in --out")
     args = ap.parse_args(argv)
     cfg = yaml.safe_load(args.config.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -483,7 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.what in ("all", "engine"):
         engine_trajectories(cfg["engine"], args.out)
     if args.what in ("all", "pilot-city"):
-        pilot_city(cfg["pilot_city"], args.out)
+        if not args.replot:
+            pilot_city(cfg["pilot_city"], args.out)
+        plot_pilot_city(cfg["pilot_city"], args.out)
     return 0
 
 
