@@ -894,8 +894,8 @@ def breakdowns(run: Run, baseline: Run | None) -> Section | None:
             f"Bar charts by {readable(dim)}, one per measure, per 1,000 people of each level. "
             + "; ".join(alt) + ".",
             "Each panel has its own scale; whiskers are 95% intervals (binomial for people, "
-            "Poisson for counts). Levels whose whiskers overlap cannot be told apart from "
-            "this one seed."))
+            "Poisson for counts). Levels whose whiskers do not overlap differ beyond noise; "
+            "where they overlap, this one seed may not tell them apart."))
     if not charts:
         return None
     return Section("breakdowns", "Breakdowns",
