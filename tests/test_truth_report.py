@@ -36,6 +36,7 @@ from scoresim.report.sentences import (
 )
 from scoresim.runs.schemes import scored_schemes
 from scoresim.scenario import builtin_names
+from scoresim.studies.compare import _kind
 from scoresim.studies.noise import over_seeds, rate_difference, wilson
 
 SEED = 5
@@ -240,3 +241,10 @@ def test_user_text_is_escaped_in_the_page_and_in_the_figures(tmp_path):
     assert "<img" not in text and "<a " not in text and "<b>" not in text
     assert data["data"][0]["x"] == ["&lt;b&gt;level&lt;/b&gt;"]
     assert data["data"][0]["hovertemplate"] == "%{y}<extra></extra>"
+
+
+def test_compare_reads_each_scheme_s_points():
+    spec = scoresim.resolve("china").model_dump(mode="json")
+    assert _kind("jaywalking", spec) == "offence"
+    assert _kind("volunteering", spec) == "rewarded"
+    assert _kind("court_judgment_default", spec) == "offence"
