@@ -28,9 +28,15 @@ import scoresim
 from scoresim.report import write_report
 from scoresim.report.assumed import notes
 from scoresim.report.page import figure_json
-from scoresim.report.sentences import cause_sentence, causes_named, rates_sentence
+from scoresim.report.sentences import (
+    CAUSE_KEYWORDS,
+    cause_sentence,
+    causes_named,
+    rates_sentence,
+)
 from scoresim.runs.schemes import scored_schemes
 from scoresim.scenario import builtin_names
+from scoresim.studies.compare import _kind
 from scoresim.studies.noise import over_seeds, rate_difference, wilson
 
 SEED = 5
@@ -176,15 +182,35 @@ def test_the_report_names_the_cause_the_data_holds_and_no_other(alike, tmp_path,
     assert "plot-wrongful-by-cause" in figures(html)
     assert causes_named(said["wrongful-by-cause"]) == {cause}
     records = scoresim.load(folder).records
-    in_data = {cause} | set(records.loc[~records["correct"], "error"].astype(str))
+    in_data = {cause} | set(records.loc[~records["correct"], "error"].astype(str)) \
+        | kinds_counted(scoresim.load(folder))
     for key, text in said.items():
         assert causes_named(text) <= in_data, (key, text)
 
 
-def test_without_attribution_no_cause_is_named(alike):
+def test_the_run_s_own_attribution_is_what_the_report_tells(alike):
     said = sentences(write_report(alike).read_text())
+    w = scoresim.load(alike).wrongful()
+    causes = {str(c) for c in w["cause"].unique()} - {"several", "collateral"}
+    assert causes and causes_named(said["wrongful-by-cause"]) == causes
+
+
+def test_without_a_credit_file_no_cause_is_named(tmp_path):
+    out = tmp_path / "none"
+    scoresim.run("pilot-city", agents=3_000, days=60, seed=SEED, records="none", out=out,
+                 set=NO_DIFFERENCE)
+    said = sentences(write_report(out).read_text())
     assert "names no cause" in said["intro-wrongful"]
     assert not causes_named(said["wrongful-by-group"])
+    counted = kinds_counted(scoresim.load(out))  # the timeseries counts records by error
+    for key, text in said.items():
+        assert causes_named(text) <= counted, (key, text)
+
+
+def kinds_counted(res: scoresim.Results) -> set[str]:
+    """The error kinds the run's timeseries counts at least one record of."""
+    ts = res.timeseries
+    return {k for k in CAUSE_KEYWORDS if f"n_{k}_records" in ts and ts[f"n_{k}_records"].sum()}
 
 
 def test_outcomes_resting_only_on_assumptions_get_a_note():
@@ -215,3 +241,10 @@ def test_user_text_is_escaped_in_the_page_and_in_the_figures(tmp_path):
     assert "<img" not in text and "<a " not in text and "<b>" not in text
     assert data["data"][0]["x"] == ["&lt;b&gt;level&lt;/b&gt;"]
     assert data["data"][0]["hovertemplate"] == "%{y}<extra></extra>"
+
+
+def test_compare_reads_each_scheme_s_points():
+    spec = scoresim.resolve("china").model_dump(mode="json")
+    assert _kind("jaywalking", spec) == "offence"
+    assert _kind("volunteering", spec) == "rewarded"
+    assert _kind("court_judgment_default", spec) == "offence"

@@ -38,7 +38,7 @@ from scoresim.report.page import (
     table,
 )
 from scoresim.report.sentences import cause_sentence, cause_word, rates_sentence, sanction_word
-from scoresim.runs.layout import BREAKDOWN, society_table
+from scoresim.runs.layout import BREAKDOWN, WRONGFUL, society_table
 from scoresim.runs.plot import DAYS_AXIS, SANCTION_SERIES, daily, sanction_panels
 from scoresim.runs.results import Results
 from scoresim.runs.schemes import per_scheme, several_scales, unscored
@@ -49,7 +49,6 @@ COLLATERAL = re.compile(r"^n_(collateral|family|relatives|joint|firm|firms)_?")
 FIRMS = society_table("firms")
 MAX_BREAKDOWN_CHARTS = 12
 MAX_LINES = 8
-WRONGFUL_FILE = "wrongful.parquet"  # runs/layout.WRONGFUL once the attribution lands
 SANCTION_ORDER = ("travel_ban", "dishonest_list", "consumption_ban", "media_suspension",
                   "shaming", "school_ban")
 
@@ -597,9 +596,9 @@ def wrongful(run: Run, baseline: Run | None) -> Section | None:
         return None
     intro = ("Every record keeps its truth, so every sanction can be checked against "
              "what really happened.")
-    if run.optional(WRONGFUL_FILE) is None:
-        intro += (" This run has no attribution of its wrongful sanctions to their causes "
-                  f"({WRONGFUL_FILE}), so the report names no cause of them.")
+    if run.results.wrongful() is None:
+        intro += (" This run kept no credit file, so its wrongful sanctions cannot be traced "
+                  f"to their causes ({WRONGFUL}) and the report names no cause of them.")
     return Section("wrongful", "Wrongful sanctions", intro, charts)
 
 
@@ -617,10 +616,9 @@ def cause_table(run: Run) -> pd.DataFrame | None:
     Columns as studies.attribution.wrongful_by_cause: sanction, cause, group, people,
     per_1000, low, high (a 95% Wilson interval: one seed). None without wrongful.parquet.
     """
-    path = run.optional(WRONGFUL_FILE)
-    if path is None:
+    w = run.results.wrongful()
+    if w is None:
         return None
-    w = pq.read_table(path).to_pandas()
     pop = run.people[run.population()]
     size = pop.groupby("group").size()
     if "group" not in w:
@@ -644,7 +642,7 @@ def cause_chart(run: Run) -> Chart | None:
     table_df = cause_table(run)
     if table_df is None or table_df.empty:
         return None
-    w = pq.read_table(run.optional(WRONGFUL_FILE)).to_pandas()
+    w = run.results.wrongful()
     if "group" not in w:
         w = w.merge(run.people[["id", "group"]], left_on="person", right_on="id")
     sanctions = [s for s in SANCTION_ORDER if s in set(table_df["sanction"])] + sorted(
@@ -894,8 +892,8 @@ def breakdowns(run: Run, baseline: Run | None) -> Section | None:
             f"Bar charts by {readable(dim)}, one per measure, per 1,000 people of each level. "
             + "; ".join(alt) + ".",
             "Each panel has its own scale; whiskers are 95% intervals (binomial for people, "
-            "Poisson for counts). Levels whose whiskers overlap cannot be told apart from "
-            "this one seed."))
+            "Poisson for counts). Levels whose whiskers do not overlap differ beyond noise; "
+            "where they overlap, this one seed may not tell them apart."))
     if not charts:
         return None
     return Section("breakdowns", "Breakdowns",

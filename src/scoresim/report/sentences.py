@@ -104,9 +104,12 @@ def rates_sentence(what: str, counts: Mapping[str, int], sizes: Mapping[str, int
     which = "highest and lowest " if len(levels) > 2 else ""
     shown = parts if len(levels) <= 4 else [p for k, p in zip(levels, parts, strict=True)
                                             if k in (top, low)]
+    caveat = (f" (the highest and lowest of {len(levels)} {label}s: chance gives a gap "
+              "beyond this interval more often than 1 time in 20)" if len(levels) > 2
+              and d.beyond_noise else "")
     return (f"{what}: " + "; ".join(shown) + f". The gap between the {which}{label}s, "
             f"{label} {top} minus {label} {low}, {_per(d.estimate, per)}{unit}"
-            + noise_clause(d, per, unit) + ".")
+            + noise_clause(d, per, unit) + caveat + ".")
 
 
 def cause_sentence(sanction: str, rows: pd.DataFrame) -> str:
