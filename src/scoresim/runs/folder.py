@@ -71,7 +71,7 @@ class staging:
             if final.is_symlink() or (final.exists() and not final.is_dir()):
                 kind = _kind(os.lstat(final).st_mode) or "a file"
                 raise RunFolderError(f"{final}: exists and is {kind}; choose another --out")
-            if not self.unique and _taken(final):
+            if not self.unique and is_taken(final):
                 raise RunFolderError(
                     f"{final}: already exists and is not empty; choose another --out")
             self._made = _make_parents(parent)
@@ -81,7 +81,7 @@ class staging:
             raise
         except OSError as exc:
             self._abandon()
-            raise RunFolderError(f"{parent}: cannot create the run folder ({_why(exc)})") from None
+            raise RunFolderError(f"{parent}: cannot create the run folder ({why(exc)})") from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -90,19 +90,19 @@ class staging:
             self._abandon()
             if isinstance(exc, OSError) and not isinstance(exc, RunFolderError):
                 raise RunFolderError(
-                    f"{self.final}: cannot write the run folder ({_why(exc)}); nothing was kept"
+                    f"{self.final}: cannot write the run folder ({why(exc)}); nothing was kept"
                 ) from None
             return
         try:
-            _sync_tree(self.tmp)
-            self.final = _commit(self.tmp, self.final, self.unique)
-            _sync_dir(self.final.parent)
+            sync_tree(self.tmp)
+            self.final = commit_folder(self.tmp, self.final, self.unique)
+            sync_dir(self.final.parent)
         except RunFolderError:
             self._abandon()
             raise
         except OSError as exc:
             self._abandon()
-            raise RunFolderError(f"{self.final}: cannot finish the run folder ({_why(exc)}); "
+            raise RunFolderError(f"{self.final}: cannot finish the run folder ({why(exc)}); "
                                  "nothing was kept") from None
 
     def _abandon(self) -> None:
@@ -116,11 +116,11 @@ class staging:
         self._made = []
 
 
-def _why(exc: OSError) -> str:
+def why(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _taken(folder: Path) -> bool:
+def is_taken(folder: Path) -> bool:
     try:
         return folder.is_dir() and any(folder.iterdir())
     except OSError:
@@ -145,7 +145,7 @@ def _make_parents(folder: Path) -> list[Path]:
     return made
 
 
-def _commit(tmp: Path, final: Path, unique: bool) -> Path:
+def commit_folder(tmp: Path, final: Path, unique: bool) -> Path:
     """Rename `tmp` to `final`, or with `unique` to the first free `final-k`."""
     def names():
         yield final
@@ -171,7 +171,7 @@ def _commit(tmp: Path, final: Path, unique: bool) -> Path:
     raise RunFolderError(f"{final}: no free name for the run folder beside it")
 
 
-def _sync_tree(folder: Path) -> None:
+def sync_tree(folder: Path) -> None:
     """Flush every file and folder under `folder` to disk, innermost first."""
     for root, _, files in os.walk(folder, topdown=False):
         for name in files:
@@ -180,10 +180,10 @@ def _sync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _sync_dir(Path(root))
+        sync_dir(Path(root))
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -240,7 +240,7 @@ def check_replaceable(path: Path, what: str = "file",
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise RunFolderError(f"{path}: cannot inspect it ({_why(exc)}); nothing written") \
+        raise RunFolderError(f"{path}: cannot inspect it ({why(exc)}); nothing written") \
             from None
     kind = _kind(st.st_mode)
     if kind is not None:
@@ -315,3 +315,9 @@ def _remove_quietly(path: Path) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` with `data` as JSON, whole (written beside it, flushed, renamed)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str))
+    sync_dir(path.parent)
