@@ -43,7 +43,7 @@ from scoresim.model.backends import BACKENDS
 from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.results import Results
-from scoresim.runs.size import LARGE_RECORDS_BYTES, records_size
+from scoresim.runs.size import LARGE_RECORDS_BYTES, check_disk, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 
 DEFAULT_SCENARIO = "pilot-city"
@@ -106,7 +106,8 @@ def run(
     quiet: Quiet = False,
     registry: RegistryOption = DEFAULT_REGISTRY,
     force: Annotated[bool, typer.Option(
-        "--force", help="Run even if the estimated memory exceeds what is available.")] = False,
+        "--force", help="Run even if the estimated memory or disk space exceeds what is "
+        "available.")] = False,
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Keep a checkpoint every DAYS days; `scoresim resume RUN` continues a killed run.",
         min=1)] = None,
@@ -130,6 +131,7 @@ def run(
         resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
+    check_disk([resolved], folder, force=force)  # before anything is computed or written
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
         warn(f"--records {resolved.records} will write about {size} of credit file "

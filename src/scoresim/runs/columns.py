@@ -349,7 +349,7 @@ FIRM_COLUMNS: tuple[Column, ...] = (
     Column("region", "int16", "", "Its region's index (that of its legal representative)."),
     Column("foreign", "bool", "", "A foreign firm."),
     Column("size", "int64", "people", "Its employees."),
-    Column("score", "int32", "points", "Its credit score at the end."),
+    Column("score", "int64", "points", "Its credit score at the end."),
     Column("grade", "category", "", "Its grade at the end (firms.grades)."),
     Column("listed", "bool", "", "On the corporate blacklist on the last day."),
     Column("listed_until", "int32", "day", "The day its listing ends (0: never listed)."),

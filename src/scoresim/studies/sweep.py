@@ -46,6 +46,8 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
 from scoresim._version import __version__
+from scoresim.model.backends import choose_backend
+from scoresim.model.guards import check_sweep_memory, estimate_memory
 from scoresim.runs import registry as reg
 from scoresim.runs import simulate
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
@@ -60,6 +62,7 @@ from scoresim.runs.layout import (
     TIMESERIES,
 )
 from scoresim.runs.results import Results
+from scoresim.runs.size import check_disk
 from scoresim.scenario.loader import (
     DOTTED_PATH,
     ScenarioError,
@@ -79,6 +82,7 @@ from scoresim.studies.cluster import (
     exclusive,
     hold_numba_threads,
     progress_bar,
+    usable_cores,
 )
 from scoresim.studies.cluster import client as client_of
 
@@ -547,6 +551,7 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
         raise ScenarioError("--workers", "sizes the local cluster only; the scheduler given "
                             "has its own workers")
     todo = [m for m in plan.members.values() if not (out / m.folder / MANIFEST).is_file()]
+    check_resources(todo, out, scheduler, workers)
     sweep_id = reg.sweep_id_for(out)
     entries: list[reg.RunEntry] = []
     flusher = _Flusher(registry)
@@ -621,6 +626,25 @@ def _register(registry: str | Path | None, plan: Plan, out: Path,
         log.warning("sweep finished in %s, but not registered: %s", out, exc)
         return str(exc)
     return None
+
+
+def check_resources(todo: list[Member], out: Path, scheduler: Any, workers: int | None) -> None:
+    """Refuse a sweep that cannot fit before any worker starts or any folder is made.
+
+    Memory: on the local cluster (its size is known), the largest members that run at
+    once, plus each worker process (guards.check_sweep_memory). Disk: every member
+    still to run, against the free space where the sweep folder goes. Both are
+    ResourceErrors (exit code 2); a scheduler elsewhere has its own memory, so only
+    the disk is checked there.
+    """
+    if not todo:
+        return
+    scenarios = [simulate.resolve(m.scenario) for m in todo]
+    if scheduler is None:
+        n_workers = workers or max(1, min(usable_cores(), len(todo)))
+        estimates = [estimate_memory(s, choose_backend(s, "auto", None)) for s in scenarios]
+        check_sweep_memory(estimates, n_workers, what=f"sweep into {out}")
+    check_disk(scenarios, out)
 
 
 class _Flusher:
