@@ -35,6 +35,7 @@ from scoresim.runs.layout import (
     SANCTIONS,
     SUMMARY_FILE,
     TIMESERIES,
+    WRONGFUL,
     society_table,
 )
 
@@ -296,6 +297,33 @@ SANCTION_COLUMNS: tuple[Column, ...] = (
     Column("started", "bool", "", "true: it began that day; false: it ended."),
 )
 
+WRONGFUL_COLUMNS: tuple[Column, ...] = (
+    Column("person", "int64", "person", "The wrongly sanctioned person (a kept credit file)."),
+    Column("group", "uint8", "", "Their demographic group (as in people.parquet)."),
+    Column("sanction", "string", "", "travel_ban, dishonest_list, consumption_ban, "
+           "media_suspension, shaming (a wrong record shown on the screens) or school_ban "
+           "(joint punishment only): the names of the sanctions log."),
+    Column("cause", "string", "", "The kind of error whose records made the difference (the "
+           "sanction is wrongful on none of its days without them): false_match, linkage, "
+           "false_flag, malicious_report or fabricated (records.parquet's error); several "
+           "when more than one kind was needed, or no single kind was; collateral when it "
+           "came through someone else's listing (joint punishment)."),
+    Column("channel", "string", "", "The channel of the deciding wrong records, several when "
+           "they came through more than one, joint_punishment for collateral sanctions."),
+    Column("points", "int64", "points", "The deciding wrong records' points (filed before the "
+           "sanction's last wrongful day and counting after its first); 0 for collateral "
+           "bans."),
+    Column("first_day", "int32", "day", "The first day the sanction was wrongful."),
+    Column("days", "int32", "days", "Days it was wrongful over the run (shaming: wrong "
+           "records shown)."),
+    Column("at_end", "bool", "", "Wrongful on the last day of the run (travel_ban: what "
+           "people.parquet's wrongly_banned says)."),
+    Column("cause_person", "int64", "person", "For collateral: the listed relative (or "
+           "person) whose listing reached them; -1 otherwise."),
+    Column("cause_firm", "int64", "firm", "For collateral: the listed firm that bound its "
+           "legal representative; -1 otherwise."),
+)
+
 BREAKDOWN_COLUMNS: tuple[Column, ...] = (
     Column("day", "int32", "day", "The day."),
     Column("dimension", "category", "", "The trait broken down by (metrics.breakdown)."),
@@ -486,6 +514,9 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     PEOPLE: ("one row per person: the final state", PEOPLE_COLUMNS),
     RECORDS: ("one row per record in a kept credit file", RECORD_COLUMNS),
     SANCTIONS: ("one row per sanction begun or ended, for the kept files", SANCTION_COLUMNS),
+    WRONGFUL: ("one row per wrongly sanctioned person and sanction, with the error that "
+               "caused it (the kept credit files; not written with records: none)",
+               WRONGFUL_COLUMNS),
     BREAKDOWN: ("one row per day, trait and level (metrics.breakdown)", BREAKDOWN_COLUMNS),
     society_table("firms"): ("one row per firm: the final state (with firms)", FIRM_COLUMNS),
     society_table("firm_records"): ("one row per firm record (with firms)",
