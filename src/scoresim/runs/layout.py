@@ -51,5 +51,12 @@ BEST_FILE = "best.yaml"  # the fitted scenario
 CALIBRATION_FILE = "calibration.json"  # settings and the best trial's summary
 CALIBRATION_LOCK = ".calibrate.lock"
 
+# --- a sensitivity study folder (studies/sensitivity.py) -------------------------------------
+SENSITIVITY_FILE = "sensitivity.json"  # the settings: scenario, parameters, outputs, design
+SENSITIVITY_PARTS = "parts"  # one Parquet file per finished batch of runs (what resumes)
+RUNS_FILE = "runs.parquet"  # every run: design row, seed, parameter values, outputs
+INDICES_FILE = "indices.parquet"  # output, parameter, index, value, low, high
+SENSITIVITY_LOCK = ".sensitivity.lock"
+
 # --- the run registry (runs/registry.py) -----------------------------------------------------
 DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"
