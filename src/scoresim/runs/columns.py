@@ -35,6 +35,7 @@ from scoresim.runs.layout import (
     RECORDS,
     RUNS_FILE,
     SANCTIONS,
+    SEEDS_FILE,
     SUMMARY_FILE,
     TIMESERIES,
     society_table,
@@ -427,6 +428,19 @@ SENSITIVITY_INDEX_COLUMNS: tuple[Column, ...] = (
     Column("high", "float64", "(the index's)", "Upper end of it."),
 )
 
+SEED_INTERVAL_COLUMNS: tuple[Column, ...] = (
+    Column("measure", "string", "", "A headline: a Results.summary() number, or (with a "
+           "breakdown by group) wrongful_travel_ban_per_1000@group=<g> (last day), "
+           "wrongful_shaming_per_1000@group=<g> (over the run) and their _gap (the last "
+           "group's minus the first's)."),
+    Column("n", "int64", "seeds", "Seeds with a value."),
+    Column("mean", "float64", "(the measure's)", "Mean over the seeds."),
+    Column("std", "float64", "(the measure's)", "Standard deviation over the seeds."),
+    Column("ci_low", "float64", "(the measure's)", "Lower end of the 95% interval of the "
+           "mean (Student t over the seeds); NaN with one seed."),
+    Column("ci_high", "float64", "(the measure's)", "Upper end of it."),
+)
+
 def _reg(name: str, type: str, meaning: str, unit: str = "") -> Column:  # noqa: A002
     return Column(name, type, unit, meaning)
 
@@ -500,6 +514,7 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     MEMBER_TABLE: ("a sweep: one row per (point, arm, seed)", MEMBER_COLUMNS),
     SUMMARY_FILE: ("a sweep: one row per (point, arm, kind, output)", SUMMARY_COLUMNS),
     FIT_FILE: ("a calibration: one row per trial", FIT_COLUMNS),
+    SEEDS_FILE: ("`scoresim run --seeds K`: one row per headline", SEED_INTERVAL_COLUMNS),
     RUNS_FILE: ("a sensitivity study: one row per run (design row x seed)",
                 SENSITIVITY_RUN_COLUMNS),
     INDICES_FILE: ("a sensitivity study: one row per (output, parameter, index)",

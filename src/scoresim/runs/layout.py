@@ -37,6 +37,9 @@ CHECKPOINT = "checkpoint"  # inside the staging folder of a checkpointed run
 RUN_META = "run.json"  # the resolved scenario and the run's settings
 STATE = "state.npz"  # the engine's state at the last checkpoint
 
+# --- `scoresim run --seeds K`: one run folder per seed (seed-<s>/) and beside them
+SEEDS_FILE = "seeds.parquet"  # every headline: mean and interval over the seeds
+
 # --- a sweep folder (studies/sweep.py) -------------------------------------------------------
 MEMBERS = "members"  # one run folder per member
 PLAN_FILE = "sweep.json"  # the plan: points, arms, seeds, members
