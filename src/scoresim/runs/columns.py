@@ -38,6 +38,7 @@ from scoresim.runs.layout import (
     SEEDS_FILE,
     SUMMARY_FILE,
     TIMESERIES,
+    WRONGFUL,
     society_table,
 )
 
@@ -130,6 +131,30 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_aware", "People who know the system exists.", "stock", when="with responses"),
     _ts("n_left_region", "People who have left the pilot region (responses.avoidance).",
         "stock", when="with responses"),
+    _ts("mean_dissent", "Mean expressed dissent over everyone in the day's round (dissent "
+        "model: each person's best response to the authority's policy, in [0, 1]).", "stock",
+        when="with dissent", unit="dissent", type="float64"),
+    _ts("n_compliant", "People whose desired dissent is within the tolerance (they say all "
+        "they want and are never punished).", "stock", when="with dissent"),
+    _ts("n_self_censoring", "People who want more than the tolerance and say less than they "
+        "want (down to the tolerance, or partly).", "stock", when="with dissent"),
+    _ts("n_defiant", "People who want more than the tolerance and say all of it although it "
+        "is punishable.", "stock", when="with dissent"),
+    _ts("tolerance", "The authority's tolerance in the day's round: dissent at or below it "
+        "is never punished.", "stock", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("severity", "The authority's severity in the day's round (punishment of an observed "
+        "excess, in units of boldness).", "stock", when="with dissent.adapt", unit="severity",
+        type="float64"),
+    _ts("surveillance", "The authority's surveillance in the day's round: the chance of "
+        "observing even silence.", "stock", when="with dissent.adapt", unit="probability",
+        type="float64"),
+    _ts("political_cost", "The round's expressed dissent, summed over people, times the "
+        "authority's adamancy.", "flow", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("punishment_cost", "The punishment the authority handed out in the round (observed "
+        "actions above the tolerance).", "flow", when="with dissent.adapt", unit="severity",
+        type="float64"),
     _ts("n_appeals_filed", "Appeals against wrong records filed during the day.", "flow",
         when="with credit_repair or appeals", unit="appeals"),
     _ts("n_appeals_won", "Records withdrawn during the day because an appeal was won.",
@@ -218,6 +243,12 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("left_region", "bool", "", "Has left the pilot region.", "with responses"),
     Column("risk_multiplier", "float32", "", "Perceived risk of being recorded, relative to "
            "the nominal one, learnt from experience (1 = nominal).", "with responses"),
+    Column("desired_dissent", "float64", "dissent", "The dissent the person wants to express, "
+           "in [0, 1] (drawn from seed and person alone: no policy moves it).", "with dissent"),
+    Column("boldness", "float64", "", "How much the person values saying what they want "
+           "against the punishment risked (drawn from seed and person alone).", "with dissent"),
+    Column("dissent", "float64", "dissent", "The dissent the person expressed in the last "
+           "round: their best response to the authority's policy.", "with dissent"),
     Column("targeted", "bool", "", "A target of the authority's abuse.", "with abuse"),
     Column("region", "category", "", "The region the person lives in.", "with regions"),
     Column("scheme", "category", "", "The region's pilot scheme ('none': only the national "
@@ -267,6 +298,33 @@ SANCTION_COLUMNS: tuple[Column, ...] = (
            "stopped being wrongful), dishonest_list, consumption_ban, media_suspension, "
            "school_ban or collateral."),
     Column("started", "bool", "", "true: it began that day; false: it ended."),
+)
+
+WRONGFUL_COLUMNS: tuple[Column, ...] = (
+    Column("person", "int64", "person", "The wrongly sanctioned person (a kept credit file)."),
+    Column("group", "uint8", "", "Their demographic group (as in people.parquet)."),
+    Column("sanction", "string", "", "travel_ban, dishonest_list, consumption_ban, "
+           "media_suspension, shaming (a wrong record shown on the screens) or school_ban "
+           "(joint punishment only): the names of the sanctions log."),
+    Column("cause", "string", "", "The kind of error whose records made the difference (the "
+           "sanction is wrongful on none of its days without them): false_match, linkage, "
+           "false_flag, malicious_report or fabricated (records.parquet's error); several "
+           "when more than one kind was needed, or no single kind was; collateral when it "
+           "came through someone else's listing (joint punishment)."),
+    Column("channel", "string", "", "The channel of the deciding wrong records, several when "
+           "they came through more than one, joint_punishment for collateral sanctions."),
+    Column("points", "int64", "points", "The deciding wrong records' points (filed before the "
+           "sanction's last wrongful day and counting after its first); 0 for collateral "
+           "bans."),
+    Column("first_day", "int32", "day", "The first day the sanction was wrongful."),
+    Column("days", "int32", "days", "Days it was wrongful over the run (shaming: wrong "
+           "records shown)."),
+    Column("at_end", "bool", "", "Wrongful on the last day of the run (travel_ban: what "
+           "people.parquet's wrongly_banned says)."),
+    Column("cause_person", "int64", "person", "For collateral: the listed relative (or "
+           "person) whose listing reached them; -1 otherwise."),
+    Column("cause_firm", "int64", "firm", "For collateral: the listed firm that bound its "
+           "legal representative; -1 otherwise."),
 )
 
 BREAKDOWN_COLUMNS: tuple[Column, ...] = (
@@ -505,6 +563,9 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     PEOPLE: ("one row per person: the final state", PEOPLE_COLUMNS),
     RECORDS: ("one row per record in a kept credit file", RECORD_COLUMNS),
     SANCTIONS: ("one row per sanction begun or ended, for the kept files", SANCTION_COLUMNS),
+    WRONGFUL: ("one row per wrongly sanctioned person and sanction, with the error that "
+               "caused it (the kept credit files; not written with records: none)",
+               WRONGFUL_COLUMNS),
     BREAKDOWN: ("one row per day, trait and level (metrics.breakdown)", BREAKDOWN_COLUMNS),
     society_table("firms"): ("one row per firm: the final state (with firms)", FIRM_COLUMNS),
     society_table("firm_records"): ("one row per firm record (with firms)",
