@@ -173,15 +173,17 @@ def test_inside_pilot_city_the_punishment_weighed_is_the_rulebooks():
     """pilot-city: a recorded critical post is -50 points and a media suspension.
 
     Severity (50 + sanction_points 100) / points_per_severity 100 = 1.5, and the
-    surveillance the online channel's recall, 0.5; a change to the rulebook's
-    points moves the severity weighed, with nothing restated.
+    surveillance the online channel's record probability; a change to the
+    rulebook's points or the channel moves what is weighed, with nothing restated.
     """
     scenario = scoresim.resolve("pilot-city", agents=1_000, overrides=PILOT)
-    assert scenario_policy(scenario, Rulebook(scenario, 1)) == (0.0, 1.5, 0.5)
+    recall = scenario.channels["online_monitoring"].record_probability
+    assert scenario_policy(scenario, Rulebook(scenario, 1)) == (0.0, 1.5, recall)
     milder = scoresim.resolve("pilot-city", agents=1_000, overrides={
         **PILOT, "scoring.points.criticizing_government": -10,
-        "sanctions.media_suspension": None})
-    assert scenario_policy(milder, Rulebook(milder, 1)) == (0.0, 0.1, 0.5)
+        "sanctions.media_suspension": None,
+        "channels.online_monitoring.record_probability": 0.25})
+    assert scenario_policy(milder, Rulebook(milder, 1)) == (0.0, 0.1, 0.25)
 
 
 def test_inside_pilot_city_the_choice_chills_critical_posts_and_nothing_else():
