@@ -34,9 +34,15 @@ from scoresim.cli.common import (
     warn,
 )
 from scoresim.cli.compare_commands import print_wrongful
-from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
+from scoresim.cli.sweep_commands import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    record_run,
+    registry_path,
+)
 from scoresim.model.backends import BACKENDS
 from scoresim.runs import simulate as api
+from scoresim.runs.crash import crash_point
 from scoresim.runs.results import Results, load
 from scoresim.runs.size import LARGE_RECORDS_BYTES, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
@@ -126,26 +132,39 @@ def run(
         resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
-    machine = csv or as_json  # keep stdout for the table's data; messages go to stderr
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
         warn(f"--records {resolved.records} will write about {size} of credit file "
              f"(about {size.rows:,.0f} records); --records sample or --records none keep "
              "less")
+    # what to do once the run is finished, kept in its checkpoint so that `resume` does it too
+    where = registry_path(registry)
+    asked = {"registry": os.path.abspath(where) if where is not None else None,
+             "overrides": parse_sets(set_), "report": report}
     with progress(f"{resolved.name} {resolved.agents:,} people", resolved.days, "days",
                   quiet) as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
-                              on_day=update)
+                              on_day=update, asked=asked)
+    after_run(results, asked, csv, as_json, quiet)
+
+
+def after_run(results: Results, asked: dict, csv: bool, as_json: bool, quiet: bool) -> None:
+    """What `run` asked for once the run folder is in place: the summary, the registry, the
+    report; `resume` does the same from what the checkpoint kept of `asked`."""
+    machine = csv or as_json  # keep stdout for the table's data; messages go to stderr
     print_summary(results, csv, as_json)
     say("run folder: ", (str(results.folder), "bold"), to_err=machine)  # even if quiet
-    record_run(registry, results, parse_sets(set_), to_err=machine)
-    if report:
+    record_run(asked.get("registry") or "none", results, dict(asked.get("overrides") or {}),
+               to_err=machine)
+    crash_point("registered")
+    if asked.get("report"):
         from scoresim.report import write_report
 
         say("report: ", (str(write_report(results.folder)), "bold"), quiet=quiet,
             to_err=machine)
+    api.finished(results)  # the checkpoint kept for these steps can go
 
 
 def summary_frame(results: Results) -> pd.DataFrame:

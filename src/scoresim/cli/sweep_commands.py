@@ -62,8 +62,12 @@ def record_run(registry: str | None, results: Results, overrides: dict[str, Any]
     try:
         run_id = reg.register_run(results.folder, path, overrides=overrides,
                                   summary=results.summary())
+    except reg.ViewsNotRefreshed as exc:
+        warn(str(exc))
+        run_id = reg.run_id_for(results.folder)
     except reg.RegistryError as exc:
-        warn(f"run not registered: {exc}")
+        warn(f"run not registered: {exc}; the run folder {results.folder} is complete "
+             "(scoresim.runs.registry.register_run(FOLDER) registers it later)")
         return
     say("registered as ", (run_id, "bold"), f" in {path}", to_err=to_err)  # even if quiet
 
@@ -95,10 +99,9 @@ def sweep(
     except SweepError as exc:
         say(("error:", "bold red"), f" {exc}", to_err=True)
         raise typer.Exit(1) from None
-    except reg.RegistryError as exc:
-        say(("error:", "bold red"), f" sweep finished in {out}, but not registered: {exc}",
-            to_err=True)
-        raise typer.Exit(1) from None
+    if summary.attrs.get("registry_error"):
+        warn(f"sweep finished in {out}, but not registered: {summary.attrs['registry_error']}; "
+             "its files are complete, and running the sweep again registers it")
     if csv or as_json:
         print_frame_as(summary, csv, as_json, lambda: None)
     else:

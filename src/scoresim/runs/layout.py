@@ -37,6 +37,9 @@ PARTIAL_MARK = ".partial-"  # a staging folder is named .<final name>.partial-<p
 CHECKPOINT = "checkpoint"  # inside the staging folder of a checkpointed run
 RUN_META = "run.json"  # the resolved scenario and the run's settings
 STATE = "state.npz"  # the engine's state at the last checkpoint
+# while a finished run is renamed into place, its checkpoint (run.json: what the run was
+# asked to do afterwards) waits beside it, in <staging folder name> + FINISHING_SUFFIX
+FINISHING_SUFFIX = ".finishing"
 
 # --- a sweep folder (studies/sweep.py) -------------------------------------------------------
 MEMBERS = "members"  # one run folder per member

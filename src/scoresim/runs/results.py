@@ -53,6 +53,9 @@ class Results:
     breakdown: pd.DataFrame | None = field(default=None, repr=False)
     """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    asked: dict[str, Any] | None = field(default=None, repr=False)
+    """What the command that ran it asked to be done afterwards (registry, report), if any."""
+    _finishing: Path | None = field(default=None, repr=False)  # runs/finish.py's step 6
     _wrongful: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
@@ -191,10 +194,15 @@ class Results:
         return folder
 
     def _write_into(self, tmp: Path) -> None:
+        """Every file, manifest.json last: a folder with a manifest holds the whole run."""
+        self._write_files(tmp)
+        write_json(tmp / MANIFEST, self.manifest)
+
+    def _write_files(self, tmp: Path) -> None:
+        """Every file of the run folder but manifest.json."""
         def write(table: pa.Table, name: str) -> None:  # with each column's meaning
             pq.write_table(describe(table, name), tmp / name, compression="zstd")
 
-        write_json(tmp / MANIFEST, self.manifest)
         write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
         people = self._people if isinstance(self._people, pa.Table) else \
             pa.Table.from_pandas(self._people, preserve_index=False)
@@ -258,6 +266,17 @@ def load(folder: str | Path) -> Results:
     if is_partial(folder):
         raise RunFolderError(f"{folder}: an unfinished run (its process stopped before the "
                              "run folder was complete); it can be deleted")
+    return _read(folder)
+
+
+def verify(folder: str | Path) -> dict[str, Any]:
+    """Refuse a folder that is not a whole run folder; return its manifest.
+
+    Whole: a scoresim manifest, every file it promises, and each Parquet file
+    ending with its footer (a file cut short by a crash has none). Cheap: no
+    table is read.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
         raise RunFolderError(f"{folder}: no such run folder")
     manifest_path = folder / MANIFEST
@@ -275,12 +294,20 @@ def load(folder: str | Path) -> Results:
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise RunFolderError(f"{folder}: incomplete run folder (missing {', '.join(missing)})")
+    for path in sorted(folder.glob("*.parquet")):
+        try:
+            pq.read_metadata(path)  # a whole file ends with its footer
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise RunFolderError(f"{path}: unreadable ({exc})") from None
+    return manifest
+
+
+def _read(folder: Path) -> Results:
+    manifest = verify(folder)
     records = folder / RECORDS
     try:
         timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
         people = pq.read_table(folder / PEOPLE).to_pandas()
-        if records.exists():
-            pq.read_metadata(records)  # a whole file ends with its footer
         breakdown = (pq.read_table(folder / BREAKDOWN).to_pandas()
                      if (folder / BREAKDOWN).is_file() else None)
     except (OSError, ValueError, pa.ArrowException) as exc:

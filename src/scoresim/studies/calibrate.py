@@ -43,7 +43,12 @@ import numpy as np
 import pandas as pd
 
 from scoresim._version import __version__
-from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
+from scoresim.runs.folder import (
+    RunFolderError,
+    check_replaceable,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from scoresim.runs.layout import (
     BEST_FILE,
     CALIBRATION_FILE,
@@ -55,7 +60,7 @@ from scoresim.runs.simulate import resolve, run
 from scoresim.scenario.loader import DOTTED_PATH, ScenarioError, resolved_yaml
 from scoresim.scenario.schema import Scenario
 from scoresim.studies.cluster import client as client_of
-from scoresim.studies.cluster import exclusive, progress_bar
+from scoresim.studies.cluster import exclusive, hold_numba_threads, progress_bar
 from scoresim.studies.targets import Targets, TargetsSpec, load_targets
 
 STUDY_NAME = "scoresim-calibration"
@@ -250,6 +255,7 @@ def calibrate(
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder; choose another --out")
     study_path = out / STUDY_FILE
+    check_replaceable(study_path, "calibration study")  # SQLite would write through a link
     if study_path.exists():  # a resumed study must be the same experiment
         _check_settings(_stored_settings(study_path), settings, out)
 
@@ -407,6 +413,7 @@ def _run_trials(client: Any, study: Any, base: Scenario, tg: Targets,
 
 def _evaluate(scenario: dict[str, Any], seed: int, tg: Targets) -> list[float]:
     """One seed of one trial, on a worker: every target's quantity, in its own units."""
+    hold_numba_threads()
     results = run(scenario, seed=seed, records="none")
     return tg.simulated(results.timeseries, results.summary(), results.manifest["agents"]) \
         .tolist()
@@ -494,13 +501,14 @@ def _when(first: int | None, last: int | None, aggregate: str | None, origin) ->
 
 def _write_outputs(out: Path, result: Calibration, best: Scenario, batch: int,
                    sampler_seed: int) -> None:
-    write_parquet_atomic(out / FIT_FILE, result.trials)
+    write_parquet_atomic(out / FIT_FILE, result.trials, inside=out)
     header = (f"# scoresim calibrate: best of {result.n_trials} trials (trial "
               f"{result.best_trial}, loss {result.best_loss:.6g})\n# fitted: "
               + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in result.best_params.items()) + "\n")
-    write_text_atomic(out / BEST_FILE, header + resolved_yaml(best))
+    write_text_atomic(out / BEST_FILE, header + resolved_yaml(best), inside=out)
     summary = result.summary()
     summary.update({"scoresim_version": __version__, "batch": batch,
                     "sampler_seed": sampler_seed, "settings": result.settings})
-    write_text_atomic(out / CALIBRATION_FILE, json.dumps(summary, indent=1, default=str))
+    write_text_atomic(out / CALIBRATION_FILE, json.dumps(summary, indent=1, default=str),
+                      inside=out)

@@ -67,6 +67,7 @@ from scoresim.scenario.loader import (
     apply_overrides,
     builtin_names,
     builtin_text,
+    names_a_file,
     read_text_file,
     read_yaml,
     validate,
@@ -78,6 +79,7 @@ from scoresim.studies.cluster import (
     NoWorkersError,
     WorkerWatch,
     exclusive,
+    hold_numba_threads,
     progress_bar,
 )
 from scoresim.studies.cluster import client as client_of
@@ -389,9 +391,8 @@ class _Planner:
         path = Path(name)
         if not path.is_absolute():
             path = self.base_dir / path
-        looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name or path.exists()
         try:
-            if looks_like_file:
+            if names_a_file(name, base=self.base_dir):
                 source = str(path)
                 text = read_text_file(path, "scenario file")
             elif name in builtin_names():
@@ -554,6 +555,9 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
     flusher = _Flusher(registry)
     # the client first: a scheduler that cannot be reached leaves nothing behind
     with client_of(scheduler, workers, len(todo)) as client:
+        if (out / MEMBERS).is_symlink():
+            raise RunFolderError(f"{out / MEMBERS}: is a symbolic link; a sweep writes its "
+                                 "members inside its own folder only")
         try:
             (out / MEMBERS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -561,7 +565,8 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                 from None
         with exclusive(out, SWEEP_LOCK, "sweep"):
             _remove_partials(out)
-            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str))
+            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str),
+                              inside=out)
             try:
                 results, pairs, failures = _execute(client, plan, out, progress, entries,
                                                     sweep_id, flusher, scheduler is None)
@@ -579,26 +584,46 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                     f"Finished members are kept in {out / MEMBERS}; re-run to retry the rest.")
             table = member_table(plan, out, results, pairs)
             summary = summarize(plan, table)
-            write_parquet_atomic(out / MEMBER_TABLE, table)
-            write_parquet_atomic(out / SUMMARY_FILE, summary)
+            write_parquet_atomic(out / MEMBER_TABLE, table, inside=out)
+            write_parquet_atomic(out / SUMMARY_FILE, summary, inside=out)
             ran = sum(r["status"] == "ran" for r in results.values())
             description = plan.describe()
             description["finished"] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
                                        "members_run": ran,
                                        "members_skipped": len(results) - ran}
-            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str))
-            if registry is not None:
-                reg.register_sweep(
-                    registry, folder=out, name=plan.name,
-                    spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
-                    members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
-                              "folder": out / plan.members[c.member].folder,
-                              "parameters": plan.points[c.point]} for c in plan.cells],
-                    entries=flusher.pending(entries), n_points=len(plan.points),
-                    n_arms=len(plan.arms), n_seeds=len(plan.seeds))
+            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str),
+                              inside=out)
+            registry_error = _register(registry, plan, out, flusher.pending(entries))
     summary.attrs.update({"members_run": ran, "members_skipped": len(results) - ran,
-                          "folder": str(out), "sweep_id": sweep_id if registry else None})
+                          "folder": str(out),
+                          "sweep_id": sweep_id if registry and not registry_error else None,
+                          "registry_error": registry_error})
     return summary
+
+
+def _register(registry: str | Path | None, plan: Plan, out: Path,
+              entries: list[reg.RunEntry]) -> str | None:
+    """Register a finished sweep; what went wrong (a full disk, a lock held too long), or
+    None. The sweep's files are written and stay: a registry problem is a warning, and
+    registering again later (re-running the sweep skips every member) completes it."""
+    if registry is None:
+        return None
+    try:
+        reg.register_sweep(
+            registry, folder=out, name=plan.name,
+            spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
+            members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
+                      "folder": out / plan.members[c.member].folder,
+                      "parameters": plan.points[c.point]} for c in plan.cells],
+            entries=entries, n_points=len(plan.points), n_arms=len(plan.arms),
+            n_seeds=len(plan.seeds))
+    except reg.ViewsNotRefreshed as exc:
+        log.warning("%s", exc)
+        return None
+    except reg.RegistryError as exc:
+        log.warning("sweep finished in %s, but not registered: %s", out, exc)
+        return str(exc)
+    return None
 
 
 class _Flusher:
@@ -736,6 +761,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
 
 def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
     """Run one member into its folder, unless it is already there; return its outputs."""
+    hold_numba_threads()
     path = Path(folder)
     t0 = time.perf_counter()
     if (path / MANIFEST).is_file():
