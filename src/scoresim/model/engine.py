@@ -3,6 +3,7 @@
 A day, top to bottom (PLAN below is that list, and the engine loops over it):
 
     behaviour    who really did what today
+    dissent      each person's best dissent under the authority's policy; speech thinned to it
     response     the aware hold back: deterrence, chilled speech, acts for points
     observation  what the channels saw, with errors, each record keeping its truth;
                  captures dodged; records fabricated against targets
@@ -41,6 +42,7 @@ import pyarrow as pa
 from scoresim.model.abuse import Abuse
 from scoresim.model.behaviour import Behaviour
 from scoresim.model.credit_file import CreditFile
+from scoresim.model.dissent_choice import DissentChoice
 from scoresim.model.firms import Firms
 from scoresim.model.joint_punishment import JointPunishment
 from scoresim.model.lives import run_lives
@@ -62,7 +64,7 @@ from scoresim.scenario.schema import Scenario
 # million people x behaviours, and the peak is lower before the other arrays exist.
 MODULES: tuple[type[Module], ...] = (
     Behaviour, Observation, CreditFile, Scoring, Sanctions, Metrics, SurveillanceMetrics,
-    Breakdown, Response, Redress, Abuse, Firms, JointPunishment, PeerRating,
+    Breakdown, Response, DissentChoice, Redress, Abuse, Firms, JointPunishment, PeerRating,
 )
 
 
@@ -78,6 +80,8 @@ class Step:
 # The plan of the day. Steps run in this order; those of absent modules are dropped.
 PLAN: tuple[Step, ...] = (
     Step("behaviour", "behaviour", "step", "who really did what today"),
+    Step("response", "dissent", "step", "each person's best dissent under the authority's "
+         "policy (a new round: the authority may move); critical speech thinned to it"),
     Step("response", "response", "thin", "aware people forgo some acts"),
     Step("observation", "observation", "step", "what the channels recorded, with errors"),
     Step("observation", "response", "avoid", "captures dodged, leavers unseen"),
@@ -104,7 +108,7 @@ PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "me
 # phases of modules a scenario may leave off, timed apart
 OPTIONAL_PHASES = ("response", "redress", "society")
 # the timeseries, in this order of the modules' columns
-TIMESERIES = ("metrics", "behaviour", "response", "redress", "abuse", "sanctions",
+TIMESERIES = ("metrics", "behaviour", "response", "dissent", "redress", "abuse", "sanctions",
               "joint_punishment", "firms", "peer_rating", "surveillance")
 
 

@@ -14,6 +14,7 @@ through the three phases of a run; the peak is the largest of them:
     resident, per person
         society          1 B   demographic group (uint8), and 1 B per population attribute
         standing        16 B   score, false points, list end, status (4 x int32)
+        dissent         24 B   desired dissent, boldness, expressed dissent (float64), with dissent:
         other modules   20 B   sanctions (status bits, suspension ends), filing delays,
                                responses, redress, firms, peer ratings: a few bytes each
                                where enabled (16 B for pilot-city, which enables most)
@@ -79,6 +80,7 @@ from scoresim.scenario.schema import Scenario
 SOCIETY_BYTES = 1
 STANDING_BYTES = 16
 MODULE_BYTES = 20  # the other modules' per-person arrays, all of them enabled
+DISSENT_BYTES = 24  # dissent_choice: desire, boldness, action (float64 each)
 # The calendar of clocks and the build.
 CLOCK_PAYLOAD_BYTES = 2  # the pair's propensity level travels with each clock (uint16)
 CALENDAR_SLACK = 1.01  # the calendar is allocated once, for the expected clocks (behaviour.py)
@@ -162,7 +164,8 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
     # population attributes (sex, age band...) are one uint8 each, drawn when first used
     traits = len(getattr(scenario.population, "attributes", None) or {})
-    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES)
+    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES
+                  + (DISSENT_BYTES if scenario.dissent is not None else 0))
     resident = people + clocks
 
     building = resident + chunk * n_b * (BUILD_PAIR_BYTES + e)
@@ -172,7 +175,8 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built
-    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits)
+    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
+                           + (DISSENT_BYTES if scenario.dissent is not None else 0))
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
     parts = {"building": int(building), "day": int(day), "output": int(output),
              "calendars": int(calendars)}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from scoresim.report.assumed import notes as assumption_notes
 from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
 from scoresim.report.page import Section, render_page
 from scoresim.report.run import RUN_SECTIONS, Run, scenario
@@ -73,7 +74,7 @@ def run_report_html(results: Results | str | Path, baseline: Results | str | Pat
     sc = run.scenario
     subtitle = (f"Scenario '{run.name}': {sc.get('description', '')} — {run.agents:,} synthetic "
                 f"people, {run.days:,} days, seed {run.manifest['seed']}")
-    notes = []
+    notes = assumption_notes(run.scenario, run.results.summary(), run.agents)
     if base is not None:
         notes.append(f"Compared with the baseline run '{base.name}'"
                      + (" (paired: same seed, same people)."

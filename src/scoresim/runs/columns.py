@@ -128,6 +128,30 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_aware", "People who know the system exists.", "stock", when="with responses"),
     _ts("n_left_region", "People who have left the pilot region (responses.avoidance).",
         "stock", when="with responses"),
+    _ts("mean_dissent", "Mean expressed dissent over everyone in the day's round (dissent "
+        "model: each person's best response to the authority's policy, in [0, 1]).", "stock",
+        when="with dissent", unit="dissent", type="float64"),
+    _ts("n_compliant", "People whose desired dissent is within the tolerance (they say all "
+        "they want and are never punished).", "stock", when="with dissent"),
+    _ts("n_self_censoring", "People who want more than the tolerance and say less than they "
+        "want (down to the tolerance, or partly).", "stock", when="with dissent"),
+    _ts("n_defiant", "People who want more than the tolerance and say all of it although it "
+        "is punishable.", "stock", when="with dissent"),
+    _ts("tolerance", "The authority's tolerance in the day's round: dissent at or below it "
+        "is never punished.", "stock", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("severity", "The authority's severity in the day's round (punishment of an observed "
+        "excess, in units of boldness).", "stock", when="with dissent.adapt", unit="severity",
+        type="float64"),
+    _ts("surveillance", "The authority's surveillance in the day's round: the chance of "
+        "observing even silence.", "stock", when="with dissent.adapt", unit="probability",
+        type="float64"),
+    _ts("political_cost", "The round's expressed dissent, summed over people, times the "
+        "authority's adamancy.", "flow", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("punishment_cost", "The punishment the authority handed out in the round (observed "
+        "actions above the tolerance).", "flow", when="with dissent.adapt", unit="severity",
+        type="float64"),
     _ts("n_appeals_filed", "Appeals against wrong records filed during the day.", "flow",
         when="with credit_repair or appeals", unit="appeals"),
     _ts("n_appeals_won", "Records withdrawn during the day because an appeal was won.",
@@ -216,6 +240,12 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("left_region", "bool", "", "Has left the pilot region.", "with responses"),
     Column("risk_multiplier", "float32", "", "Perceived risk of being recorded, relative to "
            "the nominal one, learnt from experience (1 = nominal).", "with responses"),
+    Column("desired_dissent", "float64", "dissent", "The dissent the person wants to express, "
+           "in [0, 1] (drawn from seed and person alone: no policy moves it).", "with dissent"),
+    Column("boldness", "float64", "", "How much the person values saying what they want "
+           "against the punishment risked (drawn from seed and person alone).", "with dissent"),
+    Column("dissent", "float64", "dissent", "The dissent the person expressed in the last "
+           "round: their best response to the authority's policy.", "with dissent"),
     Column("targeted", "bool", "", "A target of the authority's abuse.", "with abuse"),
     Column("region", "category", "", "The region the person lives in.", "with regions"),
     Column("scheme", "category", "", "The region's pilot scheme ('none': only the national "

@@ -35,6 +35,7 @@ from scoresim.runs.layout import (
     society_table,
 )
 from scoresim.runs.plot import overview_figure
+from scoresim.runs.schemes import several_scales, summary_keys, unscored
 
 
 @dataclass
@@ -149,13 +150,22 @@ class Results:
             "days": self.manifest["days"],
             "seed": self.manifest["seed"],
         }
+        scales = several_scales(self.scenario)
         if last is not None:
             for col in ts.columns:
+                if scales and (col == "mean_score" or col.startswith("n_grade_")):
+                    continue  # a mean across scales, grade positions across schemes
                 if col.startswith("n_grade_") or col in (
                     "mean_score", "n_travel_banned", "n_wrongly_banned", "n_dishonest",
                     "n_consumption_banned", "n_media_suspended",
                 ):
                     out[col] = last[col]
+        if scales:
+            out.update(summary_keys(self.scenario, self._people))
+        if self.scenario.get("scoring") is not None:
+            n = unscored(self._people)
+            if n:
+                out["n_unscored"] = n
         for col in ("n_records", "n_false_records", "n_events", "n_speech_events",
                     "n_shamed", "n_shamed_wrongly", "n_delisted"):
             if col in ts:
