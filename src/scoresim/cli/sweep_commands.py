@@ -83,16 +83,20 @@ def sweep(
     registry: RegistryOption = DEFAULT_REGISTRY,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
+    design: Annotated[Path | None, typer.Option(
+        help="An explicit design: CSV or Parquet, one row per point, columns named by dotted "
+        "path (from SALib, scipy.stats.qmc, EMA Workbench ...); in place of design_file.")]
+    = None,
     quiet: Quiet = False,
     csv: AsCsv = False,
     as_json: AsJson = False,
 ) -> None:
     """Run a sweep: scenario settings x seeds (x paired arms), each member a run folder."""
     one_format(csv, as_json)
-    plan = load_plan(file)
+    plan = load_plan(file, design=design)
     if os.environ.get(SCALE_ENV):
         agents = next(iter(plan.members.values())).scenario["agents"]
-        plan = load_plan(file, agents=scale_agents(agents, quiet))
+        plan = load_plan(file, agents=scale_agents(agents, quiet), design=design)
     try:
         summary = run_plan(plan, out, scheduler=scheduler, registry=registry_path(registry),
                            workers=workers, progress=study_progress(plan.name, "members", quiet))

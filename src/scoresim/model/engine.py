@@ -54,6 +54,7 @@ from scoresim.model.redress import Redress
 from scoresim.model.response import Response
 from scoresim.model.sanctions import Sanctions
 from scoresim.model.scoring import Scoring
+from scoresim.model.society import Society
 from scoresim.model.streams import OpenStream
 from scoresim.model.surveillance_metrics import Breakdown, SurveillanceMetrics
 from scoresim.model.world import World
@@ -117,12 +118,18 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, open_stream: OpenStream | None = None,
                  backend: str = "day", *, modules: tuple[type[Module], ...] = MODULES,
-                 plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES):
+                 plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES,
+                 society: Society | None = None):
         """`open_stream` receives the credit file and sanctions log as they are written
         (runs/ gives it a run folder's files); without one, neither is kept.
 
         `modules`, `plan` and `timeseries` default to this file's; a study may pass its
         own (a module of its own, a step for it, its columns' place) without editing it.
+
+        `society`: a Society built for this scenario's people, shared by many runs that
+        vary only what the society does not depend on (a sensitivity study's members of
+        one seed); the run's outputs are byte-identical to those of a run that builds its
+        own. None builds one.
         """
         self.scenario = scenario
         self.backend = backend
@@ -130,7 +137,7 @@ class Simulation:
         self.days = scenario.days
         self.timings = dict.fromkeys(("build",) + PHASES + OPTIONAL_PHASES, 0.0)
         t0 = time.perf_counter()
-        self.world = world = World(scenario, open_stream, backend)
+        self.world = world = World(scenario, open_stream, backend, society)
         self.society = world.society
         for cls in modules:
             if cls.enabled(scenario):

@@ -207,3 +207,34 @@ def check_memory(scenario: Scenario, *, force: bool = False,
             field="agents",
         )
     return estimate
+
+
+#: Resident memory of one Dask worker process before its member allocates anything: the
+#: interpreter, numpy, numba's compiled kernels, pyarrow, pandas and distributed.
+WORKER_PROCESS_BYTES = 400 * 2**20
+
+
+def check_sweep_memory(estimates: list[MemoryEstimate], workers: int, *,
+                       available: int | None = None, what: str = "sweep") -> int:
+    """Refuse a sweep whose members, `workers` at a time, would not fit in memory.
+
+    Run before any worker starts or any folder is made: the largest `workers`
+    member estimates at once, plus each worker process's own memory, against
+    the memory available now. Returns the bytes needed.
+    """
+    if not estimates:
+        return 0
+    workers = max(1, min(workers, len(estimates)))
+    largest = sorted((e.total for e in estimates), reverse=True)[:workers]
+    need = sum(largest) + workers * WORKER_PROCESS_BYTES
+    free = available_memory() if available is None else int(available)
+    if need > free:
+        raise ResourceError(
+            what,
+            f"{workers} member{'s' * (workers != 1)} at once need about {human_bytes(need)} "
+            f"of memory (the largest member about {human_bytes(largest[0])}, plus "
+            f"{human_bytes(WORKER_PROCESS_BYTES)} per worker process), and "
+            f"{human_bytes(free)} is available; use fewer --workers or fewer agents",
+            field="agents",
+        )
+    return need

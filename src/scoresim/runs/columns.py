@@ -29,10 +29,13 @@ import pyarrow as pa
 from scoresim.runs.layout import (
     BREAKDOWN,
     FIT_FILE,
+    INDICES_FILE,
     MEMBER_TABLE,
     PEOPLE,
     RECORDS,
+    RUNS_FILE,
     SANCTIONS,
+    SEEDS_FILE,
     SUMMARY_FILE,
     TIMESERIES,
     WRONGFUL,
@@ -349,7 +352,7 @@ FIRM_COLUMNS: tuple[Column, ...] = (
     Column("region", "int16", "", "Its region's index (that of its legal representative)."),
     Column("foreign", "bool", "", "A foreign firm."),
     Column("size", "int64", "people", "Its employees."),
-    Column("score", "int32", "points", "Its credit score at the end."),
+    Column("score", "int64", "points", "Its credit score at the end."),
     Column("grade", "category", "", "Its grade at the end (firms.grades)."),
     Column("listed", "bool", "", "On the corporate blacklist on the last day."),
     Column("listed_until", "int32", "day", "The day its listing ends (0: never listed)."),
@@ -456,6 +459,52 @@ RESIDUAL_COLUMNS: tuple[Column, ...] = (
     Column("fit", "bool", "", "In the loss (false: reported only)."),
 )
 
+SENSITIVITY_RUN_COLUMNS: tuple[Column, ...] = (
+    Column("row", "int64", "", "The design row (SALib's sample, in its order): one parameter "
+           "set."),
+    Column("seed", "int64", "", "The run's seed; every row runs under the same seeds."),
+    Column("<param>", "float64 (int64 for whole-number parameters)", "", "The value of a "
+           "varied parameter (a dotted path) in this row."),
+    Column("<output>", "float64", "(the output's)", "An output asked for (--output), named "
+           "as given: a timeseries column reduced to one number (a stock's last day, a "
+           "flow's sum, or @DAY, @last, :sum, :mean), a Results.summary() key, or a rate per "
+           "1,000 people of a trait's level (wrongful_travel_ban_per_1000@group=1) or the "
+           "gap between two levels (..._gap)."),
+    Column("seconds", "float64", "s", "How long the run took on its worker, build included."),
+)
+
+SENSITIVITY_INDEX_COLUMNS: tuple[Column, ...] = (
+    Column("output", "string", "", "The output analysed (a runs.parquet column)."),
+    Column("parameter", "string", "", "The varied parameter (a dotted path); 'a x b' for a "
+           "second-order index; '(seeds)' for seed_noise."),
+    Column("index", "string", "", "S1 (first-order Sobol or FAST index: the share of the "
+           "output's variance due to the parameter alone), ST (total: alone and in "
+           "interactions), S2 (second order: the pair's interaction), mu_star (Morris: mean "
+           "absolute elementary effect, in the output's units over the parameter's whole "
+           "range), sigma (Morris: their standard deviation: nonlinearity or interactions), "
+           "seed_noise (the share of the variance of the analysed seed means that is seed "
+           "noise)."),
+    Column("value", "float64", "(the index's)", "The estimate, from the mean over seeds of "
+           "each design row; NaN when the output does not vary."),
+    Column("low", "float64", "(the index's)", "Lower end of its interval: the bootstrap "
+           "confidence interval (95% unless asked otherwise) for S1, ST, S2 and mu_star, "
+           "a bootstrap over rows for seed_noise; NaN for sigma."),
+    Column("high", "float64", "(the index's)", "Upper end of it."),
+)
+
+SEED_INTERVAL_COLUMNS: tuple[Column, ...] = (
+    Column("measure", "string", "", "A headline: a Results.summary() number, or (with a "
+           "breakdown by group) wrongful_travel_ban_per_1000@group=<g> (last day), "
+           "wrongful_shaming_per_1000@group=<g> (over the run) and their _gap (the last "
+           "group's minus the first's)."),
+    Column("n", "int64", "seeds", "Seeds with a value."),
+    Column("mean", "float64", "(the measure's)", "Mean over the seeds."),
+    Column("std", "float64", "(the measure's)", "Standard deviation over the seeds."),
+    Column("ci_low", "float64", "(the measure's)", "Lower end of the 95% interval of the "
+           "mean (Student t over the seeds); NaN with one seed."),
+    Column("ci_high", "float64", "(the measure's)", "Upper end of it."),
+)
+
 def _reg(name: str, type: str, meaning: str, unit: str = "") -> Column:  # noqa: A002
     return Column(name, type, unit, meaning)
 
@@ -532,6 +581,11 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     MEMBER_TABLE: ("a sweep: one row per (point, arm, seed)", MEMBER_COLUMNS),
     SUMMARY_FILE: ("a sweep: one row per (point, arm, kind, output)", SUMMARY_COLUMNS),
     FIT_FILE: ("a calibration: one row per trial", FIT_COLUMNS),
+    SEEDS_FILE: ("`scoresim run --seeds K`: one row per headline", SEED_INTERVAL_COLUMNS),
+    RUNS_FILE: ("a sensitivity study: one row per run (design row x seed)",
+                SENSITIVITY_RUN_COLUMNS),
+    INDICES_FILE: ("a sensitivity study: one row per (output, parameter, index)",
+                   SENSITIVITY_INDEX_COLUMNS),
     RESIDUALS: ("a calibration: one row per target at the best trial (calibration.json, "
                 "scoresim calibrate --csv)", RESIDUAL_COLUMNS),
     REGISTRY_RUNS: ("the registry (runs/registry.duckdb, `scoresim query`): one row per "

@@ -41,6 +41,9 @@ STATE = "state.npz"  # the engine's state at the last checkpoint
 # asked to do afterwards) waits beside it, in <staging folder name> + FINISHING_SUFFIX
 FINISHING_SUFFIX = ".finishing"
 
+# --- `scoresim run --seeds K`: one run folder per seed (seed-<s>/) and beside them
+SEEDS_FILE = "seeds.parquet"  # every headline: mean and interval over the seeds
+
 # --- a sweep folder (studies/sweep.py) -------------------------------------------------------
 MEMBERS = "members"  # one run folder per member
 PLAN_FILE = "sweep.json"  # the plan: points, arms, seeds, members
@@ -54,6 +57,13 @@ FIT_FILE = "fit.parquet"  # the residual of every target at the best trial
 BEST_FILE = "best.yaml"  # the fitted scenario
 CALIBRATION_FILE = "calibration.json"  # settings and the best trial's summary
 CALIBRATION_LOCK = ".calibrate.lock"
+
+# --- a sensitivity study folder (studies/sensitivity.py) -------------------------------------
+SENSITIVITY_FILE = "sensitivity.json"  # the settings: scenario, parameters, outputs, design
+SENSITIVITY_PARTS = "parts"  # one Parquet file per finished batch of runs (what resumes)
+RUNS_FILE = "runs.parquet"  # every run: design row, seed, parameter values, outputs
+INDICES_FILE = "indices.parquet"  # output, parameter, index, value, low, high
+SENSITIVITY_LOCK = ".sensitivity.lock"
 
 # --- the run registry (runs/registry.py) -----------------------------------------------------
 DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"

@@ -17,6 +17,9 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Days = Annotated[int, Field(ge=1, le=36_500)]
 Multiplier = Annotated[float, Field(gt=0.0, le=1000.0)]
+#: Bound on grade cut-offs: far beyond any score a run reaches (initial +-1e8, +-1e6 a
+#: record), well inside the int64 the rulebook compares scores in.
+MAX_SCORE = 10**12
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
 
 
@@ -210,7 +213,7 @@ class Grade(Model):
     """A grade of a scoring scheme: its name and the lowest score that reaches it."""
 
     name: Name = Field(description="The grade's name (n_grade_<name> in the timeseries).")
-    min_score: int | None = Field(
+    min_score: Annotated[int, Field(ge=-MAX_SCORE, le=MAX_SCORE)] | None = Field(
         None, description="Lowest score of the grade; null for the bottom grade."
     )
 

@@ -57,10 +57,15 @@ from scoresim.runs.layout import (
     STUDY_FILE,
 )
 from scoresim.runs.simulate import resolve, run
-from scoresim.scenario.loader import DOTTED_PATH, ScenarioError, resolved_yaml
+from scoresim.scenario.loader import ScenarioError, resolved_yaml
 from scoresim.scenario.schema import Scenario
 from scoresim.studies.cluster import client as client_of
 from scoresim.studies.cluster import exclusive, hold_numba_threads, progress_bar
+from scoresim.studies.parameters import (  # noqa: F401 - parse_parameter: re-exported
+    Parameter,
+    parse_parameter,
+    parse_parameters,
+)
 from scoresim.studies.targets import Targets, TargetsSpec, load_targets
 
 STUDY_NAME = "scoresim-calibration"
@@ -72,90 +77,6 @@ log = logging.getLogger(__name__)
 
 class CalibrationError(RuntimeError):
     """Trials failed for a reason that is not the user's input (a worker crashed, say)."""
-
-
-# --- free parameters ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A free parameter: a dotted scenario path and the range the sampler explores."""
-
-    path: str
-    low: float
-    high: float
-    integer: bool = False
-    log: bool = False
-
-    def suggest(self, trial: Any) -> int | float:
-        if self.integer:
-            return trial.suggest_int(self.path, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(self.path, self.low, self.high, log=self.log)
-
-    def __str__(self) -> str:
-        bound = (lambda x: str(int(x))) if self.integer else (lambda x: f"{x:g}")
-        return f"{self.path}={bound(self.low)}:{bound(self.high)}{':log' if self.log else ''}"
-
-
-def parse_parameter(text: str, scenario: Scenario | None = None) -> Parameter:
-    """`dotted.path=LOW:HIGH`, or `...:log` to sample uniformly in log space.
-
-    Whole numbers are drawn where the scenario holds a whole number at that path
-    (duration_days), real numbers elsewhere, so a rate's range may be written 0:1.
-    """
-    where = "--param"
-    if "=" not in text:
-        raise ScenarioError(where, f"expected dotted.path=LOW:HIGH, got '{text}'")
-    path, _, spec = text.partition("=")
-    path = path.strip()
-    if not DOTTED_PATH.fullmatch(path):
-        raise ScenarioError(where, f"'{path}' is not a dotted path like "
-                            "behaviours.court_judgment_default.rate")
-    if path in ("seed", "agents", "days", "records"):
-        raise ScenarioError(where, f"{path}: set by --seeds, --agents or --days, not fitted")
-    parts = [p.strip() for p in spec.split(":")]
-    use_log = len(parts) == 3 and parts[2].lower() == "log"
-    if len(parts) not in (2, 3) or (len(parts) == 3 and not use_log):
-        raise ScenarioError(where, f"{path}: expected LOW:HIGH or LOW:HIGH:log, got '{spec}'")
-    try:
-        low, high = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise ScenarioError(where, f"{path}: bounds must be numbers, got '{spec}'") from None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ScenarioError(where, f"{path}: bounds must be finite, got '{spec}'")
-    if low >= high:
-        raise ScenarioError(where, f"{path}: LOW ({low:g}) must be below HIGH ({high:g})")
-    if use_log and low <= 0:
-        raise ScenarioError(where, f"{path}: a log range needs LOW > 0")
-    current = _value_at(scenario.model_dump(mode="json"), path) if scenario else None
-    if isinstance(current, bool):
-        raise ScenarioError(where, f"{path}: a yes/no setting cannot be fitted")
-    if isinstance(current, int):
-        integer = True
-    elif isinstance(current, float):
-        integer = False
-    else:  # not in the scenario yet: whole numbers when both bounds are written as such
-        integer = all(_is_whole(p) for p in parts[:2])
-    if integer:
-        if not (low.is_integer() and high.is_integer()):
-            raise ScenarioError(where, f"{path} holds whole numbers: give whole bounds, got "
-                                f"'{spec}'")
-    return Parameter(path, low, high, integer, use_log)
-
-
-def _is_whole(text: str) -> bool:
-    return text.lstrip("+-").isdigit()
-
-
-def _value_at(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 # --- the result -----------------------------------------------------------------------------
@@ -234,15 +155,8 @@ def calibrate(
                             "has its own workers")
     tg = targets if isinstance(targets, Targets) else load_targets(targets)
     base = resolve(scenario, agents=agents, days=days, records="none", overrides=set)
-    parameters = _parameters(params, base)
-    for p in parameters:  # both ends of every range must make a valid scenario
-        for bound in (p.low, p.high):
-            value = int(bound) if p.integer else bound
-            try:
-                resolve(base, overrides={p.path: value})
-            except ScenarioError as exc:
-                raise ScenarioError("--param", f"{p}: at {value:g}: {exc.detail}",
-                                    field=exc.field) from None
+    # a free parameter may be one the scenario does not hold yet; both ends are checked
+    parameters = parse_parameters(params, base, must_exist=False)
     _check_targets(tg, base)
     seed_list = [base.seed + i for i in range(seeds)]
     settings = {
@@ -287,19 +201,6 @@ def calibrate(
                                  best_scenario, settings)
             _write_outputs(out, result, best_scenario, size, sampler_seed)
     return result
-
-
-def _parameters(params: Sequence[str | Parameter], base: Scenario) -> list[Parameter]:
-    parameters = [p if isinstance(p, Parameter) else parse_parameter(str(p), base)
-                  for p in params]
-    if not parameters:
-        raise ScenarioError("--param", "give at least one free parameter, e.g. "
-                            "--param behaviours.court_judgment_default.rate=1e-6:1e-5")
-    paths = [p.path for p in parameters]
-    for p in paths:
-        if paths.count(p) > 1:
-            raise ScenarioError("--param", f"{p}: given twice")
-    return parameters
 
 
 def _check_targets(tg: Targets, base: Scenario) -> None:

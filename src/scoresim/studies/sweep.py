@@ -46,6 +46,8 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
 from scoresim._version import __version__
+from scoresim.model.backends import choose_backend
+from scoresim.model.guards import check_sweep_memory, estimate_memory
 from scoresim.runs import registry as reg
 from scoresim.runs import simulate
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
@@ -61,6 +63,7 @@ from scoresim.runs.layout import (
     TIMESERIES,
 )
 from scoresim.runs.results import Results
+from scoresim.runs.size import check_disk
 from scoresim.scenario.loader import (
     DOTTED_PATH,
     ScenarioError,
@@ -81,8 +84,10 @@ from scoresim.studies.cluster import (
     exclusive,
     hold_numba_threads,
     progress_bar,
+    usable_cores,
 )
 from scoresim.studies.cluster import client as client_of
+from scoresim.studies.design_file import read_design
 from scoresim.studies.stats import t975
 
 #: Timeseries columns that count what happened on the day (summed over the run);
@@ -177,6 +182,9 @@ class SweepSpec(Model):
     grid: dict[str, Annotated[list[Any], Field(min_length=1, max_length=10_000)]] = Field(
         default_factory=dict)
     design: Design | None = None
+    design_file: str | None = Field(
+        None, min_length=1, description="An explicit design: a CSV or Parquet file (relative "
+        "to the sweep file), one row per point, columns named by dotted path; run as is.")
     arms: dict[Name, Arm] | None = Field(None, min_length=2, max_length=64)
     baseline: Name | None = Field(None, description="The arm others are compared with; "
                                   "default: the first arm.")
@@ -221,6 +229,8 @@ class SweepSpec(Model):
             both = set(self.grid) & set(self.design.ranges)
             if both:
                 raise ValueError(f"design.ranges.{sorted(both)[0]}: also in the grid")
+            if self.design_file is not None:
+                raise ValueError("design_file: give a design or a design_file, not both")
         return self
 
 
@@ -283,13 +293,14 @@ class Plan:
 
 
 def load_plan(spec_or_path: str | Path | dict | SweepSpec, *,
-              agents: int | None = None) -> Plan:
+              agents: int | None = None, design: str | Path | None = None) -> Plan:
     """Read and check a sweep file (or dict), resolving every member's scenario.
 
     Everything that can be wrong with the file is found here, before anything is
     written or any worker starts: errors name the file, the field and the line.
     `agents` replaces the file's number of people (the command line's
-    SCORESIM_SCALE uses it to try a sweep small).
+    SCORESIM_SCALE uses it to try a sweep small). `design`: an explicit design file
+    (`--design`), in place of the file's design_file (relative to the working folder).
     """
     lines: dict[tuple, int] = {}
     if isinstance(spec_or_path, SweepSpec):
@@ -304,6 +315,11 @@ def load_plan(spec_or_path: str | Path | dict | SweepSpec, *,
         spec = validate_model(SweepSpec, data, source, lines, what="sweep")
     if agents is not None:
         spec = spec.model_copy(update={"agents": agents})
+    if design is not None:
+        if spec.design is not None:
+            raise ScenarioError("--design", f"{source} has a design: already; give one of them",
+                                line=lines.get(("design",)))
+        spec = spec.model_copy(update={"design_file": str(Path(design).resolve())})
     default_name = Path(source).stem if source not in ("<dict>", "<sweep>") else "sweep"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,63}", default_name):
         default_name = "sweep"
@@ -335,7 +351,13 @@ class _Planner:
 
         grid_keys = list(spec.grid)
         grid_indices = list(itertools.product(*(range(len(spec.grid[k])) for k in grid_keys)))
-        samples = design_samples(spec.design) if spec.design else [{}]
+        design_keys: list[str] = list(spec.design.ranges) if spec.design else []
+        if spec.design is not None:
+            samples = design_samples(spec.design)
+        elif spec.design_file is not None:
+            design_keys, samples = self._design_file(grid_keys)
+        else:
+            samples = [{}]
         n_points = len(grid_indices) * len(samples)
         n_cells = n_points * len(arms) * len(spec.seeds)
         if n_cells > MAX_MEMBERS:
@@ -349,12 +371,16 @@ class _Planner:
         points: list[dict[str, Any]] = []
         point_where: list[dict[str, tuple]] = []
         for idx in grid_indices:
-            for sample in samples:
+            for n_sample, sample in enumerate(samples, start=1):
                 params = {k: spec.grid[k][i] for k, i in zip(grid_keys, idx, strict=True)}
                 params.update(sample)
                 points.append(params)
                 where = {k: ("grid", k, i) for k, i in zip(grid_keys, idx, strict=True)}
-                where.update({k: ("design", "ranges", k) for k in sample})
+                if spec.design_file is not None:
+                    where.update({k: ("design_file", k, n_sample)
+                                  for k in sample})
+                else:
+                    where.update({k: ("design", "ranges", k) for k in sample})
                 point_where.append(where)
 
         members: dict[str, Member] = {}
@@ -380,9 +406,22 @@ class _Planner:
                     cells.append(Cell(p, arm_name, seed, mid))
         if baseline is not None:
             self._check_pairs(cells, members, baseline)
-        varied = grid_keys + (list(spec.design.ranges) if spec.design else [])
+        varied = grid_keys + design_keys
         return Plan(spec, self.source, name, varied, points, arm_names, baseline,
                     list(spec.seeds), members, cells)
+
+    def _design_file(self, grid_keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+        """The explicit design's columns and rows (a file relative to the sweep file)."""
+        path = Path(self.spec.design_file)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        columns, rows = read_design(path)
+        self.design_path = str(path)
+        for c in columns:
+            if c in grid_keys:
+                raise ScenarioError(str(path), f"'{c}' is also in the sweep's grid",
+                                    field=f"column '{c}'")
+        return columns, rows
 
     def _scenario(self, name: str, where: str) -> None:
         """Read a scenario's raw data once (a built-in name, or a file relative to the sweep)."""
@@ -443,6 +482,13 @@ class _Planner:
         if blamed is None:
             blamed = ("arms", arm_name) if self.spec.arms else (
                 ("grid",) if self.spec.grid else ("scenario",))
+        if blamed[0] == "design_file":
+            _, column, row = blamed
+            detail = exc.detail
+            if exc.field and exc.field != column and not detail.startswith(exc.field):
+                detail = f"scenario field '{exc.field}': {detail}"
+            return ScenarioError(self.design_path, f"column '{column}', row {row}: {detail}",
+                                 field=f"column '{column}'")
         context = []
         if params:
             context.append("at " + ", ".join(f"{k}={_text(v)}" for k, v in params.items()))
@@ -550,6 +596,7 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
         raise ScenarioError("--workers", "sizes the local cluster only; the scheduler given "
                             "has its own workers")
     todo = [m for m in plan.members.values() if not (out / m.folder / MANIFEST).is_file()]
+    check_resources(todo, out, scheduler, workers)
     sweep_id = reg.sweep_id_for(out)
     entries: list[reg.RunEntry] = []
     flusher = _Flusher(registry)
@@ -624,6 +671,25 @@ def _register(registry: str | Path | None, plan: Plan, out: Path,
         log.warning("sweep finished in %s, but not registered: %s", out, exc)
         return str(exc)
     return None
+
+
+def check_resources(todo: list[Member], out: Path, scheduler: Any, workers: int | None) -> None:
+    """Refuse a sweep that cannot fit before any worker starts or any folder is made.
+
+    Memory: on the local cluster (its size is known), the largest members that run at
+    once, plus each worker process (guards.check_sweep_memory). Disk: every member
+    still to run, against the free space where the sweep folder goes. Both are
+    ResourceErrors (exit code 2); a scheduler elsewhere has its own memory, so only
+    the disk is checked there.
+    """
+    if not todo:
+        return
+    scenarios = [simulate.resolve(m.scenario) for m in todo]
+    if scheduler is None:
+        n_workers = workers or max(1, min(usable_cores(), len(todo)))
+        estimates = [estimate_memory(s, choose_backend(s, "auto", None)) for s in scenarios]
+        check_sweep_memory(estimates, n_workers, what=f"sweep into {out}")
+    check_disk(scenarios, out)
 
 
 class _Flusher:
