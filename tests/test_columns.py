@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import scoresim
+from scoresim.model.attribution import CAUSES, SANCTIONS
 from scoresim.runs import columns
 from scoresim.runs import registry as registry_module
 from scoresim.runs.layout import (
@@ -113,7 +114,8 @@ def test_sweep_and_calibration_columns_are_defined(tmp_path) -> None:
           for c in pq.read_schema(d / TIMESERIES).names}
     names = {"param": ["scoring.points.jaywalking"],
              "output": [c for c in ts if c not in FLOW_COLUMNS],
-             "flow": [c[2:] for c in FLOW_COLUMNS], "flag": list(PERSON_FLAGS)}
+             "flow": [c[2:] for c in FLOW_COLUMNS], "flag": list(PERSON_FLAGS),
+             "sanction": list(SANCTIONS), "cause": list(CAUSES), "group": ["0", "1"]}
     assert not columns.undefined(MEMBER_TABLE, members, names)
     assert not columns.undefined(SUMMARY_FILE, list(summary.columns), names)
     outcomes = {"outcome": [k for k, _ in registry_module.KEY_OUTCOMES]}

@@ -25,6 +25,7 @@ import scoresim
 from scoresim.runs import columns
 from scoresim.runs.layout import WRONGFUL
 from scoresim.studies import explain as ex
+from scoresim.studies.stats import t975
 
 AGENTS, DAYS, SEED = 3_000, 365, 4_242
 REGISTERS = ("community_register", "community_inspector", "utility", "bank", "traffic_police",
@@ -167,3 +168,133 @@ def test_collateral_sanctions_are_rows_with_their_cause(tmp_path):
     assert s["collateral_people"] == w.loc[w["cause"] == "collateral", "person"].nunique() > 0
     assert s["n_collateral_sanctioned"] == res.timeseries["n_collateral_sanctioned"].iloc[-1]
     assert np.isin(w["person"], res.people["id"]).all()
+
+
+# -- explain: what a wrong record is ------------------------------------------------------
+
+def test_explain_says_what_each_kind_of_wrong_record_is():
+    def entry(error, actor):
+        return {"kind": "record", "behaviour": "criticizing_government",
+                "channel": "online_monitoring", "correct": False, "true_actor": actor,
+                "error": error, "points": -50}
+    flag = ex.describe(entry("false_flag", -1))
+    assert "false flag" in flag and "nobody did it" in flag and "-1" not in flag
+    assert "nobody did it" in ex.describe(entry("malicious_report", -1))
+    assert "fabricated" in ex.describe(entry("fabricated", -1))
+    assert "person 17 did it" in ex.describe(entry("false_match", 17))
+    assert "face recognition" in ex.describe(entry("false_match", 17))
+    assert "similar identity" in ex.describe(entry("linkage", 17))
+    for error in ("false_flag", "malicious_report", "fabricated", "unknown", "none"):
+        assert "person -1" not in ex.describe(entry(error, -1))
+    assert "(online_monitoring, true)" in ex.describe(
+        {**entry("none", 5), "correct": True})
+
+
+def test_a_false_flag_story_says_nobody_did_it(false_flags):
+    w = false_flags.wrongful()
+    victim = int(w.loc[w["sanction"] == "travel_ban", "person"].iloc[0])
+    text = ex.render(ex.story(false_flags, victim))
+    assert "a false flag" in text and "nobody did it" in text
+    assert "person -1" not in text
+
+
+# -- tables by cause and group ---------------------------------------------------------------
+
+def test_wrongful_by_cause_counts_people_per_1000_of_each_group(false_matches, mixed):
+    from scoresim.studies.attribution import wrongful_by_cause
+
+    t = wrongful_by_cause(false_matches)
+    assert list(t.columns[:7]) == ["sanction", "cause", "group", "people", "per_1000", "low",
+                                   "high"]
+    w = false_matches.wrongful()
+    sizes = false_matches.people["group"].value_counts()
+    bans = t[(t["sanction"] == "travel_ban") & (t["cause"] == "false_match")]
+    for r in bans.itertuples():
+        n = w[(w["sanction"] == "travel_ban") & (w["group"] == r.group)]["person"].nunique()
+        assert r.people == n
+        assert r.per_1000 == pytest.approx(n / sizes.loc[r.group] * 1000)
+    # no false flags in this scenario: their rows are there, and 0
+    assert t.loc[t["cause"] == "false_flag", "people"].eq(0).all() if (
+        t["cause"] == "false_flag").any() else True
+    assert t["low"].isna().all()  # one run: no interval
+    # two seeds: a mean and an interval
+    two = wrongful_by_cause([false_matches, mixed])
+    assert (two["seeds"] == 2).all()
+    row = two[(two["sanction"] == "travel_ban") & (two["cause"] == "false_match")
+              & (two["group"] == 1)].iloc[0]
+    assert row["low"] <= row["per_1000"] <= row["high"]
+
+
+# -- compare ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def halved(tmp_path_factory) -> scoresim.Results:
+    """The false-match run again with group 1's false-match rate halved: the same people."""
+    return _run(tmp_path_factory, "halved", {**ONLY_FALSE_MATCHES,
+                                             "face_recognition.nist-2019-us.fmr": [0.02, 0.045]})
+
+
+def test_compare_pairs_person_by_person(false_matches, halved):
+    c = scoresim.compare(false_matches, halved)
+    assert c["paired"].all() and (c["seeds"] == 1).all()
+    assert {"events", "compliance", "speech", "sanctions", "wrongful"} <= set(c["section"])
+    m = "wrongful_travel_ban_by_false_match_group_1"
+    wa, wb = false_matches.wrongful(), halved.wrongful()
+
+    def who(w):
+        sel = (w["sanction"] == "travel_ban") & (w["cause"] == "false_match") & (w["group"] == 1)
+        return set(w.loc[sel, "person"])
+
+    a, b = who(wa), who(wb)
+    assert c.loc[m, "a"] == len(a) and c.loc[m, "b"] == len(b)
+    assert c.loc[m, "difference"] == len(a) - len(b)
+    # the interval from the per-person differences, recomputed
+    group1 = false_matches.people["group"].to_numpy() == 1
+    d = np.zeros(AGENTS)
+    d[list(a)] += 1
+    d[list(b)] -= 1
+    d = d[group1]
+    half = t975(d.shape[0] - 1) * d.std(ddof=1) * np.sqrt(d.shape[0])
+    assert c.loc[m, "low"] == pytest.approx(d.sum() - half, rel=1e-3, abs=1e-3)
+    assert c.loc[m, "high"] == pytest.approx(d.sum() + half, rel=1e-3, abs=1e-3)
+    # the old view is still there
+    assert c.loc["total_offences", "events_a"] > 0
+    assert c.loc["jaywalking", "kind"] == "offence"
+
+
+def test_compare_on_china_knows_offences_from_its_schemes(tmp_path):
+    a = scoresim.run("china", agents=4_000, days=60, seed=5, records="none")
+    b = scoresim.run("no-system", agents=4_000, days=60, seed=5, records="none")
+    c = scoresim.compare(a, b)
+    assert c.loc["jaywalking", "kind"] == "offence"
+    assert c.loc["volunteering", "kind"] == "rewarded"
+    assert np.isfinite(c.loc["total_offences", "ratio"])
+    assert c.loc["total_offences", "events_a"] > 0
+
+
+def test_compare_command_fits_80_columns_and_prints_csv_and_json(false_matches, halved,
+                                                                 monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from scoresim.cli import app, common
+
+    monkeypatch.setattr(common.console, "width", 80)
+    runner = CliRunner()
+    result = runner.invoke(app, ["compare", str(false_matches.folder), str(halved.folder)])
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "wrongful" in result.output and "paired" in result.output
+    csv = runner.invoke(app, ["compare", str(false_matches.folder), str(halved.folder),
+                              "--csv"])
+    assert csv.exit_code == 0 and csv.output.splitlines()[0].startswith("measure,section")
+    rows = json.loads(runner.invoke(app, ["compare", str(false_matches.folder),
+                                          str(halved.folder), "--json"]).output)
+    assert any(r["measure"] == "total_offences" for r in rows)
+    summary = runner.invoke(app, ["summary", str(false_matches.folder)])
+    assert summary.exit_code == 0 and "false match" in summary.output
+    assert max(len(line) for line in summary.output.splitlines()) <= 80
+    table = json.loads(runner.invoke(app, ["summary", str(false_matches.folder), "--wrongful",
+                                           "--json"]).output)
+    assert {r["cause"] for r in table if r["people"]} == {"false_match"}

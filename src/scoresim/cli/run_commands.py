@@ -33,6 +33,7 @@ from scoresim.cli.common import (
     user_errors,
     warn,
 )
+from scoresim.cli.compare_commands import print_wrongful
 from scoresim.cli.sweep_commands import (
     DEFAULT_REGISTRY,
     RegistryOption,
@@ -44,9 +45,10 @@ from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.folder import write_parquet_atomic
 from scoresim.runs.layout import SEEDS_FILE
-from scoresim.runs.results import Results
+from scoresim.runs.results import Results, load
 from scoresim.runs.size import LARGE_RECORDS_BYTES, check_disk, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
+from scoresim.studies.attribution import wrongful_by_cause
 from scoresim.studies.seeds import seed_intervals
 
 DEFAULT_SCENARIO = "pilot-city"
@@ -264,6 +266,37 @@ def print_summary(results: Results, csv: bool = False, as_json: bool = False) ->
                               indent=1, default=str))
         return
     print_frame_as(summary_frame(results), csv, as_json, table)
+    if not (csv or as_json):
+        print_wrongful(results)
+
+
+def _run_folder(path: Path) -> Path:
+    if not path.is_dir():
+        fail(f"{path}: no such run folder")
+    return path
+
+
+@app.command()
+@user_errors
+def summary(
+    folder: Annotated[Path, typer.Argument(help="A run folder.")],
+    wrongful: Annotated[bool, typer.Option(
+        "--wrongful", help="With --csv or --json: the wrongful sanctions by sanction, cause "
+        "and group instead of the summary.")] = False,
+    csv: AsCsv = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """A run's summary, and its wrongful sanctions by cause and group."""
+    one_format(csv, as_json)
+    results = load(_run_folder(folder))
+    if wrongful and (csv or as_json):
+        frame = wrongful_by_cause(results)
+        if frame is None:
+            fail(f"{folder}: records: none, so no wrongful sanction can be traced to a cause")
+        print_frame_as(frame, csv, as_json, lambda: None)
+        return
+    print_summary(results, csv, as_json)
 
 
 @app.command()

@@ -135,6 +135,10 @@ def summary_tables(summary: pd.DataFrame, plan: Plan) -> list[Table]:
         if part.empty:
             continue
         shown = [o for o in wanted if o in set(part["output"])]
+        # wrongful sanctions by cause (studies/attribution.py), those that happened
+        nonzero = part.loc[part["mean"].fillna(0) != 0, "output"]
+        shown += list(dict.fromkeys(o for o in nonzero if o.startswith("wrongful_")
+                                    and "_group_" not in o))
         table = Table(title=cell(title), title_justify="left", caption_justify="left")
         if plan.varied:
             table.add_column("point", justify="right", no_wrap=True)

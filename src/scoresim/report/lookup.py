@@ -19,7 +19,7 @@ import numpy as np
 
 from scoresim.report.page import esc
 from scoresim.runs.results import Results
-from scoresim.studies.explain import SANCTION_LABELS, records_kept, stories
+from scoresim.studies.explain import SANCTION_LABELS, records_kept, stories, truth_of
 
 DEFAULT_BUDGET = 3_000_000  # bytes of story JSON; plotly.js itself is about 4.8 MB
 SAMPLE = 200  # people without wrong records, half of them under a sanction at the end
@@ -51,7 +51,7 @@ def encode(story: list[dict[str, Any]], t: StoryTable) -> list[Any]:
         if e["kind"] == "record":
             rows.append([e["day"], 0, t(e["behaviour"]), t(e["channel"]), e["points"],
                          int(e["correct"]), e["true_actor"], e["score"], t(e["grade"]),
-                         int(bool(e.get("withdrawn")))])
+                         int(bool(e.get("withdrawn"))), t(truth_of(e))])
         else:
             w = e.get("wrongful")
             rows.append([e["day"], 1, t(e["sanction"]), t(e["event"]),
@@ -193,7 +193,7 @@ LOOKUP_SCRIPT = r"""
   }
   function describe(r) {
     if (r[1] === 0) {
-      var truth = r[5] ? 'true' : 'WRONG: person ' + r[6] + ' did it';
+      var truth = s(r[10]);  // explain.truth_of: what a wrong record is, by its error
       return s(r[2]) + ' (' + s(r[3]) + ', ' + truth + ')' + (r[9] ? ' no longer counts' : '');
     }
     var sanction = s(r[2]), ev = s(r[3]), why = s(r[5]), text;

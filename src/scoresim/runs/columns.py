@@ -400,6 +400,12 @@ MEMBER_COLUMNS: tuple[Column, ...] = _SWEEP_KEYS + (
     Column("total_<flow>", "float64", "(the column's)", "The sum over the run of n_<flow>, "
            "for the flows n_records, n_false_records, n_events, n_speech_events, n_shamed, "
            "n_shamed_wrongly and n_delisted."),
+    Column("wrongful_<sanction>_by_<cause>", "float64", "people", "People wrongly under the "
+           "sanction over the run whose cause (wrongful.parquet) is that error kind, several or "
+           "collateral; every sanction and cause the scenario has, zeros included.",
+           "records kept (all or sample)"),
+    Column("wrongful_<sanction>_by_<cause>_group_<group>", "float64", "people", "The same, "
+           "of one demographic group.", "records kept (all or sample)"),
     Column("only_in_arm_<flag>", "int64", "people", "People with the people.parquet flag "
            "(travel_banned, listed, consumption_banned, media_suspended, wrongly_banned) in "
            "the arm and not in the paired baseline, person by person.", "paired arms"),

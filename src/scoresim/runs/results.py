@@ -70,7 +70,7 @@ class Results:
     def people(self, value: pd.DataFrame) -> None:
         self._people = value
 
-    def _people_subset(self, columns: tuple[str, ...]) -> pd.DataFrame:
+    def people_columns(self, columns: tuple[str, ...]) -> pd.DataFrame:
         """Some columns of people, without converting the whole table (it can be huge)."""
         if isinstance(self._people, pa.Table):
             have = [c for c in columns if c in self._people.column_names]
@@ -124,7 +124,7 @@ class Results:
                 self._wrongful = wrongful_table.read(path)
             else:
                 frame = wrongful_table.compute(self.manifest, self.records_path,
-                                               self._people_subset(("id", "group", "scheme")),
+                                               self.people_columns(("id", "group", "scheme")),
                                                self.collateral)
                 if frame is None:
                     return None
@@ -135,8 +135,13 @@ class Results:
         """Precision and recall of each channel over the run (with metrics.channels)."""
         return channel_quality(self.timeseries)
 
-    def summary(self) -> dict[str, Any]:
-        """The key numbers of the last day, for tables and registries."""
+    def summary(self, wrongful: bool = True) -> dict[str, Any]:
+        """The key numbers of the last day, for tables and registries.
+
+        With `wrongful` (and a credit file kept), also the people wrongly sanctioned over
+        the run per sanction (`wrongful_<sanction>`), in all (`wrongful_people`) and through
+        joint punishment alone (`collateral_people`), from wrongful.parquet.
+        """
         ts = self.timeseries
         last = {c: ts[c].iloc[-1].item() for c in ts.columns} if len(ts) else None
         out: dict[str, Any] = {
@@ -167,7 +172,8 @@ class Results:
                 out[f"total_{col[2:]}"] = int(ts[col].sum())
         if last is not None and "n_collateral_sanctioned" in ts:
             out["n_collateral_sanctioned"] = last["n_collateral_sanctioned"]
-        out.update(self._wrongful_summary())
+        if wrongful:
+            out.update(self._wrongful_summary())
         out["wall_seconds"] = self.manifest.get("wall_seconds")
         return out
 
@@ -243,7 +249,7 @@ class Results:
                  if t is not None]
         if extra:
             lines.append(f"  tables: {', '.join(extra)}")
-        s = self.summary()
+        s = self.summary(wrongful=False)  # a repr does not replay credit files
         keys = [k for k in ("mean_score", "n_travel_banned", "n_wrongly_banned",
                             "total_records", "total_false_records") if k in s]
         lines.append("  last day: " + ", ".join(

@@ -127,6 +127,7 @@ class Record:
     correct: bool
     expires: int = NEVER  # the first day it no longer counts (expiry, repair, appeal)
     expires_by: str = "never"  # why it stops counting then (records.parquet's expires_by)
+    error: str = "none"  # the kind of error behind a wrong record (records.parquet's error)
 
 
 def _changes(records: list[Record], days: int) -> dict[int, list[tuple[Record, int]]]:
@@ -287,7 +288,7 @@ def _read_records(results: Results, people: Iterable[int]) -> dict[int, list[Rec
     if not people or results.records_path is None:
         return out
     names = pq.ParquetFile(results.records_path).schema_arrow.names
-    extra = [c for c in ("filed_day", "expires_day", "expires_by") if c in names]
+    extra = [c for c in ("filed_day", "expires_day", "expires_by", "error") if c in names]
     table = pq.read_table(
         results.records_path,
         columns=["day", "subject", "behaviour", "channel", "points", "true_actor", "correct",
@@ -299,14 +300,17 @@ def _read_records(results: Results, people: Iterable[int]) -> dict[int, list[Rec
     df["filed"] = df["filed_day"] if "filed_day" in df else df["day"]
     df["expires"] = df["expires_day"] if "expires_day" in df else NEVER
     df["why"] = df["expires_by"].astype(str) if "expires_by" in df else "never"
+    df["kind"] = df["error"].astype(str) if "error" in df else np.where(
+        df["correct"], "none", "unknown")
     df["_order"] = np.arange(len(df))
     df = df.sort_values(["subject", "filed", "_order"], kind="stable")
     cols = [df[c].tolist() for c in ("filed", "subject", "behaviour", "channel", "points",
-                                     "true_actor", "correct", "expires", "why")]
-    for day, subject, behaviour, channel, points, actor, correct, expires, why in zip(
+                                     "true_actor", "correct", "expires", "why", "kind")]
+    for day, subject, behaviour, channel, points, actor, correct, expires, why, kind in zip(
             *cols, strict=True):
         out[int(subject)].append(Record(int(day), str(behaviour), str(channel), int(points),
-                                        int(actor), bool(correct), int(expires), str(why)))
+                                        int(actor), bool(correct), int(expires), str(why),
+                                        str(kind)))
     return out
 
 
@@ -356,6 +360,7 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
             story.append({
                 "day": day, "kind": "record", "behaviour": r.behaviour, "channel": r.channel,
                 "points": sign * r.points, "correct": r.correct, "true_actor": r.true_actor,
+                "error": r.error,
                 "score": score if scored else None, "grade": grade(score),
                 "true_score": true_score if scored else None, "withdrawn": sign < 0,
             })
@@ -506,11 +511,34 @@ def _no_records_message(results: Results) -> str:
 
 # -- text -------------------------------------------------------------------------------
 
+# what a wrong record is, by the kind of error behind it (records.parquet's error); {actor}
+# is the person who really did it, where someone did
+WRONG_RECORD = {
+    "false_match": "WRONG: person {actor} did it; face recognition matched this person",
+    "linkage": "WRONG: person {actor} did it; filed under a similar identity",
+    "false_flag": "WRONG: a false flag, a harmless post the filter took for this; "
+                  "nobody did it",
+    "malicious_report": "WRONG: an informant made it up; nobody did it",
+    "fabricated": "WRONG: fabricated by the authority; nobody did it",
+}
+
+
+def truth_of(entry: dict[str, Any]) -> str:
+    """'true', or what a wrong record is: whose act it was, or that nobody did it."""
+    if entry["correct"]:
+        return "true"
+    actor = int(entry.get("true_actor", -1))
+    text = WRONG_RECORD.get(str(entry.get("error", "")))
+    if text is not None and ("{actor}" not in text or actor >= 0):
+        return text.format(actor=actor)
+    return "WRONG: nobody did it" if actor < 0 else f"WRONG: person {actor} did it"
+
+
 def describe(entry: dict[str, Any]) -> str:
     """What one story entry says, in words (the report's person lookup says the same)."""
     kind = entry["kind"]
     if kind == "record":
-        truth = "true" if entry["correct"] else f"WRONG: person {entry['true_actor']} did it"
+        truth = truth_of(entry)
         if entry.get("withdrawn"):
             return f"{entry['behaviour']} ({entry['channel']}, {truth}) no longer counts"
         return f"{entry['behaviour']} ({entry['channel']}, {truth})"

@@ -57,6 +57,7 @@ from scoresim.runs.layout import (
     MEMBERS,
     PEOPLE,
     PLAN_FILE,
+    RECORDS,
     SUMMARY_FILE,
     SWEEP_LOCK,
     TIMESERIES,
@@ -76,6 +77,7 @@ from scoresim.scenario.loader import (
     validate_model,
 )
 from scoresim.scenario.schema import Days, Model, Name
+from scoresim.studies.attribution import outputs as wrongful_outputs
 from scoresim.studies.cluster import (
     NoWorkersError,
     WorkerWatch,
@@ -86,6 +88,7 @@ from scoresim.studies.cluster import (
 )
 from scoresim.studies.cluster import client as client_of
 from scoresim.studies.design_file import read_design
+from scoresim.studies.stats import t975
 
 #: Timeseries columns that count what happened on the day (summed over the run);
 #: the others are states (their final-day value is taken). As in Results.summary().
@@ -830,12 +833,18 @@ def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
     if (path / MANIFEST).is_file():
         manifest = json.loads((path / MANIFEST).read_text())
         timeseries = pq.read_table(path / TIMESERIES).to_pandas()
-        summary = Results(manifest, timeseries, pd.DataFrame()).summary()
+        people = pq.read_table(path / PEOPLE, columns=["id", "group"]).to_pandas()
+        records = path / RECORDS
+        results = Results(manifest, timeseries, people,
+                          records if records.is_file() else None, path)
+        summary = results.summary()
         status = "skipped"
     else:
         results = simulate.run(scenario, out=path)
         timeseries, summary, status = results.timeseries, results.summary(), "ran"
-    return {"folder": folder, "status": status, "outputs": member_outputs(timeseries),
+    outputs = member_outputs(timeseries)
+    outputs.update(wrongful_outputs(results))  # by sanction, cause and group
+    return {"folder": folder, "status": status, "outputs": outputs,
             "summary": summary, "seconds": time.perf_counter() - t0}
 
 
@@ -977,27 +986,6 @@ def _parameter_frame(plan: Plan) -> pd.DataFrame:
         else:
             frame[key] = [_text(v) for v in values]
     return frame
-
-
-# Student t quantiles t(0.975, df) for df = 1..30; beyond, a Cornish-Fisher expansion
-# around the normal quantile (error below 3e-8 for df > 30).
-_T975 = (12.706205, 4.302653, 3.182446, 2.776445, 2.570582, 2.446912, 2.364624, 2.306004,
-         2.262157, 2.228139, 2.200985, 2.178813, 2.160369, 2.144787, 2.131450, 2.119905,
-         2.109816, 2.100922, 2.093024, 2.085963, 2.079614, 2.073873, 2.068658, 2.063899,
-         2.059539, 2.055529, 2.051831, 2.048407, 2.045230, 2.042272)
-
-
-def t975(df: int) -> float:
-    """The 97.5% quantile of Student's t with `df` degrees of freedom (NaN for df < 1)."""
-    if df < 1:
-        return math.nan
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959963984540054
-    v = float(df)
-    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4))
 
 
 # --- files ---------------------------------------------------------------------------------
