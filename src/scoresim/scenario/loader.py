@@ -216,6 +216,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set"
     for path, value in overrides.items():
         parts = path.split(".")
         node = data
+        rest = _dotted_key(node, parts)
+        if rest is not None:  # e.g. timeline.0.set.behaviours.x.rate: set's key is dotted
+            node, parts = rest
         for i, part in enumerate(parts[:-1]):
             key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
             try:
@@ -238,6 +241,20 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set"
             raise ScenarioError(source, f"cannot set '{path}': its parent is not a mapping")
         node[last] = value
     return data
+
+
+def _dotted_key(node: Any, parts: list[str]) -> tuple[dict, list[str]] | None:
+    """timeline.N.set.<dotted path>: a change's `set:` maps dotted paths to values, so the
+    rest of the path after `set` is one key of that mapping (new or not)."""
+    if len(parts) < 4 or parts[0] != "timeline" or parts[2] != "set" or not parts[1].isdigit():
+        return None
+    timeline = node.get("timeline") if isinstance(node, dict) else None
+    if not isinstance(timeline, list) or int(parts[1]) >= len(timeline):
+        return None
+    change = timeline[int(parts[1])]
+    if not isinstance(change, dict) or not isinstance(change.get("set"), dict):
+        return None
+    return change["set"], [".".join(parts[3:])]
 
 
 def validate(data: Any, source: str, lines: dict[tuple, int] | None = None,
@@ -280,7 +297,7 @@ def validation_error(exc: ValidationError, source: str, lines: dict[tuple, int] 
     if m and not loc:
         field_path = m.group(1)
         msg = m.group(2)
-        loc = tuple(field_path.split("."))
+        loc = tuple(int(p) if p.isdigit() else p for p in field_path.split("."))
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "missing":
@@ -317,6 +334,11 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
+        # a key that is itself a dotted path (a timeline's set: behaviours.x.rate)
+        for k in range(n - 1):
+            joined = loc[:k] + (".".join(str(p) for p in loc[k:n]),)
+            if joined in lines:
+                return lines[joined]
     return None
 
 

@@ -143,7 +143,13 @@ def _is_whole(text: str) -> bool:
 
 
 def _value_at(data: Any, path: str) -> Any:
-    for part in path.split("."):
+    parts = path.split(".")
+    if len(parts) > 3 and parts[0] == "timeline" and parts[2] == "set" and parts[1].isdigit():
+        # a change's set: maps dotted paths to values (timeline.N.set.behaviours.x.rate)
+        timeline = data.get("timeline") or []
+        k = int(parts[1])
+        return timeline[k]["set"].get(".".join(parts[3:])) if k < len(timeline) else None
+    for part in parts:
         if isinstance(data, dict):
             data = data.get(part)
         elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
