@@ -186,6 +186,12 @@ class Simulation:
         today = Today(self.day)
         clock = time.perf_counter
         timings = self.timings
+        changed = self.world.timeline.changes_on(self.day)
+        if changed:  # a timeline change starts today: every module hears of it first
+            t0 = clock()
+            for module in self.modules.values():
+                module.on_change(today, changed)
+            timings["behaviour"] += clock() - t0
         for phase, run in self._bound:
             t0 = clock()
             run(today)

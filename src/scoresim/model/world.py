@@ -16,6 +16,7 @@ from scoresim.model.rulebook import Rulebook
 from scoresim.model.society import Society
 from scoresim.model.standing import Standing
 from scoresim.model.streams import OpenStream
+from scoresim.model.timeline import Timeline
 from scoresim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class World:
         # "day": the day loop; "person": lives.py, which writes every standing row itself
         self.backend = backend
         self.open_stream = open_stream
+        # the scenario's dated changes, as every module reads them (timeline.py)
+        self.timeline = Timeline(scenario)
         self.society = Society.build(scenario, self.n, self.seed)
         self.rules = Rulebook(scenario, self.seed, self.society.region)
         self.standing = Standing(self.n, self.rules.schemes, blank=backend == "person")
