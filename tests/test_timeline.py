@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import scoresim
 from scoresim.cli import app
+from scoresim.report import write_report
 from scoresim.scenario import ScenarioError, load_scenario
 from scoresim.studies.calibrate import parse_parameter
 
@@ -200,3 +201,22 @@ def test_a_date_needs_an_origin() -> None:
         load_scenario("china-list", {"timeline": [{"date": "2014-01-01",
                                                    "set": {"behaviours.flight_purchase.rate":
                                                            0.1}}]})
+
+
+def test_dates_in_the_timeseries_the_report_and_the_plot(tmp_path: Path) -> None:
+    tl = [{"date": "2014-06-14", "name": "outline",
+           "set": {"behaviours.court_judgment_default.rate": 2.0e-5}}]
+    res = scoresim.run("china-list", agents=3_000, days=400, records="none",
+                       set={"origin": "2013-10-01", "timeline": tl}, out=tmp_path / "run")
+    ts = scoresim.load(tmp_path / "run").timeseries
+    assert list(ts.columns[:2]) == ["day", "date"]
+    assert str(ts["date"].iloc[0].date()) == "2013-10-01"
+    assert str(ts["date"].iloc[256].date()) == "2014-06-14"
+    fig = res.plot()
+    assert fig.data[0].x[0] == "2013-10-01"
+    assert any(a.text == "outline" for a in fig.layout.annotations)
+    html = write_report(tmp_path / "run").read_text()
+    assert "2014-06-14" in html and "outline" in html
+    # without an origin: no date column, days on the axes
+    plain = run(days=50, agents=1_000).timeseries
+    assert "date" not in plain.columns

@@ -258,7 +258,12 @@ class Simulation:
 
     # what the run leaves behind -------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
-        return self.table.frame(self.day)
+        ts = self.table.frame(self.day)
+        origin = self.scenario.origin
+        if origin is not None:  # the date of each day, after the day (runs/columns.py)
+            dates = np.datetime64(origin, "D") + ts["day"].to_numpy().astype("timedelta64[D]")
+            ts.insert(1, "date", pd.Series(dates.astype("datetime64[s]"), index=ts.index))
+        return ts
 
     def breakdown_frame(self) -> pd.DataFrame | None:
         """Daily outcomes by trait level, for scenarios that ask (metrics.breakdown)."""

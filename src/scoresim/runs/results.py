@@ -102,7 +102,8 @@ class Results:
     def summary(self) -> dict[str, Any]:
         """The key numbers of the last day, for tables and registries."""
         ts = self.timeseries
-        last = {c: ts[c].iloc[-1].item() for c in ts.columns} if len(ts) else None
+        last = ({c: ts[c].iloc[-1].item() for c in ts.columns if c != "date"} if len(ts)
+                else None)
         out: dict[str, Any] = {
             "scenario": self.manifest["scenario"]["name"],
             "agents": self.manifest["agents"],
