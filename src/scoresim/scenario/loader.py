@@ -8,6 +8,7 @@ where the YAML says it, the line.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 import re
 from collections.abc import Collection
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scoresim.scenario.schema import Scenario
+from scoresim.scenario.timeline import as_date
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -391,7 +393,31 @@ def load_scenario(
             raise ScenarioError(source, "expected a mapping of scenario fields at the top level",
                                 line=1 if lines else None)
         data = apply_overrides(data, overrides)
+        if "days" in overrides:
+            data = _cut_timeline(data)
     return validate(data, source, lines, overridden=list(overrides))
+
+
+def _cut_timeline(data: dict) -> dict:
+    """A run shortened by an override of `days` leaves out the changes that would start
+    after its end (a scenario's own file must still have every change within its days)."""
+    timeline, days = data.get("timeline"), data.get("days")
+    if not isinstance(timeline, list) or not isinstance(days, int):
+        return data
+    origin = as_date(data.get("origin"))
+
+    def start(change: Any) -> int | None:
+        if not isinstance(change, dict):
+            return None
+        if isinstance(change.get("day"), int):
+            return change["day"]
+        when = as_date(change.get("date"))
+        if isinstance(when, dt.date) and isinstance(origin, dt.date):
+            return (when - origin).days
+        return None
+
+    kept = [c for c in timeline if (d := start(c)) is None or d < days]
+    return {**data, "timeline": kept} if len(kept) != len(timeline) else data
 
 
 def _read_source(spec: str) -> tuple[str, str]:
