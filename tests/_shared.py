@@ -9,7 +9,16 @@ from pathlib import Path
 # (tmr lowered so the profile's sex and age multipliers, up to 3x, keep tmr + 3 fmr <= 1),
 # no appeals or repair (wrong records stay, so the wrongly banned stay so), frequent court
 # defaults and a heavy jaywalking penalty.
+# pilot-city's camera, filter and false-flag rates before docs/plausibility.md brought them
+# down to public figures: tests of mechanisms (suspensions, shaming, chilling) need their
+# thousands of events, not the plausible city's few dozen.
+BUSY_PILOT = {
+    "channels.street_camera.capture_probability": 0.3,
+    "channels.online_monitoring.record_probability": 0.5,
+    "channels.online_monitoring.false_flag.probability": 0.002,
+}
 HARSH_PILOT = {
+    **BUSY_PILOT,
     "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
     "face_recognition.nist-2019-us.tmr": 0.7,
     "appeals": None, "credit_repair": None,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _shared import BUSY_PILOT
 
 import scoresim
 from scoresim import Results
@@ -112,8 +113,10 @@ def reference_year() -> Results:
 
 @pytest.fixture(scope="session")
 def pilot_city_year() -> Results:
-    """`pilot-city` for a year at 50,000 people, with its whole credit file."""
-    return _run("pilot-city", agents=PILOT_AGENTS, days=YEAR, seed=PILOT_SEED, records="all")
+    """`pilot-city` for a year at 50,000 people, with its whole credit file (and the busy
+    rates of _shared.BUSY_PILOT, so that every sanction has thousands of cases to recount)."""
+    return _run("pilot-city", agents=PILOT_AGENTS, days=YEAR, seed=PILOT_SEED, records="all",
+                set=BUSY_PILOT)
 
 
 @pytest.fixture(scope="session")

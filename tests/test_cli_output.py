@@ -200,3 +200,34 @@ def test_sweep_tables_fit_80_columns(narrow) -> None:
         _lines_fit(captured.get())
         assert "point 1: face_recognition.reference.fmr=[0.0012345678, 0.0123456789]" in \
             " ".join(captured.get().split())
+
+
+def test_show_and_errors_print_user_text_as_written(tmp_path, wide) -> None:
+    """`show` and the one-line errors carry user text (a description, a file name, a --set
+    value) literally: nothing swallowed as markup, no MarkupError."""
+    result = ok("show", "reference", "--set", f"description={HOSTILE}")
+    assert f"description: {HOSTILE}" in result.output
+    bad = tmp_path / "s[bold]x[red]y.yaml"  # no "/": it would make folders
+    bad.write_text("name: [unclosed\n")
+    result = invoke("show", bad)
+    assert result.exit_code == 2 and str(bad) in result.output, result.output
+    result = invoke("run", "reference", "--set", "scoring.points.jaywalking=a[/]b[bold]c", "-q",
+                    "--registry", "none", "--out", tmp_path / "never")
+    assert result.exit_code == 2 and "a[/]b[bold]c" in result.output, result.output
+    assert not (tmp_path / "never").exists()
+
+
+def test_the_sweep_progress_bar_shows_its_name_as_written(monkeypatch) -> None:
+    """A sweep's name is the progress bar's title on a terminal; it was rich markup there."""
+    import io
+
+    import rich
+    from rich.console import Console
+
+    from scoresim.studies.cluster import progress_bar
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(rich, "_console", Console(file=buffer, force_terminal=True, width=200))
+    with progress_bar(True, NAME, "members", 2) as advance:
+        advance(1)
+    assert NAME in buffer.getvalue()

@@ -16,7 +16,15 @@ import pytest
 import scoresim
 from scoresim.runs import columns
 from scoresim.runs import registry as registry_module
-from scoresim.runs.layout import FIT_FILE, MEMBER_TABLE, SUMMARY_FILE, TIMESERIES
+from scoresim.runs.layout import (
+    FIT_FILE,
+    INDICES_FILE,
+    MEMBER_TABLE,
+    RUNS_FILE,
+    SEEDS_FILE,
+    SUMMARY_FILE,
+    TIMESERIES,
+)
 from scoresim.scenario import builtin_names
 from scoresim.studies.sweep import FLOW_COLUMNS, PERSON_FLAGS
 
@@ -71,7 +79,8 @@ def test_every_run_folder_definition_is_written_somewhere(run_folders) -> None:
                 d = columns.lookup(path.name, c, names)
                 seen.setdefault(path.name, set()).add(d.name if d else "")
     studies = {MEMBER_TABLE, SUMMARY_FILE, FIT_FILE, columns.RESIDUALS, columns.REGISTRY_RUNS,
-               columns.REGISTRY_SWEEPS, columns.REGISTRY_MEMBERS}
+               columns.REGISTRY_SWEEPS, columns.REGISTRY_MEMBERS, INDICES_FILE, RUNS_FILE,
+               SEEDS_FILE}
     unused = [f"{file}: {c.name}" for file, (_, cols) in columns.FILES.items()
               if file not in studies for c in cols if c.name not in seen.get(file, set())]
     assert not unused, "defined, but written by no run:\n" + "\n".join(unused)

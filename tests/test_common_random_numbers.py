@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _shared import BUSY_PILOT
 
 import scoresim
 from scoresim import Results
@@ -105,7 +106,7 @@ def test_system_and_no_system_share_their_days(no_system: Results) -> None:
 def test_responses_are_what_breaks_the_pairing(no_system: Results) -> None:
     """pilot-city as built, with its responses: people speak less (chilling), so the paired
     difference in speech is the system's effect, not noise between unpaired runs."""
-    with_system = scoresim.run("pilot-city", seed=SEED, records="none", **SIZE)
+    with_system = scoresim.run("pilot-city", seed=SEED, records="none", set=BUSY_PILOT, **SIZE)
     speech = with_system.timeseries["n_speech_events"].sum()
     baseline = no_system.timeseries["n_speech_events"].sum()
     assert speech < baseline

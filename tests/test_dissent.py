@@ -423,6 +423,8 @@ def test_scenario_section_defaults_are_the_papers():
     assert plain.dissent is None  # absent: no dissent model
     # and absent from the resolved scenario, so every existing run's manifest is unchanged
     assert "dissent" not in plain.model_dump(mode="json")
+    tree["population"]["attributes"] = {"occupation": {"levels": ["worker", "journalist"],
+                                                       "shares": [0.99, 0.01]}}
     tree["dissent"] = {"punishment": "proportional", "adapt": {},
                        "boldness": {"mean": 2.0, "by_trait": {"occupation": {"journalist": 4.0}}}}
     scenario = Scenario.model_validate(tree)

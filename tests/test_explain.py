@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _shared import HARSH_PILOT
+from _shared import BUSY_PILOT, HARSH_PILOT
 from typer.testing import CliRunner
 
 import scoresim
@@ -250,6 +250,7 @@ def test_cli_explain_not_a_run_folder(tmp_path):
 # --- a long run with every way out: repeat listings, repayment, repair, won appeals --------
 LONG_DAYS = 1_000
 LONG = {
+    **BUSY_PILOT,  # street cameras that see fare evasion often enough to list people
     "face_recognition.nist-2019-us.fmr": [0.02, 0.09],
     "face_recognition.nist-2019-us.tmr": 0.7,
     "behaviours.court_judgment_default.rate": 0.0005,

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _shared import BUSY_PILOT
 
 import scoresim
 from scoresim.model.abuse import audit
@@ -158,7 +159,7 @@ def test_targeted_journalists_are_harmed_and_the_audit_sees_a_mass_listing():
 
 
 def test_compare_pairs_runs_by_behaviour():
-    a = scoresim.run("pilot-city", agents=3000, days=60, records="none")
+    a = scoresim.run("pilot-city", agents=3000, days=60, records="none", set=BUSY_PILOT)
     b = scoresim.run("no-system", agents=3000, days=60)
     c = scoresim.compare(a, b)
     assert c["paired"].all()
@@ -171,7 +172,7 @@ def test_compare_pairs_runs_by_behaviour():
 
 @pytest.mark.slow
 def test_pilot_city_against_no_system_over_a_year():
-    a = scoresim.run("pilot-city", agents=20_000, days=365, records="none")
+    a = scoresim.run("pilot-city", agents=20_000, days=365, records="none", set=BUSY_PILOT)
     b = scoresim.run("no-system", agents=20_000, days=365)
     c = scoresim.compare(a, b)
     # speech: paired, so the fall is the system's; it must exceed 4 Poisson sd of the baseline

@@ -104,7 +104,7 @@ def test_deleted_or_damaged_run_folders_do_not_break_the_registry(run_folders, r
 
 def test_queries_are_read_only_and_errors_are_clear(run_folders, registry):
     register_run(run_folders[0], registry)
-    with pytest.raises(QueryError, match="SQL error"):
+    with pytest.raises(QueryError, match="read only"):
         query("DELETE FROM runs", registry)
     with pytest.raises(QueryError, match="SQL error"):
         query("SELECT nothing FROM nowhere", registry)

@@ -244,7 +244,7 @@ def test_sections_appear_only_with_their_data(runs, tmp_path):
                           "employees": range(20)})
     pq.write_table(pa.Table.from_pandas(firms, preserve_index=False), copy / "firms.parquet")
     html = write_report(copy).read_text()
-    assert "plot-breakdown-region-n-travel-banned" in figures(html)
+    assert "plot-breakdown-region" in figures(html)
     assert 'id="firms"' in html and 'id="breakdowns"' in html
     assert_every_chart_has_data(html)
 

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _shared import BUSY_PILOT
 
 import scoresim
 from scoresim import Results, ScenarioError
@@ -32,7 +33,8 @@ def _grade_index(score: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pilot() -> Results:
-    results = scoresim.run("pilot-city", agents=AGENTS, days=DAYS, seed=SEED, records="all")
+    results = scoresim.run("pilot-city", agents=AGENTS, days=DAYS, seed=SEED, records="all",
+                           set=BUSY_PILOT)
     _ = results.records
     return results
 

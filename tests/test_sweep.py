@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from _shared import write
+from _shared import BUSY_PILOT, write
 from typer.testing import CliRunner
 
 import scoresim
@@ -174,7 +174,8 @@ def one_numba_thread():
 def test_members_equal_direct_runs_and_summary_is_their_statistics(tmp_path, cluster,
                                                                    one_numba_thread):
     spec = {"name": "jaywalking", "scenario": "pilot-city", "agents": AGENTS, "days": DAYS,
-            "seeds": [1, 2, 3], "records": "none", "grid": {JAYWALKING: [-5, -50]}}
+            "seeds": [1, 2, 3], "records": "none", "set": BUSY_PILOT,
+            "grid": {JAYWALKING: [-5, -50]}}
     summary = scoresim.sweep(spec, out=tmp_path / "sw", scheduler=cluster)
     assert summary.attrs["members_run"] == 6 and summary.attrs["members_skipped"] == 0
     table = pd.read_parquet(tmp_path / "sw" / "members.parquet")
@@ -182,7 +183,8 @@ def test_members_equal_direct_runs_and_summary_is_their_statistics(tmp_path, clu
     for _, row in table.iterrows():
         member = scoresim.load(row["folder"])
         direct = scoresim.run("pilot-city", agents=AGENTS, days=DAYS, seed=int(row["seed"]),
-                              records="none", set={JAYWALKING: int(row[JAYWALKING])})
+                              records="none",
+                              set={**BUSY_PILOT, JAYWALKING: int(row[JAYWALKING])})
         pd.testing.assert_frame_equal(member.timeseries, direct.timeseries)
         pd.testing.assert_frame_equal(member.people, direct.people)
         assert member.manifest["scenario"] == direct.manifest["scenario"]

@@ -11,6 +11,8 @@ PNG figures (plotly; PNG export needs kaleido and a chromium) and CSV tables:
     python examples/dissent/reproduce.py trajectories   # Fig. 4 (seconds, the paper's size)
     python examples/dissent/reproduce.py sweep          # sweep figures and Fig. 5 (minutes)
     python examples/dissent/reproduce.py size           # the same against population size
+    python examples/dissent/reproduce.py engine         # Fig. 4 through `scoresim run dissent`
+    python examples/dissent/reproduce.py pilot-city     # the mechanism inside pilot-city
 
 Sizes and settings are read from experiments.yaml beside this file; --out
 (default docs/dissent) is where figures and tables go; --replot redraws the
@@ -45,6 +47,7 @@ from scoresim.model.dissent import (
     uniform_defiance_threshold,
 )
 from scoresim.model.dissent_rounds import random_start, simulate, suppression_time
+from scoresim.runs.simulate import run as run_scenario
 
 HERE = Path(__file__).resolve().parent
 COLOURS = {"compliant": "#2b5c8a", "self_censoring": "#c9a227", "defiant": "#d1495b"}
@@ -370,15 +373,116 @@ def plot_size(cfg: dict, out: Path) -> None:
     save(fig, out, "size", 1100, 480)
 
 
+# --- the engine: Fig. 4 through the built-in scenario ---------------------------------------
+ENGINE_COLUMNS = ("mean_dissent", "n_compliant", "n_self_censoring", "n_defiant", "tolerance",
+                  "severity", "surveillance", "political_cost", "punishment_cost")
+
+
+def engine_trajectories(cfg: dict, out: Path) -> None:
+    """Fig. 4's four runs as `scoresim run dissent --set ...`, checked against the runner.
+
+    The built-in scenario is the paper's set-up; each run only sets the punishment
+    and the mean boldness. The engine's timeseries must equal the standalone runner's
+    round for round (same draws), so the figures above are the engine's too.
+    """
+    rows = []
+    for run in cfg["runs"]:
+        kind, b = run["punishment"], float(run["boldness_mean"])
+        t0 = time.time()
+        res = run_scenario("dissent", agents=cfg["people"], days=cfg["rounds"],
+                           seed=cfg["seed"], records="none",
+                           set={"dissent.punishment": kind, "dissent.boldness.mean": b})
+        took = time.time() - t0
+        ts = res.timeseries
+        alone = simulate(n=cfg["people"], rounds=cfg["rounds"], seed=cfg["seed"],
+                         punishment=kind, desired_mean=cfg["desired_mean"], boldness_mean=b,
+                         policy=Policy(**cfg["start"]),
+                         adapt=Adapt(step=cfg["step"], adamancy=cfg["adamancy"]))
+        same = all(np.array_equal(ts[c].to_numpy(), alone[c].to_numpy()) for c in ENGINE_COLUMNS)
+        max_cost = cfg["adamancy"] * res.people["desired_dissent"].sum()
+        last = ts.iloc[-500:]
+        rows.append(dict(punishment=kind, boldness_mean=b, engine_seconds=round(took, 1),
+                         same_as_runner=same,
+                         suppression_round=suppression_time(ts["political_cost"], max_cost),
+                         final_tolerance=last["tolerance"].mean(),
+                         final_severity=last["severity"].mean(),
+                         final_surveillance=last["surveillance"].mean(),
+                         critical_posts_first_100=int(ts["n_events_critical_post"][:100].sum()),
+                         critical_posts_last_100=int(ts["n_events_critical_post"][-100:].sum())))
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "engine_trajectories.csv", index=False, float_format="%.4g")
+    print(table.to_string(index=False))
+
+
+# --- inside pilot-city ---------------------------------------------------------------------------
+PILOT_ARMS = {
+    "chilling (responses.chilling, the built-in)": {},
+    "paper's choice (dissent.from_scenario)": {
+        "responses.chilling": None,
+        "dissent": {"from_scenario": True, "tolerance": 0.0, "punishment": "uniform"}},
+}
+
+
+def pilot_city(cfg: dict, out: Path) -> None:
+    """pilot-city under its own chilling response and under the paper's choice, and no system.
+
+    Same seed, same people: the critical posts each mechanism leaves, what the online
+    channel records of them, and the media suspensions that follow.
+    """
+    base = dict(agents=cfg["people"], days=cfg["days"], seed=cfg["seed"], records="none")
+    runs = {name: run_scenario("pilot-city", set=sets, **base).timeseries
+            for name, sets in PILOT_ARMS.items()}
+    runs["no system (no-system)"] = run_scenario("no-system", **base).timeseries
+    rows = []
+    for name, ts in runs.items():
+        row = dict(arm=name, critical_posts=int(ts["n_events_criticizing_government"].sum()),
+                   media_suspended_last_day=int(ts["n_media_suspended"].iloc[-1]))
+        for c in ("mean_dissent", "n_defiant", "n_self_censoring", "n_compliant"):
+            row[c] = ts[c].iloc[-1] if c in ts else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.to_csv(out / "pilot_city.csv", index=False, float_format="%.4g")
+    print(table.to_string(index=False))
+    daily = pd.DataFrame({name: ts["n_events_criticizing_government"].to_numpy()
+                          for name, ts in runs.items()})
+    daily.insert(0, "day", np.arange(len(daily)))
+    daily.to_csv(out / "pilot_city_daily.csv", index=False)
+
+
+def plot_pilot_city(cfg: dict, out: Path) -> None:
+    """Critical posts a day under each mechanism, from pilot_city_daily.csv.
+
+    Drawn with matplotlib, which needs no headless browser (kaleido does).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    daily = pd.read_csv(out / "pilot_city_daily.csv")
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=120)
+    for name, colour in zip(daily.columns[1:], ("#c9a227", "#d1495b", "#2b5c8a"), strict=True):
+        ax.plot(daily["day"], daily[name].rolling(7, min_periods=1).mean(), label=name,
+                color=colour)
+    ax.set_xlabel("day")
+    ax.set_ylabel("critical posts a day (7-day mean)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"pilot-city, {cfg['people']:,} people, seed {cfg['seed']}: critical posts")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "pilot_city.png")
+    print(f"wrote {out / 'pilot_city.png'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["all", "optimal-action", "phase", "trajectories", "sweep",
-                                     "size"])
+                                     "size", "engine", "pilot-city"])
     ap.add_argument("--out", type=Path, default=HERE.parent.parent / "docs" / "dissent")
     ap.add_argument("--config", type=Path, default=HERE / "experiments.yaml")
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--replot", action="store_true",
-                    help="sweep and size: redraw from the CSV tables already in --out")
+                    help="sweep, size and pilot-city: redraw from the CSV tables already in --out")
     args = ap.parse_args(argv)
     cfg = yaml.safe_load(args.config.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -396,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.replot:
             run_size(cfg["size"], args.out, args.workers)
         plot_size(cfg["size"], args.out)
+    if args.what in ("all", "engine"):
+        engine_trajectories(cfg["engine"], args.out)
+    if args.what in ("all", "pilot-city"):
+        if not args.replot:
+            pilot_city(cfg["pilot_city"], args.out)
+        plot_pilot_city(cfg["pilot_city"], args.out)
     return 0
 
 

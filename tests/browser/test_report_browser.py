@@ -16,6 +16,7 @@ from _shared import HARSH_PILOT
 
 import scoresim
 from scoresim.report import write_report
+from scoresim.scenario import builtin_names
 from scoresim.studies import explain as ex
 
 AGENTS, DAYS, SEED = 2_000, 200, 77
@@ -142,3 +143,26 @@ def test_the_harness_sees_a_network_request(open_offline, tmp_path):
                       '<img src="https://example.invalid/y.png"></body></html>')
     opened = open_offline(report)
     assert opened.blocked == [] and any("example.invalid" in e for e in opened.errors)
+
+
+HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_scenario_renders_without_console_errors(name, browser, open_offline,
+                                                              tmp_path):
+    """Each built-in scenario's report opens offline and draws every chart, with no error;
+    the scenario's description, user text, is shown as text, never run as markup."""
+    folder = tmp_path / name
+    scoresim.run(name, agents=1_500, days=40, seed=SEED, out=folder,
+                 set={"description": HOSTILE})
+    report = write_report(folder)
+    opened = open_offline(report)
+    plots = opened.page.evaluate(PLOTS_JS)
+    assert plots and len(plots) == figure_count(report)
+    for p in plots:
+        assert all(n > 0 for n in p["traces"]) and p["marks"] > 0, p["id"]
+    assert opened.errors == [] and opened.blocked == []
+    assert opened.page.title() == f"scoresim report: {name}"
+    assert HOSTILE in opened.page.inner_text("header")
+    assert opened.page.evaluate("() => document.querySelectorAll('header img').length") == 0

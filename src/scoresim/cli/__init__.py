@@ -10,5 +10,6 @@ from scoresim.cli import sweep_commands  # noqa: F401,E402  (sweep, runs, query)
 from scoresim.cli import report_commands  # noqa: F401,E402  (report, explain)
 from scoresim.cli import resume_commands  # noqa: F401,E402  (resume)
 from scoresim.cli import calibrate_commands  # noqa: F401,E402  (calibrate)
+from scoresim.cli import sensitivity_commands  # noqa: F401,E402  (sensitivity)
 
 __all__ = ["app"]

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from scoresim.cli.common import AsCsv, AsJson, Quiet, app, one_format, say, user_errors
-from scoresim.cli.run_commands import print_summary
+from scoresim.cli.common import AsCsv, AsJson, Quiet, app, one_format, user_errors
+from scoresim.cli.run_commands import after_run
 from scoresim.runs import simulate as api
 
 
@@ -20,8 +20,11 @@ def resume(
     csv: AsCsv = False,
     as_json: AsJson = False,
 ) -> None:
-    """Continue an interrupted run from its last checkpoint, as if it had never stopped."""
+    """Continue an interrupted run from its last checkpoint, as if it had never stopped.
+
+    It then does what the run was asked to do (register it, write its report), and
+    finishes a run killed while finishing without computing anything again.
+    """
     one_format(csv, as_json)
-    results = api.resume(run)
-    print_summary(results, csv, as_json)
-    say("run folder: ", (str(results.folder), "bold"), to_err=csv or as_json)
+    results = api.resume(run, defer_finish=True)
+    after_run(results, results.asked or {}, csv, as_json, quiet)

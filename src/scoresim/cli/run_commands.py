@@ -33,12 +33,21 @@ from scoresim.cli.common import (
     user_errors,
     warn,
 )
-from scoresim.cli.sweep_commands import DEFAULT_REGISTRY, RegistryOption, record_run
+from scoresim.cli.sweep_commands import (
+    DEFAULT_REGISTRY,
+    RegistryOption,
+    record_run,
+    registry_path,
+)
 from scoresim.model.backends import BACKENDS
 from scoresim.runs import simulate as api
+from scoresim.runs.crash import crash_point
+from scoresim.runs.folder import write_parquet_atomic
+from scoresim.runs.layout import SEEDS_FILE
 from scoresim.runs.results import Results
-from scoresim.runs.size import LARGE_RECORDS_BYTES, records_size
+from scoresim.runs.size import LARGE_RECORDS_BYTES, check_disk, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
+from scoresim.studies.seeds import seed_intervals
 
 DEFAULT_SCENARIO = "pilot-city"
 
@@ -100,7 +109,8 @@ def run(
     quiet: Quiet = False,
     registry: RegistryOption = DEFAULT_REGISTRY,
     force: Annotated[bool, typer.Option(
-        "--force", help="Run even if the estimated memory exceeds what is available.")] = False,
+        "--force", help="Run even if the estimated memory or disk space exceeds what is "
+        "available.")] = False,
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Keep a checkpoint every DAYS days; `scoresim resume RUN` continues a killed run.",
         min=1)] = None,
@@ -110,6 +120,10 @@ def run(
         help="auto, day or person: the day-by-day engine, or each person's run at once "
              "(same numbers; scenarios without interactions, --records none). auto picks.")]
     = "auto",
+    seeds: Annotated[int | None, typer.Option(
+        help="Run K seeds (the seed and the K-1 after it), each into OUT/seed-<s>/, and "
+        "print every headline's mean and 95% interval over them (also OUT/seeds.parquet).",
+        min=1, max=1000)] = None,
     csv: AsCsv = False,
     as_json: AsJson = False,
 ) -> None:
@@ -124,26 +138,98 @@ def run(
         resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
-    machine = csv or as_json  # keep stdout for the table's data; messages go to stderr
+    check_disk([resolved], folder, force=force)  # before anything is computed or written
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
         warn(f"--records {resolved.records} will write about {size} of credit file "
              f"(about {size.rows:,.0f} records); --records sample or --records none keep "
              "less")
+    if seeds is not None:
+        if report:
+            fail("--report: give it to `scoresim report` on one seed's folder")
+        run_seeds(resolved, folder, seeds, out is None, registry, parse_sets(set_), quiet,
+                  csv, as_json, force=force, checkpoint_every=checkpoint_every, backend=backend)
+        return
+    # what to do once the run is finished, kept in its checkpoint so that `resume` does it too
+    where = registry_path(registry)
+    asked = {"registry": os.path.abspath(where) if where is not None else None,
+             "overrides": parse_sets(set_), "report": report}
     with progress(f"{resolved.name} {resolved.agents:,} people", resolved.days, "days",
                   quiet) as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
-                              on_day=update)
+                              on_day=update, asked=asked)
+    after_run(results, asked, csv, as_json, quiet)
+
+
+def after_run(results: Results, asked: dict, csv: bool, as_json: bool, quiet: bool) -> None:
+    """What `run` asked for once the run folder is in place: the summary, the registry, the
+    report; `resume` does the same from what the checkpoint kept of `asked`."""
+    machine = csv or as_json  # keep stdout for the table's data; messages go to stderr
     print_summary(results, csv, as_json)
     say("run folder: ", (str(results.folder), "bold"), to_err=machine)  # even if quiet
-    record_run(registry, results, parse_sets(set_), to_err=machine)
-    if report:
+    record_run(asked.get("registry") or "none", results, dict(asked.get("overrides") or {}),
+               to_err=machine)
+    crash_point("registered")
+    if asked.get("report"):
         from scoresim.report import write_report
 
         say("report: ", (str(write_report(results.folder)), "bold"), quiet=quiet,
             to_err=machine)
+    api.finished(results)  # the checkpoint kept for these steps can go
+
+
+def run_seeds(resolved, folder: Path, seeds: int, unique: bool, registry: str,
+              sets: dict, quiet: bool, csv: bool, as_json: bool, **run_args) -> None:
+    """`run --seeds K`: K runs into FOLDER/seed-<s>/, the headlines with their intervals."""
+    machine = csv or as_json
+    if unique and folder.exists():
+        folder = Path(f"{folder}-{datetime.now().strftime('%f')}")
+    runs = []
+    for k in range(seeds):
+        seed = resolved.seed + k
+        scenario = api.resolve(resolved, seed=seed)
+        with progress(f"{resolved.name} seed {seed} ({k + 1}/{seeds})", resolved.days, "days",
+                      quiet) as update:
+            with exit_on_sigterm():
+                results = api.run(scenario, out=folder / f"seed-{seed}", on_day=update,
+                                  **run_args)
+        record_run(registry, results, sets, to_err=True)
+        runs.append(results)
+    table = seed_intervals(runs)
+    write_parquet_atomic(folder / SEEDS_FILE, table)
+    title = (f"{resolved.name}: {resolved.agents:,} people, {resolved.days} days, seeds "
+             f"{resolved.seed} to {resolved.seed + seeds - 1}: mean [95% CI]")
+    print_frame_as(table, csv, as_json, lambda: seeds_table(table, title))
+    say("run folders: ", (str(folder), "bold"), f"/seed-*; intervals: {folder / SEEDS_FILE}",
+        to_err=machine)
+
+
+def seeds_table(table: pd.DataFrame, title: str) -> Table:
+    """The headlines with their intervals over seeds; a group gap whose interval spans 0
+    is marked: within seed noise."""
+    t = Table(title=cell(title), title_justify="left", caption_justify="left")
+    t.add_column("measure", overflow="fold")
+    t.add_column("mean", justify="right", no_wrap=True)
+    t.add_column("95% CI", justify="right", no_wrap=True)
+    noisy = False
+    for r in table.itertuples(index=False):
+        interval = "-" if pd.isna(r.ci_low) else f"[{_short(r.ci_low)}, {_short(r.ci_high)}]"
+        name = r.measure.replace("n_grade_", "grade ")
+        if r.measure.endswith("_gap") and not pd.isna(r.ci_low) and r.ci_low <= 0 <= r.ci_high:
+            name += " *"
+            noisy = True
+        t.add_row(cell(name), cell(_short(r.mean)), cell(interval))
+    if noisy:
+        t.caption = cell("* the interval spans 0: the gap between groups is within seed noise")
+    return t
+
+
+def _short(x: float) -> str:
+    if pd.isna(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def summary_frame(results: Results) -> pd.DataFrame:

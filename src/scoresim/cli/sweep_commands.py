@@ -62,8 +62,12 @@ def record_run(registry: str | None, results: Results, overrides: dict[str, Any]
     try:
         run_id = reg.register_run(results.folder, path, overrides=overrides,
                                   summary=results.summary())
+    except reg.ViewsNotRefreshed as exc:
+        warn(str(exc))
+        run_id = reg.run_id_for(results.folder)
     except reg.RegistryError as exc:
-        warn(f"run not registered: {exc}")
+        warn(f"run not registered: {exc}; the run folder {results.folder} is complete "
+             "(scoresim.runs.registry.register_run(FOLDER) registers it later)")
         return
     say("registered as ", (run_id, "bold"), f" in {path}", to_err=to_err)  # even if quiet
 
@@ -79,26 +83,29 @@ def sweep(
     registry: RegistryOption = DEFAULT_REGISTRY,
     workers: Annotated[int | None, typer.Option(
         help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
+    design: Annotated[Path | None, typer.Option(
+        help="An explicit design: CSV or Parquet, one row per point, columns named by dotted "
+        "path (from SALib, scipy.stats.qmc, EMA Workbench ...); in place of design_file.")]
+    = None,
     quiet: Quiet = False,
     csv: AsCsv = False,
     as_json: AsJson = False,
 ) -> None:
     """Run a sweep: scenario settings x seeds (x paired arms), each member a run folder."""
     one_format(csv, as_json)
-    plan = load_plan(file)
+    plan = load_plan(file, design=design)
     if os.environ.get(SCALE_ENV):
         agents = next(iter(plan.members.values())).scenario["agents"]
-        plan = load_plan(file, agents=scale_agents(agents, quiet))
+        plan = load_plan(file, agents=scale_agents(agents, quiet), design=design)
     try:
         summary = run_plan(plan, out, scheduler=scheduler, registry=registry_path(registry),
                            workers=workers, progress=study_progress(plan.name, "members", quiet))
     except SweepError as exc:
         say(("error:", "bold red"), f" {exc}", to_err=True)
         raise typer.Exit(1) from None
-    except reg.RegistryError as exc:
-        say(("error:", "bold red"), f" sweep finished in {out}, but not registered: {exc}",
-            to_err=True)
-        raise typer.Exit(1) from None
+    if summary.attrs.get("registry_error"):
+        warn(f"sweep finished in {out}, but not registered: {summary.attrs['registry_error']}; "
+             "its files are complete, and running the sweep again registers it")
     if csv or as_json:
         print_frame_as(summary, csv, as_json, lambda: None)
     else:

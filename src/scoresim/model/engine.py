@@ -3,6 +3,7 @@
 A day, top to bottom (PLAN below is that list, and the engine loops over it):
 
     behaviour    who really did what today
+    dissent      each person's best dissent under the authority's policy; speech thinned to it
     response     the aware hold back: deterrence, chilled speech, acts for points
     observation  what the channels saw, with errors, each record keeping its truth;
                  captures dodged; records fabricated against targets
@@ -41,6 +42,7 @@ import pyarrow as pa
 from scoresim.model.abuse import Abuse
 from scoresim.model.behaviour import Behaviour
 from scoresim.model.credit_file import CreditFile
+from scoresim.model.dissent_choice import DissentChoice
 from scoresim.model.firms import Firms
 from scoresim.model.joint_punishment import JointPunishment
 from scoresim.model.lives import run_lives
@@ -52,6 +54,7 @@ from scoresim.model.redress import Redress
 from scoresim.model.response import Response
 from scoresim.model.sanctions import Sanctions
 from scoresim.model.scoring import Scoring
+from scoresim.model.society import Society
 from scoresim.model.streams import OpenStream
 from scoresim.model.surveillance_metrics import Breakdown, SurveillanceMetrics
 from scoresim.model.world import World
@@ -62,7 +65,7 @@ from scoresim.scenario.schema import Scenario
 # million people x behaviours, and the peak is lower before the other arrays exist.
 MODULES: tuple[type[Module], ...] = (
     Behaviour, Observation, CreditFile, Scoring, Sanctions, Metrics, SurveillanceMetrics,
-    Breakdown, Response, Redress, Abuse, Firms, JointPunishment, PeerRating,
+    Breakdown, Response, DissentChoice, Redress, Abuse, Firms, JointPunishment, PeerRating,
 )
 
 
@@ -78,6 +81,8 @@ class Step:
 # The plan of the day. Steps run in this order; those of absent modules are dropped.
 PLAN: tuple[Step, ...] = (
     Step("behaviour", "behaviour", "step", "who really did what today"),
+    Step("response", "dissent", "step", "each person's best dissent under the authority's "
+         "policy (a new round: the authority may move); critical speech thinned to it"),
     Step("response", "response", "thin", "aware people forgo some acts"),
     Step("observation", "observation", "step", "what the channels recorded, with errors"),
     Step("observation", "response", "avoid", "captures dodged, leavers unseen"),
@@ -104,7 +109,7 @@ PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "me
 # phases of modules a scenario may leave off, timed apart
 OPTIONAL_PHASES = ("response", "redress", "society")
 # the timeseries, in this order of the modules' columns
-TIMESERIES = ("metrics", "behaviour", "response", "redress", "abuse", "sanctions",
+TIMESERIES = ("metrics", "behaviour", "response", "dissent", "redress", "abuse", "sanctions",
               "joint_punishment", "firms", "peer_rating", "surveillance")
 
 
@@ -113,12 +118,18 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, open_stream: OpenStream | None = None,
                  backend: str = "day", *, modules: tuple[type[Module], ...] = MODULES,
-                 plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES):
+                 plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES,
+                 society: Society | None = None):
         """`open_stream` receives the credit file and sanctions log as they are written
         (runs/ gives it a run folder's files); without one, neither is kept.
 
         `modules`, `plan` and `timeseries` default to this file's; a study may pass its
         own (a module of its own, a step for it, its columns' place) without editing it.
+
+        `society`: a Society built for this scenario's people, shared by many runs that
+        vary only what the society does not depend on (a sensitivity study's members of
+        one seed); the run's outputs are byte-identical to those of a run that builds its
+        own. None builds one.
         """
         self.scenario = scenario
         self.backend = backend
@@ -126,7 +137,7 @@ class Simulation:
         self.days = scenario.days
         self.timings = dict.fromkeys(("build",) + PHASES + OPTIONAL_PHASES, 0.0)
         t0 = time.perf_counter()
-        self.world = world = World(scenario, open_stream, backend)
+        self.world = world = World(scenario, open_stream, backend, society)
         self.society = world.society
         for cls in modules:
             if cls.enabled(scenario):

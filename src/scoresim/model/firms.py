@@ -25,6 +25,7 @@ import pandas as pd
 from scoresim.model.calendar import Calendar
 from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform, uniforms
+from scoresim.model.rulebook import cut_offs, grades_of
 from scoresim.model.society import draw_categorical
 from scoresim.model.world import World
 
@@ -68,17 +69,19 @@ class Firms(Module):
         bs = list(cfg.behaviours.values())
         self.rates = np.array([b.rate for b in bs], dtype=np.float64)
         self.detection = np.array([b.detection for b in bs], dtype=np.float64)
-        self.points = np.array([b.points for b in bs], dtype=np.int32)
+        # int64 like every score: a firm's score is the sum of all its records' points and
+        # joint punishment's, which passes 2**31 in a long run (int32 wrapped around silently)
+        self.points = np.array([b.points for b in bs], dtype=np.int64)
         self.lists = np.array([b.lists for b in bs], dtype=np.bool_)
         self.foreign_only = np.array([b.foreign_only for b in bs], dtype=np.bool_)
         self.grade_names = [g.name for g in cfg.grades]
-        self.thresholds = np.array([g.min_score for g in reversed(cfg.grades[:-1])], np.int64)
+        self.thresholds = cut_offs(cfg.grades)
         self.trusted = np.zeros(len(self.grade_names), dtype=np.bool_)
         for g in cfg.trusted_grades:
             self.trusted[self.grade_names.index(g)] = True
         self.trusted_factor = cfg.trusted_inspection_factor
         self.blacklist_days = cfg.blacklist_days
-        self.score = np.full(k, cfg.initial, dtype=np.int32)
+        self.score = np.full(k, cfg.initial, dtype=np.int64)
         self.listed_until = np.zeros(k, dtype=np.int32)
         self.n_b = len(bs)
         self.clock_keys = np.array([stream_key(seed, "firms", f"clock:{b}")
@@ -94,8 +97,7 @@ class Firms(Module):
         self.n_listed_today = 0
 
     def grade(self) -> np.ndarray:
-        return (len(self.grade_names) - 1
-                - np.searchsorted(self.thresholds, self.score, side="right")).astype(np.uint8)
+        return grades_of(self.score, self.thresholds).astype(np.uint8)  # the rulebook's rule
 
     def listed(self, day: int) -> np.ndarray:
         return self.listed_until > day
@@ -135,14 +137,14 @@ class Firms(Module):
             return np.zeros(0, dtype=np.int64)
         np.add.at(self.score, firm, self.points[b])
         self._records.append((np.full(firm.shape[0], day, np.int32), firm, b.astype(np.int8),
-                              self.points[b]))
+                              self.points[b].astype(np.int32)))  # one record: |points| <= 1e6
         listing = np.unique(firm[self.lists[b]])
         self.listed_until[listing] = day + self.blacklist_days
         return listing
 
     def penalise(self, firm: np.ndarray, points: int) -> None:
         """Joint punishment reaching a firm: credit points for its listed employees."""
-        np.add.at(self.score, firm, points)
+        np.add.at(self.score, firm, np.int64(points))
 
     def frame(self, day: int) -> pd.DataFrame:
         """firms.parquet: each firm's final state."""

@@ -14,6 +14,7 @@ through the three phases of a run; the peak is the largest of them:
     resident, per person
         society          1 B   demographic group (uint8), and 1 B per population attribute
         standing        16 B   score, false points, list end, status (4 x int32)
+        dissent         24 B   desired dissent, boldness, expressed dissent (float64), with dissent:
         other modules   20 B   sanctions (status bits, suspension ends), filing delays,
                                responses, redress, firms, peer ratings: a few bytes each
                                where enabled (16 B for pilot-city, which enables most)
@@ -79,6 +80,7 @@ from scoresim.scenario.schema import Scenario
 SOCIETY_BYTES = 1
 STANDING_BYTES = 16
 MODULE_BYTES = 20  # the other modules' per-person arrays, all of them enabled
+DISSENT_BYTES = 24  # dissent_choice: desire, boldness, action (float64 each)
 # The calendar of clocks and the build.
 CLOCK_PAYLOAD_BYTES = 2  # the pair's propensity level travels with each clock (uint16)
 CALENDAR_SLACK = 1.01  # the calendar is allocated once, for the expected clocks (behaviour.py)
@@ -162,7 +164,8 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
     # population attributes (sex, age band...) are one uint8 each, drawn when first used
     traits = len(getattr(scenario.population, "attributes", None) or {})
-    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES)
+    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES
+                  + (DISSENT_BYTES if scenario.dissent is not None else 0))
     resident = people + clocks
 
     building = resident + chunk * n_b * (BUILD_PAIR_BYTES + e)
@@ -172,7 +175,8 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built
-    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits)
+    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
+                           + (DISSENT_BYTES if scenario.dissent is not None else 0))
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
     parts = {"building": int(building), "day": int(day), "output": int(output),
              "calendars": int(calendars)}
@@ -203,3 +207,34 @@ def check_memory(scenario: Scenario, *, force: bool = False,
             field="agents",
         )
     return estimate
+
+
+#: Resident memory of one Dask worker process before its member allocates anything: the
+#: interpreter, numpy, numba's compiled kernels, pyarrow, pandas and distributed.
+WORKER_PROCESS_BYTES = 400 * 2**20
+
+
+def check_sweep_memory(estimates: list[MemoryEstimate], workers: int, *,
+                       available: int | None = None, what: str = "sweep") -> int:
+    """Refuse a sweep whose members, `workers` at a time, would not fit in memory.
+
+    Run before any worker starts or any folder is made: the largest `workers`
+    member estimates at once, plus each worker process's own memory, against
+    the memory available now. Returns the bytes needed.
+    """
+    if not estimates:
+        return 0
+    workers = max(1, min(workers, len(estimates)))
+    largest = sorted((e.total for e in estimates), reverse=True)[:workers]
+    need = sum(largest) + workers * WORKER_PROCESS_BYTES
+    free = available_memory() if available is None else int(available)
+    if need > free:
+        raise ResourceError(
+            what,
+            f"{workers} member{'s' * (workers != 1)} at once need about {human_bytes(need)} "
+            f"of memory (the largest member about {human_bytes(largest[0])}, plus "
+            f"{human_bytes(WORKER_PROCESS_BYTES)} per worker process), and "
+            f"{human_bytes(free)} is available; use fewer --workers or fewer agents",
+            field="agents",
+        )
+    return need

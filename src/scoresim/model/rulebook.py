@@ -23,7 +23,7 @@ day (`status_of`); everything a sanction does is read off those bits.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numba as nb
 import numpy as np
@@ -473,7 +473,18 @@ def _grade_py(score, thresholds, scheme):
 def grade_indices(rules: Rulebook, scores: np.ndarray, scheme: int = 0) -> np.ndarray:
     """The grade positions of many scores under one scheme (0: the top grade)."""
     cuts = np.ascontiguousarray(rules.schemes.thresholds[scheme])
-    return _grade_indices(np.asarray(scores, dtype=np.int64), cuts)
+    return grades_of(scores, cuts)
+
+
+def cut_offs(grades: list[Any]) -> np.ndarray:
+    """A scheme's ascending cut-offs (int64) from its grades, highest min_score first."""
+    return np.array([g.min_score for g in reversed(grades[:-1])], dtype=np.int64)
+
+
+def grades_of(scores: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """grade_index of many scores (people's or firms'), compared as int64: 0 the top grade."""
+    return _grade_indices(np.asarray(scores, dtype=np.int64),
+                          np.ascontiguousarray(cuts, dtype=np.int64))
 
 
 @nb.njit(cache=True)

@@ -11,6 +11,8 @@ scenario with the same seed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -44,14 +46,19 @@ class Society:
     ties: Ties | None = None
     region: np.ndarray | None = None  # uint8 per person, only with more than one region
     region_names: list[str] = field(default_factory=list)
+    key: str = ""  # society_key of the scenario it was built for
 
     @classmethod
     def build(cls, scenario: Scenario, n: int, seed: int) -> Society:
+        """The society of `scenario`'s people. It reads only what `society_inputs` names:
+        a member of a study that varies nothing else can share it (World(society=))."""
         pop = scenario.population
         shares = np.asarray(pop.group_shares, dtype=np.float64)
         group = draw_categorical(seed, "group", shares, n)
         society = cls(n=n, seed=seed, group=group, group_shares=shares,
-                      propensity_sigma=pop.propensity_sigma)
+                      propensity_sigma=pop.propensity_sigma,
+                      key=society_key(scenario) if (n, seed) == (scenario.agents,
+                                                                 scenario.seed) else "")
         for name, attr in pop.attributes.items():
             society.levels[name] = list(attr.levels)
             society.shares[name] = np.asarray(attr.shares, dtype=np.float64)
@@ -136,6 +143,19 @@ class Society:
     def nbytes(self) -> int:
         extra = sum(x.nbytes for x in (self.households, self.ties, self.region) if x is not None)
         return self.group.nbytes + sum(a.nbytes for a in self._traits.values()) + extra
+
+
+def society_inputs(scenario: Scenario) -> dict[str, object]:
+    """Everything Society.build reads (and a little more: a region's whole entry, not only
+    its share): two scenarios equal here have the same society."""
+    return scenario.model_dump(mode="json", include={"agents", "seed", "population",
+                                                     "households", "regions", "network"})
+
+
+def society_key(scenario: Scenario) -> str:
+    """A digest of society_inputs(scenario): the key under which studies share a society."""
+    text = json.dumps(society_inputs(scenario), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def draw_categorical(seed: int, trait: str, shares: np.ndarray, n: int) -> np.ndarray:

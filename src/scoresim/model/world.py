@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scoresim.model.rulebook import Rulebook
-from scoresim.model.society import Society
+from scoresim.model.society import Society, society_key
 from scoresim.model.standing import Standing
 from scoresim.model.streams import OpenStream
 from scoresim.model.timeline import Timeline
@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 class World:
     """What a run's modules share, built once per run."""
 
-    def __init__(self, scenario: Scenario, open_stream: OpenStream | None, backend: str):
+    def __init__(self, scenario: Scenario, open_stream: OpenStream | None, backend: str,
+                 society: Society | None = None):
+        """`society`: one already built for this scenario's people (same seed, size and
+        society inputs, see `society_key`), shared by the members of a study instead of
+        each building its own; it is read, never written, by a run. None builds one."""
         self.scenario = scenario
         self.seed = scenario.seed
         self.n = scenario.agents
@@ -36,7 +40,12 @@ class World:
         self.open_stream = open_stream
         # the scenario's dated changes, as every module reads them (timeline.py)
         self.timeline = Timeline(scenario)
-        self.society = Society.build(scenario, self.n, self.seed)
+        if society is None:
+            society = Society.build(scenario, self.n, self.seed)
+        elif society.key != society_key(scenario):
+            raise ValueError("the society given was built for other people (another seed, size "
+                             "or population) than this scenario's")
+        self.society = society
         self.rules = Rulebook(scenario, self.seed, self.society.region)
         self.standing = Standing(self.n, self.rules.schemes, blank=backend == "person")
         self.modules: dict[str, Module] = {}

@@ -10,17 +10,16 @@ firms, regions, joint punishment, paired baselines).
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from scoresim.report.assumed import notes as assumption_notes
 from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
 from scoresim.report.page import Section, render_page
 from scoresim.report.run import RUN_SECTIONS, Run, scenario
 from scoresim.report.sweep import sweep_report_html
-from scoresim.runs.folder import RunFolderError
+from scoresim.runs.folder import RunFolderError, check_replaceable, write_text_atomic
 from scoresim.runs.layout import MANIFEST, MEMBERS, REPORT, SUMMARY_FILE
 from scoresim.runs.plot import overview_figure
 from scoresim.runs.results import Results, load
@@ -75,7 +74,7 @@ def run_report_html(results: Results | str | Path, baseline: Results | str | Pat
     sc = run.scenario
     subtitle = (f"Scenario '{run.name}': {sc.get('description', '')} — {run.agents:,} synthetic "
                 f"people, {run.days:,} days, seed {run.manifest['seed']}")
-    notes = []
+    notes = assumption_notes(run.scenario, run.results.summary(), run.agents)
     if base is not None:
         notes.append(f"Compared with the baseline run '{base.name}'"
                      + (" (paired: same seed, same people)."
@@ -110,19 +109,37 @@ def write_report(source: Results | str | Path, out: str | Path | None = None, *,
             html = sweep_report_html(folder)
         else:
             html = run_report_html(folder, baseline, story_budget)
+    inside = None
     if out is None:
         if default_dir is None:
             raise ReportError("this run was kept in memory; give out= to say where the "
                               "report goes")
         out = Path(default_dir) / REPORT
+        inside = Path(default_dir)
     out = Path(out)
-    if out.is_dir():
+    if out.is_dir() and not out.is_symlink():
         raise ReportError(f"{out}: is a folder; --out names the report file")
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}")
+    # only a report scoresim wrote is replaced: never a link, a FIFO, a device, a folder
+    check_replaceable(out, "report", wrote=is_scoresim_report, inside=inside)
     try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out)
+        write_text_atomic(out, html)
+    except RunFolderError:
+        raise
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise RunFolderError(f"{out}: cannot write the report ({exc.strerror})") from None
     return out
+
+
+#: What every report scoresim writes starts with (report/page.py).
+REPORT_SIGNATURE = b'<meta name="generator" content="scoresim">'
+
+
+def is_scoresim_report(path: Path) -> bool:
+    """Whether an existing regular file is a report this tool wrote (its generator tag,
+    in the page's head): the only kind of file `report --out` replaces."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.lstrip().lower().startswith(b"<!doctype html>") and REPORT_SIGNATURE in head

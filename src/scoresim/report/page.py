@@ -52,8 +52,10 @@ def styled(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.
         font={"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
               "size": 14, "color": "#1a1a1a"},
         height=height,
-        margin={"l": 70, "r": 20, "t": 60, "b": 60},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        # the legend sits at the foot of the figure, below the x axis title, never on it
+        margin={"l": 70, "r": 20, "t": 60, "b": 110},
+        legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0.01,
+                "x": 0},
         hoverlabel={"font_size": 13},
     )
     fig.update_xaxes(title_text=x, showline=True, linecolor="#444", ticks="outside")
@@ -125,8 +127,40 @@ def json_for_script(data: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+# the only markup the report's own figure strings use; plotly draws it, everything else is text
+OWN_TAGS = ("<extra>", "</extra>", "<br>")
+
+
+def plain(value: Any) -> str:
+    """Text for a plotly string (title, name, label): plotly reads a subset of HTML in
+    them, so a scenario's name, a grade or a region is escaped to show as written."""
+    return str(value).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escaped(s: str) -> str:
+    out = plain(s)
+    for tag in OWN_TAGS:
+        out = out.replace(plain(tag), tag)
+    return out
+
+
+def _sanitised(obj: Any) -> Any:
+    """Every string of a figure with user text escaped (idempotent on plain()'s output)."""
+    if isinstance(obj, str):
+        return _escaped(obj)
+    if isinstance(obj, dict):
+        return {k: _sanitised(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_sanitised(v) for v in obj]
+    if hasattr(obj, "dtype") and getattr(obj.dtype, "kind", "") in "OUS":
+        return [_sanitised(v) for v in obj.tolist()]
+    return obj
+
+
 def figure_json(fig: go.Figure) -> str:
-    return pio.to_json(fig, validate=False, remove_uids=True)
+    """The figure as JSON, with every string escaped for plotly's pseudo-HTML."""
+    data = _sanitised(fig.to_plotly_json())
+    return pio.to_json(data, validate=False, remove_uids=True)
 
 
 def render_page(title: str, subtitle: str, sections: list[Section], plotly_js: str,

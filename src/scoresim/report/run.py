@@ -33,18 +33,36 @@ from scoresim.report.page import (
     fmt,
     grade_colours,
     line_style,
+    plain,
     styled,
     table,
 )
-from scoresim.runs.layout import BREAKDOWN, society_table
-from scoresim.runs.plot import DAYS_AXIS, SANCTION_SERIES, daily, mark_changes, time_axis, time_x
+from scoresim.report.sentences import cause_sentence, cause_word, rates_sentence, sanction_word
+from scoresim.runs.layout import BREAKDOWN, WRONGFUL, society_table
+from scoresim.runs.plot import (
+    SANCTION_SERIES,
+    daily,
+    mark_changes,
+    sanction_panels,
+    time_axis,
+    time_x,
+)
 from scoresim.runs.results import Results
+from scoresim.runs.schemes import per_scheme, several_scales, unscored
 from scoresim.studies.explain import Rules, file_kept, records_kept
+from scoresim.studies.noise import wilson
 
 COLLATERAL = re.compile(r"^n_(collateral|family|relatives|joint|firm|firms)_?")
 FIRMS = society_table("firms")
 MAX_BREAKDOWN_CHARTS = 12
 MAX_LINES = 8
+SANCTION_ORDER = ("travel_ban", "dishonest_list", "consumption_ban", "media_suspension",
+                  "shaming", "school_ban")
+
+
+def readable(name: str) -> str:
+    """A column or level name as a reader says it: 'age_18_29' -> 'age 18 29'."""
+    return str(name).replace("_", " ")
 
 
 class Run:
@@ -192,6 +210,8 @@ def key_numbers(run: Run, baseline: Run | None) -> Section:
 def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
     if not run.scored:
         return None
+    if several_scales(run.scenario):
+        return scores_per_scheme(run)
     ts, names = run.ts, run.rules.grade_names
     colours = grade_colours(names)
     fig = go.Figure()
@@ -217,27 +237,11 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
                     "Each band is one grade, the top grade on top; the bands add up to "
                     "100% of people on every day.")]
 
-    score = run.people["score"].to_numpy()
-    lo, hi = int(np.floor(score.min() / 10) * 10), int(np.ceil((score.max() + 1) / 10) * 10)
-    width = max(10, int(np.ceil((hi - lo) / 120 / 10) * 10))
-    edges = np.arange(lo, hi + width, width)
-    counts, edges = np.histogram(score, bins=edges)
-    gi = run.rules.grade_indices(edges[:-1])
-    fig = go.Figure()
-    for k, g in enumerate(names):
-        m = gi == k
-        if not m.any():
-            continue
-        fig.add_trace(go.Bar(
-            x=(edges[:-1][m] + width / 2).tolist(), y=counts[m].tolist(), width=width,
-            name=g, marker={"color": colours[g], "line": {"width": 0.3, "color": "#333"}},
-            hovertemplate=f"grade {g}: %{{y:,}} people scoring %{{x}}±{width // 2}"
-            "<extra></extra>"))
-    for k, (g, minimum) in enumerate(run.rules.grades[:-1]):
-        fig.add_vline(x=minimum, line={"color": "#333", "dash": "dot", "width": 1})
-        fig.add_annotation(x=minimum, y=1.0 if k % 2 == 0 else 0.92, yref="paper",
-                           text=f"{g} ≥ {minimum}", showarrow=False, xanchor="left",
-                           yanchor="bottom", font={"size": 11}, bgcolor="rgba(255,255,255,0.8)")
+    score = run.people["score"].to_numpy(dtype=float)
+    score = score[np.isfinite(score)]
+    grades = [(g, m) for g, m in run.rules.grades]
+    fig, width = score_histogram(score, names, grades,
+                                 lambda x: run.rules.grade_indices(x))
     styled(fig, "Final scores", "score on the last day (points)", "people")
     fig.update_layout(bargap=0)
     q = np.percentile(score, [5, 50, 95])
@@ -252,7 +256,7 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
     fig.add_trace(go.Scatter(x=time_x(ts), y=ts["mean_score"].round(3).tolist(),
                              name=run.name, mode="lines", line=line_style(0)))
     series = {run.name: ts["mean_score"]}
-    if baseline is not None and baseline.scored:
+    if baseline is not None and baseline.scored and not several_scales(baseline.scenario):
         fig.add_trace(go.Scatter(x=time_x(baseline.ts),
                                  y=baseline.ts["mean_score"].round(3).tolist(),
                                  name=f"baseline: {baseline.name}", mode="lines",
@@ -263,15 +267,110 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
     charts.append(Chart("mean-score", fig,
                         _series_alt("Line chart of the mean score", ts["day"], series,
                                     " points")))
+    n_unscored = run.agents - len(score)
     return Section("scores", "Scores and grades",
                    f"Everyone starts at {run.rules.initial} points; each record in their "
-                   "credit file adds or takes points, and the score decides the grade.",
+                   "credit file adds or takes points, and the score decides the grade."
+                   + (f" {n_unscored:,} people have no score." if n_unscored else ""),
                    charts)
+
+
+def score_histogram(score: np.ndarray, names: list[str], grades: list[tuple[str, int | None]],
+                    grade_of: Callable[[np.ndarray], np.ndarray],
+                    fig: go.Figure | None = None, row: int | None = None,
+                    col: int | None = None) -> tuple[go.Figure, int]:
+    """Bars of final scores coloured by grade, with the cut-offs; returns (figure, bin width)."""
+    fig = go.Figure() if fig is None else fig
+    where = {"row": row, "col": col} if row is not None else {}
+    if score.size == 0:
+        return fig, 10
+    lo, hi = int(np.floor(score.min() / 10) * 10), int(np.ceil((score.max() + 1) / 10) * 10)
+    width = max(10, int(np.ceil((hi - lo) / 120 / 10) * 10))
+    edges = np.arange(lo, hi + width, width)
+    counts, edges = np.histogram(score, bins=edges)
+    gi = grade_of(edges[:-1])
+    colours = grade_colours(names)
+    for k, g in enumerate(names):
+        m = gi == k
+        if not m.any():
+            continue
+        fig.add_trace(go.Bar(
+            x=(edges[:-1][m] + width / 2).tolist(), y=counts[m].tolist(), width=width,
+            name=plain(g), marker={"color": colours[g], "line": {"width": 0.3, "color": "#333"}},
+            showlegend=row is None,
+            hovertemplate=f"grade {plain(g)}: %{{y:,}} people scoring %{{x}}±{width // 2}"
+            "<extra></extra>"), **where)
+    shown = [(g, m) for g, m in grades[:-1] if m is not None and lo <= m <= hi + width]
+    for k, (g, minimum) in enumerate(shown):
+        fig.add_vline(x=minimum, line={"color": "#333", "dash": "dot", "width": 1}, **where)
+        if row is None:  # labels only where there is room for them
+            fig.add_annotation(x=minimum, y=1.0 if k % 2 == 0 else 0.92, yref="paper",
+                               text=f"{plain(g)} ≥ {minimum}", showarrow=False,
+                               xanchor="left", yanchor="bottom", font={"size": 11},
+                               bgcolor="rgba(255,255,255,0.8)")
+    return fig, width
+
+
+def scores_per_scheme(run: Run) -> Section:
+    """Each scheme's scores on its own scale, and the people no scheme scores."""
+    sc = run.scenario
+    table_df = per_scheme(sc, run.people)
+    table_df = table_df[table_df["people"] > 0]
+    n_unscored = unscored(run.people) or 0
+    schemes = table_df["scheme"].tolist()
+    names_of = run.rules.book.schemes.names
+    cols = 2
+    rows_n = max(1, -(-len(schemes) // cols))
+    fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=[plain(s) for s in schemes],
+                        horizontal_spacing=0.1, vertical_spacing=0.16)
+    alts = []
+    people = run.people
+    score = people["score"].to_numpy(dtype=float)
+    scheme_of = people["scheme"].astype(str).to_numpy()
+    for k, s in enumerate(schemes):
+        x = score[(scheme_of == s) & np.isfinite(score)]
+        cut = [(g["name"], g.get("min_score")) for g in sc["schemes"][s]["grades"]]
+        index = names_of.index(s)
+        score_histogram(x, [g for g, _ in cut], cut,
+                        lambda v, i=index: run.rules.grade_indices(v, i),
+                        fig=fig, row=k // cols + 1, col=k % cols + 1)
+        q = np.percentile(x, [5, 50, 95])
+        alts.append(f"{s}: {x.size:,} people, median {q[1]:.0f} (5% below {q[0]:.0f}, "
+                    f"5% above {q[2]:.0f}), started at {sc['schemes'][s].get('initial')}")
+    styled(fig, "Final scores, each scheme on its own scale", "", "",
+           height=max(340, 300 * rows_n))
+    fig.update_layout(bargap=0, showlegend=False)
+    fig.update_xaxes(title_text="")
+    fig.update_yaxes(title_text="")
+    charts = [Chart("score-histograms", fig,
+                    "Histograms of the final scores per scheme: " + "; ".join(alts) + ".",
+                    "Each panel is one scheme, with its own scale, grades and cut-offs "
+                    "(dotted lines); the y axis counts people.")]
+
+    grade_rows = []
+    for s in schemes:
+        counts = people.loc[scheme_of == s, "grade"].astype(str).value_counts()
+        grade_rows.append([s] + [", ".join(f"{g['name']} {int(counts.get(g['name'], 0)):,}"
+                                           for g in sc["schemes"][s]["grades"])])
+    rows = [[r.scheme, r.people, r.initial, r.mean, r.p5, r.median, r.p95]
+            for r in table_df.itertuples()]
+    if n_unscored:
+        rows.append(["no scheme (not scored)", n_unscored, None, None, None, None, None])
+    html = (table(rows, ["scheme", "people", "start", "mean", "5%", "median", "95%"],
+                  "Final scores per scheme (points of that scheme)")
+            + table(grade_rows, ["scheme", "people per grade (last day)"],
+                    "Final grades per scheme", numeric=False))
+    return Section(
+        "scores", "Scores and grades",
+        f"Each city pilot keeps its own score on its own scale, so scores are shown per "
+        f"scheme and never averaged across schemes. {n_unscored:,} of {run.agents:,} people "
+        "live where no score is kept; only the national list applies to them.",
+        charts, html=html)
 
 
 def grade_flows(run: Run, baseline: Run | None) -> Section | None:
     """Where the people of each grade went: grades at four checkpoints, from the credit file."""
-    if not run.scored or run.kept == "none" or run.days < 2:
+    if not run.scored or run.kept == "none" or run.days < 2 or several_scales(run.scenario):
         return None
     names = run.rules.grade_names
     checks = sorted({max(0, (k * run.days) // 4 - 1) for k in range(1, 5)})
@@ -352,16 +451,15 @@ def sanctions(run: Run, baseline: Run | None) -> Section | None:
     present = [(c, n) for c, n in SANCTION_SERIES if c in ts and ts[c].any()]
     charts = []
     if present:
-        fig = go.Figure()
-        for k, (col, name) in enumerate(present):
-            fig.add_trace(go.Scatter(x=time_x(ts), y=ts[col].tolist(), name=name,
-                                     mode="lines", line=line_style(k),
-                                     hovertemplate=f"%{{y:,}} {name} on day %{{x}}"
-                                     "<extra></extra>"))
-        over_time(fig, run, "People under each sanction, day by day", "people")
+        fig = sanction_panels(ts, present, run.agents)
+        styled(fig, "People under each sanction, day by day (each panel its own scale)", "",
+               "", height=max(340, 260 * -(-len(present) // 2)))
+        fig.update_layout(showlegend=False)
         charts.append(Chart("sanctions", fig, _series_alt(
-            "Line chart of the number of people under each sanction", ts["day"],
-            {n: ts[c] for c, n in present}, " people")))
+            "Line charts, one per sanction, of the number of people under it", ts["day"],
+            {n: ts[c] for c, n in present}, " people"),
+            "One panel per sanction, each with its own scale, so a small count is not "
+            "flattened by a large one; the panel title gives the last day's share of people."))
     rewards = [c for c in ts.columns if c.startswith("n_rewarded_") and ts[c].any()]
     if rewards:
         fig = go.Figure()
@@ -431,31 +529,42 @@ def wrongful(run: Run, baseline: Run | None) -> Section | None:
     if bars:
         fig = make_subplots(rows=1, cols=len(bars), subplot_titles=[b[0] for b in bars],
                             horizontal_spacing=0.08)
-        alt_parts = []
+        alt_parts, said = [], []
+        sizes = {str(g): int(size.loc[g]) for g in groups}
         for k, (name, counts) in enumerate(bars):
             rate = (counts / size * 1000).reindex(groups).fillna(0)
+            n = counts.reindex(groups).fillna(0).astype(int)
+            lo_hi = [wilson(int(n.loc[g]), int(size.loc[g])) for g in groups]
             fig.add_trace(go.Bar(
                 x=[f"group {g}" for g in groups], y=rate.round(3).tolist(), name=name,
                 marker={"color": [RIGHT, WRONG, OKABE_ITO["orange"]][k % 3],
                         "pattern": {"shape": ["", "/", "."][k % 3]}},
-                customdata=counts.reindex(groups).fillna(0).astype(int).tolist(),
+                error_y=whiskers(rate.to_numpy(), lo_hi),
+                customdata=n.tolist(),
                 hovertemplate=f"{name}: %{{y:.2f}} per 1,000 (%{{customdata:,}} people)"
                 "<extra></extra>", showlegend=False), row=1, col=k + 1)
             alt_parts.append(f"{name}: " + ", ".join(
                 f"group {g} {rate.loc[g]:.2f}" for g in groups))
+            said.append(rates_sentence(name[0].upper() + name[1:],
+                                       {str(g): int(n.loc[g]) for g in groups}, sizes))
         styled(fig, "Sanctions and wrong records by group (last day)", "demographic group",
                "people per 1,000 of the group")
-        fig.update_yaxes(title_text="", col=2)
-        fig.update_yaxes(title_text="", col=3)
+        for k in range(2, len(bars) + 1):
+            fig.update_yaxes(title_text="", col=k)
         fig.update_layout(margin={"t": 90})
         charts.append(Chart(
             "wrongful-by-group", fig,
             "Bar charts, people per 1,000 of each group. " + "; ".join(alt_parts) + ". Group "
             "sizes: " + ", ".join(f"group {g} {int(size.loc[g]):,}" for g in groups) + ".",
-            "Each panel has its own scale. Face recognition makes more false matches for some "
-            "groups (NIST FRVT, NISTIR 8280); this is where that difference lands."))
+            "Each panel has its own scale; whiskers are 95% binomial intervals. "
+            + " ".join(said)))
+
+    cause = cause_chart(run)
+    if cause is not None:
+        charts.append(cause)
 
     if run.kept != "none":
+        has_error = "error" in pq.ParquetFile(run.results.records_path).schema_arrow.names
         df = run.sql("SELECT r.channel AS channel, p.\"group\" AS grp, COUNT(*) AS n, "
                      "COUNT(*) FILTER (WHERE NOT r.correct) AS wrong FROM records r "
                      "JOIN people p ON r.subject = p.id GROUP BY ALL")
@@ -469,7 +578,8 @@ def wrongful(run: Run, baseline: Run | None) -> Section | None:
                 sub = df[df["grp"] == g].set_index("channel").reindex(chans).fillna(0)
                 rate = (sub["wrong"] / sub["n"].where(sub["n"] > 0) * 10_000).fillna(0)
                 fig.add_trace(go.Bar(
-                    x=chans, y=sub["wrong"].astype(int).tolist(), name=f"group {g}",
+                    x=[readable(c) for c in chans], y=sub["wrong"].astype(int).tolist(),
+                    name=f"group {g}",
                     marker={"color": [RIGHT, WRONG, OKABE_ITO["green"], OKABE_ITO["orange"],
                                       OKABE_ITO["purple"]][k % 5],
                             "pattern": {"shape": ["", "/", ".", "x", "-"][k % 5]}},
@@ -480,18 +590,116 @@ def wrongful(run: Run, baseline: Run | None) -> Section | None:
                    "observation channel", "wrong records (all days)")
             fig.update_layout(barmode="stack")
             who = "" if run.kept == "all" else " (in the kept sample of credit files)"
+            kinds = ""
+            if has_error:
+                e = run.sql("SELECT CAST(error AS VARCHAR) AS error, COUNT(*) AS n FROM records "
+                            "WHERE NOT correct GROUP BY ALL ORDER BY n DESC")
+                total = int(e["n"].sum())
+                kinds = (" By the error behind them: " + ", ".join(
+                    f"{cause_word(r.error)} {int(r.n):,} ({r.n / total * 100:.0f}%)"
+                    for r in e.itertuples() if r.n > 0) + ".") if total else ""
             charts.append(Chart(
                 "wrongful-by-channel", fig,
                 "Stacked bar chart of wrong records by channel" + who + ": " + ", ".join(
                     f"{c} {int(per_channel.loc[c, 'wrong']):,} of "
                     f"{int(per_channel.loc[c, 'n']):,}" for c in chans) + ".",
-                "A wrong record is filed under someone who did not do it; camera channels "
-                "misattribute through face recognition."))
+                "A wrong record is filed under someone who did not do it." + kinds))
     if not charts:
         return None
-    return Section("wrongful", "Wrongful sanctions",
-                   "Every record keeps its truth, so every sanction can be checked against "
-                   "what really happened.", charts)
+    intro = ("Every record keeps its truth, so every sanction can be checked against "
+             "what really happened.")
+    if run.results.wrongful() is None:
+        intro += (" This run kept no credit file, so its wrongful sanctions cannot be traced "
+                  f"to their causes ({WRONGFUL}) and the report names no cause of them.")
+    return Section("wrongful", "Wrongful sanctions", intro, charts)
+
+
+def whiskers(rate: np.ndarray, lo_hi: list[tuple[float, float]]) -> dict[str, Any]:
+    """Asymmetric error bars per 1,000 from Wilson intervals (proportions)."""
+    return {"type": "data", "symmetric": False, "color": "#333", "thickness": 1,
+            "array": [round(h * 1000 - r, 4) for (_, h), r in zip(lo_hi, rate, strict=True)],
+            "arrayminus": [round(r - lo * 1000, 4) for (lo, _), r in
+                           zip(lo_hi, rate, strict=True)]}
+
+
+def cause_table(run: Run) -> pd.DataFrame | None:
+    """Wrongful sanctions by sanction x cause x group, per 1,000 of each group's kept files.
+
+    Columns as studies.attribution.wrongful_by_cause: sanction, cause, group, people,
+    per_1000, low, high (a 95% Wilson interval: one seed). None without wrongful.parquet.
+    """
+    w = run.results.wrongful()
+    if w is None:
+        return None
+    pop = run.people[run.population()]
+    size = pop.groupby("group").size()
+    if "group" not in w:
+        w = w.merge(run.people[["id", "group"]], left_on="person", right_on="id")
+    rows = []
+    for (sanction, cause, group), sub in w.groupby(["sanction", "cause", "group"],
+                                                   observed=True):
+        n, k = int(size.get(group, 0)), int(sub["person"].nunique())
+        if n == 0 or k == 0:
+            continue
+        lo, hi = wilson(k, n)
+        rows.append({"sanction": str(sanction), "cause": str(cause), "group": int(group),
+                     "people": k, "per_1000": k / n * 1000, "low": lo * 1000,
+                     "high": hi * 1000})
+    return pd.DataFrame(rows, columns=["sanction", "cause", "group", "people", "per_1000",
+                                       "low", "high"])
+
+
+def cause_chart(run: Run) -> Chart | None:
+    """One panel per wrongful sanction: per 1,000 of each group, by the cause that made it."""
+    table_df = cause_table(run)
+    if table_df is None or table_df.empty:
+        return None
+    w = run.results.wrongful()
+    if "group" not in w:
+        w = w.merge(run.people[["id", "group"]], left_on="person", right_on="id")
+    sanctions = [s for s in SANCTION_ORDER if s in set(table_df["sanction"])] + sorted(
+        set(table_df["sanction"]) - set(SANCTION_ORDER))
+    pop = run.people[run.population()]
+    size = pop.groupby("group").size()
+    groups = size.index.tolist()
+    fig = make_subplots(rows=len(sanctions), cols=1, shared_xaxes=False,
+                        subplot_titles=[sanction_word(s) for s in sanctions],
+                        vertical_spacing=min(0.12, 0.5 / len(sanctions)))
+    said = []
+    for r, sanction in enumerate(sanctions):
+        sub = table_df[table_df["sanction"] == sanction]
+        causes = sub.groupby("cause")["people"].sum().sort_values(ascending=False).index
+        for k, g in enumerate(groups):
+            t = sub[sub["group"] == g].set_index("cause").reindex(causes)
+            rate = t["per_1000"].fillna(0)
+            fig.add_trace(go.Bar(
+                x=[cause_word(c) for c in causes], y=rate.round(4).tolist(),
+                name=f"group {g}", legendgroup=f"group {g}", showlegend=r == 0,
+                marker={"color": [RIGHT, WRONG, OKABE_ITO["green"], OKABE_ITO["orange"]][k % 4],
+                        "pattern": {"shape": ["", "/", ".", "x"][k % 4]}},
+                error_y={"type": "data", "symmetric": False,
+                         "array": (t["high"] - t["per_1000"]).fillna(0).round(4).tolist(),
+                         "arrayminus": (t["per_1000"] - t["low"]).fillna(0).round(4).tolist(),
+                         "color": "#333", "thickness": 1},
+                customdata=t["people"].fillna(0).astype(int).tolist(),
+                hovertemplate="%{x}: %{y:.2f} per 1,000 (%{customdata:,} people)"
+                "<extra></extra>"), row=r + 1, col=1)
+        rows = w[w["sanction"] == sanction]
+        said.append(cause_sentence(sanction, rows))
+        by_group = rows.groupby("group")["person"].nunique()
+        said.append(rates_sentence(sanction_word(sanction)[0].upper()
+                                   + sanction_word(sanction)[1:] + ", by group",
+                                   {str(g): int(by_group.get(g, 0)) for g in groups},
+                                   {str(g): int(size.loc[g]) for g in groups}))
+    styled(fig, "Wrongful sanctions by what caused them, per group", "",
+           "people per 1,000 of the group", height=max(360, 260 * len(sanctions)))
+    fig.update_layout(barmode="group", margin={"t": 90})
+    return Chart("wrongful-by-cause", fig,
+                 "Bar charts, one per sanction: people per 1,000 of each group wrongly "
+                 "sanctioned, by the error kind that made the difference. "
+                 + "; ".join(f"{r.sanction} {r.cause} group {r.group} {r.per_1000:.2f}"
+                             for r in table_df.itertuples()) + ".",
+                 "Whiskers are 95% binomial intervals. " + " ".join(said))
 
 
 # -- shaming ---------------------------------------------------------------------------------
@@ -537,7 +745,10 @@ def shaming(run: Run, baseline: Run | None) -> Section | None:
                "demographic group", "people per 1,000 of the group", height=360)
         charts.append(Chart("shaming-by-group", fig, "Bar chart, people per 1,000 shown "
                             "wrongly at least once: " + ", ".join(
-                                f"group {g} {rate.loc[g]:.2f}" for g in groups) + "."))
+                                f"group {g} {rate.loc[g]:.2f}" for g in groups) + ".",
+                            rates_sentence("Shown wrongly at least once",
+                                           {str(g): int(df.loc[g, "people"]) for g in groups},
+                                           {str(g): int(size.loc[g]) for g in groups})))
     return Section("shaming", "Public shaming", "", charts)
 
 
@@ -606,7 +817,7 @@ def collateral(run: Run, baseline: Run | None) -> Section | None:
     flags = [c for c in p.columns if c.startswith("collateral") and p[c].dtype == bool]
     if "region" in p:
         regions = sorted(p["region"].unique().tolist())[:40]
-        size = p.groupby("region").size()
+        size = p.groupby("region", observed=True).size()
         fig = go.Figure()
         alt = []
         for k, (col, name) in enumerate([("travel_banned", "travel-banned"),
@@ -614,13 +825,18 @@ def collateral(run: Run, baseline: Run | None) -> Section | None:
                                         + [(c, c.replace("_", " ")) for c in flags]):
             if col not in p:
                 continue
-            rate = (p[col].groupby(p["region"]).sum() / size * 1000).reindex(regions)
-            fig.add_trace(go.Bar(x=[str(r) for r in regions], y=rate.round(3).tolist(),
+            n = p[col].groupby(p["region"], observed=False).sum().reindex(regions).fillna(0)
+            rate = (n / size.reindex(regions) * 1000)
+            fig.add_trace(go.Bar(x=[readable(r) for r in regions], y=rate.round(3).tolist(),
                                  name=name, marker={"color": line_style(k)["color"]}))
-            alt.append(f"{name}: highest in region {rate.idxmax()} ({rate.max():.2f})")
+            alt.append(rates_sentence(name[0].upper() + name[1:],
+                                      {readable(r): int(n.loc[r]) for r in regions},
+                                      {readable(r): int(size.loc[r]) for r in regions},
+                                      label="region"))
         styled(fig, "Sanctions by region (last day)", "region", "people per 1,000 of the region")
         fig.update_layout(barmode="group")
-        charts.append(Chart("regions", fig, "Bar chart by region. " + "; ".join(alt) + "."))
+        charts.append(Chart("regions", fig, "Bar chart by region, people per 1,000 of each "
+                            "region.", " ".join(alt)))
     if not charts:
         return None
     return Section("collateral", "Joint punishment and regions",
@@ -628,38 +844,81 @@ def collateral(run: Run, baseline: Run | None) -> Section | None:
                    "outcomes differ between regions.", charts)
 
 
+# breakdown measures that are people on the last day; the others are counted over the run
+BREAKDOWN_STOCKS = ("n_travel_banned", "n_wrongly_banned")
+
+
 def breakdowns(run: Run, baseline: Run | None) -> Section | None:
+    """Per dimension: each measure per 1,000 people of each level, one panel per measure."""
     path = run.optional(BREAKDOWN)
     if path is None:
         return None
     df = pq.read_table(path).to_pandas()
     if not {"day", "dimension", "value"} <= set(df.columns):
         return None
-    metrics = [c for c in df.columns if c not in ("day", "dimension", "value")
+    metrics = [c for c in df.columns if c not in ("day", "dimension", "value", "n_people")
                and pd.api.types.is_numeric_dtype(df[c])]
     charts = []
+    last_day = df["day"].max()
     for dim in sorted(df["dimension"].astype(str).unique().tolist()):
-        sub = df[df["dimension"].astype(str) == dim]
-        values = sub["value"].astype(str)
-        top = values.value_counts().index.tolist()[:MAX_LINES]
-        for metric in metrics:
-            if len(charts) >= MAX_BREAKDOWN_CHARTS or not sub[metric].any():
-                continue
-            fig = go.Figure()
-            for k, v in enumerate(top):
-                s = sub[values == v].groupby("day")[metric].sum()
-                fig.add_trace(go.Scatter(x=s.index.tolist(), y=s.tolist(), name=v,
-                                         mode="lines", line=line_style(k)))
-            nice = metric.removeprefix("n_").replace("_", " ")
-            styled(fig, f"{nice} by {dim}", DAYS_AXIS, nice)
-            last = sub[sub["day"] == sub["day"].max()].groupby(values)[metric].sum()
-            charts.append(Chart(f"breakdown-{_slug(dim)}-{_slug(metric)}", fig,
-                                f"Line chart of {nice} by {dim}. On the last day: "
-                                + ", ".join(f"{k} {fmt(_py(v))}" for k, v in
-                                            last.reindex(top).fillna(0).items()) + "."))
+        if len(charts) >= MAX_BREAKDOWN_CHARTS:
+            break
+        sub = df[df["dimension"].astype(str) == dim].assign(value=lambda d: d["value"].astype(str))
+        last = sub[sub["day"] == last_day].groupby("value")
+        levels = last.size().index.tolist()[:MAX_LINES * 2]
+        people = (last["n_people"].sum() if "n_people" in sub else
+                  pd.Series(run.agents / max(1, len(levels)), index=levels)).reindex(levels)
+        shown = [m for m in metrics if sub[m].any()]
+        if not shown:
+            continue
+        cols = 2 if len(shown) > 1 else 1
+        rows_n = -(-len(shown) // cols)
+        titles = [_breakdown_title(m) for m in shown]
+        fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=titles,
+                            horizontal_spacing=0.1, vertical_spacing=min(0.2, 0.6 / rows_n))
+        alt = []
+        for k, metric in enumerate(shown):
+            if metric in BREAKDOWN_STOCKS:
+                n = last[metric].sum().reindex(levels).fillna(0)
+                lo_hi = [wilson(int(n.loc[v]), int(people.loc[v])) for v in levels]
+            else:
+                n = sub.groupby("value")[metric].sum().reindex(levels).fillna(0)
+                lo_hi = [(max(0.0, x - 1.96 * np.sqrt(x)) / max(1, people.loc[v]),
+                          (x + 1.96 * np.sqrt(max(1.0, x))) / max(1, people.loc[v]))
+                         for v, x in n.items()]
+            rate = (n / people.where(people > 0) * 1000).fillna(0)
+            fig.add_trace(go.Bar(
+                x=[readable(v) for v in levels], y=rate.round(4).tolist(),
+                marker={"color": WRONG if "wrong" in metric else RIGHT},
+                error_y=whiskers(rate.to_numpy(), lo_hi), showlegend=False,
+                customdata=n.astype(int).tolist(),
+                hovertemplate="%{x}: %{y:.2f} per 1,000 (%{customdata:,})<extra></extra>"),
+                row=k // cols + 1, col=k % cols + 1)
+            alt.append(f"{titles[k]}: " + ", ".join(
+                f"{readable(v)} {rate.loc[v]:.2f}" for v in levels))
+        styled(fig, f"By {readable(dim)}, per 1,000 people of each level", "", "",
+               height=max(340, 280 * rows_n))
+        fig.update_xaxes(title_text="")
+        charts.append(Chart(
+            f"breakdown-{_slug(dim)}", fig,
+            f"Bar charts by {readable(dim)}, one per measure, per 1,000 people of each level. "
+            + "; ".join(alt) + ".",
+            "Each panel has its own scale; whiskers are 95% intervals (binomial for people, "
+            "Poisson for counts). Levels whose whiskers do not overlap differ beyond noise; "
+            "where they overlap, this one seed may not tell them apart."))
     if not charts:
         return None
-    return Section("breakdowns", "Breakdowns", "The run's measures split by dimension.", charts)
+    return Section("breakdowns", "Breakdowns",
+                   "The run's measures split by trait, per 1,000 people of each level: people "
+                   "under a sanction on the last day, records and screenings over the run.",
+                   charts, compact=True)
+
+
+def _breakdown_title(metric: str) -> str:
+    nice = metric.removeprefix("n_").replace("_", " ")
+    if metric in BREAKDOWN_STOCKS:
+        return f"{nice} (last day)"
+    return f"{nice} (over the run)"
 
 
 def firms(run: Run, baseline: Run | None) -> Section | None:

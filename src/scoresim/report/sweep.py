@@ -30,7 +30,9 @@ from scoresim.report.page import (
     styled,
     table,
 )
+from scoresim.report.sentences import noise_clause
 from scoresim.runs.layout import MEMBERS, PLAN_FILE, SUMMARY_FILE
+from scoresim.studies.noise import Difference
 
 # outcomes drawn first, in this order; others follow up to MAX_OUTPUTS
 PRIORITY = [
@@ -94,6 +96,7 @@ def _outcome_chart(frame: pd.DataFrame, param: str | None, others: list[str], ou
     alt_parts = []
     traces = 0
     pooled = False
+    said: list[str] = []
     if param is None:
         arms = sub["arm"].unique().tolist()
         fig.add_trace(go.Bar(
@@ -105,6 +108,9 @@ def _outcome_chart(frame: pd.DataFrame, param: str | None, others: list[str], ou
         for a in arms:
             r = sub[sub["arm"] == a].iloc[0]
             alt_parts.append(f"{a}: {_ci_text(r)}")
+            if paired:
+                said.append(f"{a} minus the baseline, {float(r['mean']):.4g}"
+                            + noise_clause(_difference(r), 1, "") + ".")
     else:
         numeric = pd.api.types.is_numeric_dtype(sub[param])
         groups = ["arm"] + [o for o in others if sub[o].nunique() > 1]
@@ -131,6 +137,12 @@ def _outcome_chart(frame: pd.DataFrame, param: str | None, others: list[str], ou
                                                "x", "cross"][k % 6]},
                 error_y=_errors(rows)))
             traces += 1
+            if len(rows) and paired:
+                beyond = sum(_difference(r).beyond_noise for _, r in rows.iterrows())
+                said.append(f"{label}: {beyond} of {len(rows)} points differ from the baseline "
+                            "beyond noise (their 95% interval over seeds excludes zero)"
+                            + ("" if beyond == len(rows) else ", the others within noise")
+                            + ".")
             if len(rows):
                 lo, hi = rows.iloc[0], rows.iloc[-1]
                 alt_parts.append(f"{label}: {_ci_text(lo)} at {param} = {lo[param]}, "
@@ -144,7 +156,7 @@ def _outcome_chart(frame: pd.DataFrame, param: str | None, others: list[str], ou
     what = "<br>".join(textwrap.wrap(title[0].upper() + title[1:], 48))
     unit = unit_of(output)
     styled(fig, what, xlab, f"{unit}, arm − baseline" if paired else unit, height=400)
-    fig.update_layout(title_font_size=15, legend={"y": -0.28}, margin={"b": 90, "t": 75})
+    fig.update_layout(title_font_size=15, margin={"b": 110, "t": 75})
     fig.update_yaxes(rangemode="normal")
     alt = (f"{'Paired differences' if paired else 'Outcome'} {title}"
            + (f" against {param}" if param else " by arm") + ", with 95% intervals. "
@@ -153,8 +165,16 @@ def _outcome_chart(frame: pd.DataFrame, param: str | None, others: list[str], ou
                 if param is None else
                 "Points are means over seeds; bars are 95% intervals of the mean")
                + (" (paired t, seed by seed)." if paired else " (t over seeds).")
-               + (" Traces are averaged over the other varied parameters." if pooled else ""))
+               + (" Traces are averaged over the other varied parameters." if pooled else "")
+               + "".join(" " + x for x in said[:MAX_TRACES]))
     return Chart(key, fig, alt, caption)
+
+
+def _difference(r: pd.Series) -> Difference:
+    """A summary row's paired difference and its t interval over seeds."""
+    n = int(r["n"]) if "n" in r and pd.notna(r["n"]) else 0
+    method = f"t interval over {n} seeds" if n > 1 else "one seed"
+    return Difference(float(r["mean"]), float(r["ci_low"]), float(r["ci_high"]), method)
 
 
 def _errors(rows: pd.DataFrame) -> dict[str, Any]:

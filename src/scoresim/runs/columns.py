@@ -29,12 +29,16 @@ import pyarrow as pa
 from scoresim.runs.layout import (
     BREAKDOWN,
     FIT_FILE,
+    INDICES_FILE,
     MEMBER_TABLE,
     PEOPLE,
     RECORDS,
+    RUNS_FILE,
     SANCTIONS,
+    SEEDS_FILE,
     SUMMARY_FILE,
     TIMESERIES,
+    WRONGFUL,
     society_table,
 )
 
@@ -129,6 +133,30 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_aware", "People who know the system exists.", "stock", when="with responses"),
     _ts("n_left_region", "People who have left the pilot region (responses.avoidance).",
         "stock", when="with responses"),
+    _ts("mean_dissent", "Mean expressed dissent over everyone in the day's round (dissent "
+        "model: each person's best response to the authority's policy, in [0, 1]).", "stock",
+        when="with dissent", unit="dissent", type="float64"),
+    _ts("n_compliant", "People whose desired dissent is within the tolerance (they say all "
+        "they want and are never punished).", "stock", when="with dissent"),
+    _ts("n_self_censoring", "People who want more than the tolerance and say less than they "
+        "want (down to the tolerance, or partly).", "stock", when="with dissent"),
+    _ts("n_defiant", "People who want more than the tolerance and say all of it although it "
+        "is punishable.", "stock", when="with dissent"),
+    _ts("tolerance", "The authority's tolerance in the day's round: dissent at or below it "
+        "is never punished.", "stock", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("severity", "The authority's severity in the day's round (punishment of an observed "
+        "excess, in units of boldness).", "stock", when="with dissent.adapt", unit="severity",
+        type="float64"),
+    _ts("surveillance", "The authority's surveillance in the day's round: the chance of "
+        "observing even silence.", "stock", when="with dissent.adapt", unit="probability",
+        type="float64"),
+    _ts("political_cost", "The round's expressed dissent, summed over people, times the "
+        "authority's adamancy.", "flow", when="with dissent.adapt", unit="dissent",
+        type="float64"),
+    _ts("punishment_cost", "The punishment the authority handed out in the round (observed "
+        "actions above the tolerance).", "flow", when="with dissent.adapt", unit="severity",
+        type="float64"),
     _ts("n_appeals_filed", "Appeals against wrong records filed during the day.", "flow",
         when="with credit_repair or appeals", unit="appeals"),
     _ts("n_appeals_won", "Records withdrawn during the day because an appeal was won.",
@@ -217,6 +245,12 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("left_region", "bool", "", "Has left the pilot region.", "with responses"),
     Column("risk_multiplier", "float32", "", "Perceived risk of being recorded, relative to "
            "the nominal one, learnt from experience (1 = nominal).", "with responses"),
+    Column("desired_dissent", "float64", "dissent", "The dissent the person wants to express, "
+           "in [0, 1] (drawn from seed and person alone: no policy moves it).", "with dissent"),
+    Column("boldness", "float64", "", "How much the person values saying what they want "
+           "against the punishment risked (drawn from seed and person alone).", "with dissent"),
+    Column("dissent", "float64", "dissent", "The dissent the person expressed in the last "
+           "round: their best response to the authority's policy.", "with dissent"),
     Column("targeted", "bool", "", "A target of the authority's abuse.", "with abuse"),
     Column("region", "category", "", "The region the person lives in.", "with regions"),
     Column("scheme", "category", "", "The region's pilot scheme ('none': only the national "
@@ -268,6 +302,33 @@ SANCTION_COLUMNS: tuple[Column, ...] = (
     Column("started", "bool", "", "true: it began that day; false: it ended."),
 )
 
+WRONGFUL_COLUMNS: tuple[Column, ...] = (
+    Column("person", "int64", "person", "The wrongly sanctioned person (a kept credit file)."),
+    Column("group", "uint8", "", "Their demographic group (as in people.parquet)."),
+    Column("sanction", "string", "", "travel_ban, dishonest_list, consumption_ban, "
+           "media_suspension, shaming (a wrong record shown on the screens) or school_ban "
+           "(joint punishment only): the names of the sanctions log."),
+    Column("cause", "string", "", "The kind of error whose records made the difference (the "
+           "sanction is wrongful on none of its days without them): false_match, linkage, "
+           "false_flag, malicious_report or fabricated (records.parquet's error); several "
+           "when more than one kind was needed, or no single kind was; collateral when it "
+           "came through someone else's listing (joint punishment)."),
+    Column("channel", "string", "", "The channel of the deciding wrong records, several when "
+           "they came through more than one, joint_punishment for collateral sanctions."),
+    Column("points", "int64", "points", "The deciding wrong records' points (filed before the "
+           "sanction's last wrongful day and counting after its first); 0 for collateral "
+           "bans."),
+    Column("first_day", "int32", "day", "The first day the sanction was wrongful."),
+    Column("days", "int32", "days", "Days it was wrongful over the run (shaming: wrong "
+           "records shown)."),
+    Column("at_end", "bool", "", "Wrongful on the last day of the run (travel_ban: what "
+           "people.parquet's wrongly_banned says)."),
+    Column("cause_person", "int64", "person", "For collateral: the listed relative (or "
+           "person) whose listing reached them; -1 otherwise."),
+    Column("cause_firm", "int64", "firm", "For collateral: the listed firm that bound its "
+           "legal representative; -1 otherwise."),
+)
+
 BREAKDOWN_COLUMNS: tuple[Column, ...] = (
     Column("day", "int32", "day", "The day."),
     Column("dimension", "category", "", "The trait broken down by (metrics.breakdown)."),
@@ -293,7 +354,7 @@ FIRM_COLUMNS: tuple[Column, ...] = (
     Column("region", "int16", "", "Its region's index (that of its legal representative)."),
     Column("foreign", "bool", "", "A foreign firm."),
     Column("size", "int64", "people", "Its employees."),
-    Column("score", "int32", "points", "Its credit score at the end."),
+    Column("score", "int64", "points", "Its credit score at the end."),
     Column("grade", "category", "", "Its grade at the end (firms.grades)."),
     Column("listed", "bool", "", "On the corporate blacklist on the last day."),
     Column("listed_until", "int32", "day", "The day its listing ends (0: never listed)."),
@@ -394,6 +455,52 @@ RESIDUAL_COLUMNS: tuple[Column, ...] = (
     Column("fit", "bool", "", "In the loss (false: reported only)."),
 )
 
+SENSITIVITY_RUN_COLUMNS: tuple[Column, ...] = (
+    Column("row", "int64", "", "The design row (SALib's sample, in its order): one parameter "
+           "set."),
+    Column("seed", "int64", "", "The run's seed; every row runs under the same seeds."),
+    Column("<param>", "float64 (int64 for whole-number parameters)", "", "The value of a "
+           "varied parameter (a dotted path) in this row."),
+    Column("<output>", "float64", "(the output's)", "An output asked for (--output), named "
+           "as given: a timeseries column reduced to one number (a stock's last day, a "
+           "flow's sum, or @DAY, @last, :sum, :mean), a Results.summary() key, or a rate per "
+           "1,000 people of a trait's level (wrongful_travel_ban_per_1000@group=1) or the "
+           "gap between two levels (..._gap)."),
+    Column("seconds", "float64", "s", "How long the run took on its worker, build included."),
+)
+
+SENSITIVITY_INDEX_COLUMNS: tuple[Column, ...] = (
+    Column("output", "string", "", "The output analysed (a runs.parquet column)."),
+    Column("parameter", "string", "", "The varied parameter (a dotted path); 'a x b' for a "
+           "second-order index; '(seeds)' for seed_noise."),
+    Column("index", "string", "", "S1 (first-order Sobol or FAST index: the share of the "
+           "output's variance due to the parameter alone), ST (total: alone and in "
+           "interactions), S2 (second order: the pair's interaction), mu_star (Morris: mean "
+           "absolute elementary effect, in the output's units over the parameter's whole "
+           "range), sigma (Morris: their standard deviation: nonlinearity or interactions), "
+           "seed_noise (the share of the variance of the analysed seed means that is seed "
+           "noise)."),
+    Column("value", "float64", "(the index's)", "The estimate, from the mean over seeds of "
+           "each design row; NaN when the output does not vary."),
+    Column("low", "float64", "(the index's)", "Lower end of its interval: the bootstrap "
+           "confidence interval (95% unless asked otherwise) for S1, ST, S2 and mu_star, "
+           "a bootstrap over rows for seed_noise; NaN for sigma."),
+    Column("high", "float64", "(the index's)", "Upper end of it."),
+)
+
+SEED_INTERVAL_COLUMNS: tuple[Column, ...] = (
+    Column("measure", "string", "", "A headline: a Results.summary() number, or (with a "
+           "breakdown by group) wrongful_travel_ban_per_1000@group=<g> (last day), "
+           "wrongful_shaming_per_1000@group=<g> (over the run) and their _gap (the last "
+           "group's minus the first's)."),
+    Column("n", "int64", "seeds", "Seeds with a value."),
+    Column("mean", "float64", "(the measure's)", "Mean over the seeds."),
+    Column("std", "float64", "(the measure's)", "Standard deviation over the seeds."),
+    Column("ci_low", "float64", "(the measure's)", "Lower end of the 95% interval of the "
+           "mean (Student t over the seeds); NaN with one seed."),
+    Column("ci_high", "float64", "(the measure's)", "Upper end of it."),
+)
+
 def _reg(name: str, type: str, meaning: str, unit: str = "") -> Column:  # noqa: A002
     return Column(name, type, unit, meaning)
 
@@ -458,6 +565,9 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     PEOPLE: ("one row per person: the final state", PEOPLE_COLUMNS),
     RECORDS: ("one row per record in a kept credit file", RECORD_COLUMNS),
     SANCTIONS: ("one row per sanction begun or ended, for the kept files", SANCTION_COLUMNS),
+    WRONGFUL: ("one row per wrongly sanctioned person and sanction, with the error that "
+               "caused it (the kept credit files; not written with records: none)",
+               WRONGFUL_COLUMNS),
     BREAKDOWN: ("one row per day, trait and level (metrics.breakdown)", BREAKDOWN_COLUMNS),
     society_table("firms"): ("one row per firm: the final state (with firms)", FIRM_COLUMNS),
     society_table("firm_records"): ("one row per firm record (with firms)",
@@ -467,6 +577,11 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     MEMBER_TABLE: ("a sweep: one row per (point, arm, seed)", MEMBER_COLUMNS),
     SUMMARY_FILE: ("a sweep: one row per (point, arm, kind, output)", SUMMARY_COLUMNS),
     FIT_FILE: ("a calibration: one row per trial", FIT_COLUMNS),
+    SEEDS_FILE: ("`scoresim run --seeds K`: one row per headline", SEED_INTERVAL_COLUMNS),
+    RUNS_FILE: ("a sensitivity study: one row per run (design row x seed)",
+                SENSITIVITY_RUN_COLUMNS),
+    INDICES_FILE: ("a sensitivity study: one row per (output, parameter, index)",
+                   SENSITIVITY_INDEX_COLUMNS),
     RESIDUALS: ("a calibration: one row per target at the best trial (calibration.json, "
                 "scoresim calibrate --csv)", RESIDUAL_COLUMNS),
     REGISTRY_RUNS: ("the registry (runs/registry.duckdb, `scoresim query`): one row per "

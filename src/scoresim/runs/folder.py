@@ -12,9 +12,11 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,10 @@ class staging:
         final = self.final
         parent = final.parent
         try:
-            if final.exists() and not final.is_dir():
-                raise RunFolderError(f"{final}: exists and is a file; choose another --out")
-            if not self.unique and _taken(final):
+            if final.is_symlink() or (final.exists() and not final.is_dir()):
+                kind = _kind(os.lstat(final).st_mode) or "a file"
+                raise RunFolderError(f"{final}: exists and is {kind}; choose another --out")
+            if not self.unique and is_taken(final):
                 raise RunFolderError(
                     f"{final}: already exists and is not empty; choose another --out")
             self._made = _make_parents(parent)
@@ -78,7 +81,7 @@ class staging:
             raise
         except OSError as exc:
             self._abandon()
-            raise RunFolderError(f"{parent}: cannot create the run folder ({_why(exc)})") from None
+            raise RunFolderError(f"{parent}: cannot create the run folder ({why(exc)})") from None
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -87,19 +90,19 @@ class staging:
             self._abandon()
             if isinstance(exc, OSError) and not isinstance(exc, RunFolderError):
                 raise RunFolderError(
-                    f"{self.final}: cannot write the run folder ({_why(exc)}); nothing was kept"
+                    f"{self.final}: cannot write the run folder ({why(exc)}); nothing was kept"
                 ) from None
             return
         try:
-            _sync_tree(self.tmp)
-            self.final = _commit(self.tmp, self.final, self.unique)
-            _sync_dir(self.final.parent)
+            sync_tree(self.tmp)
+            self.final = commit_folder(self.tmp, self.final, self.unique)
+            sync_dir(self.final.parent)
         except RunFolderError:
             self._abandon()
             raise
         except OSError as exc:
             self._abandon()
-            raise RunFolderError(f"{self.final}: cannot finish the run folder ({_why(exc)}); "
+            raise RunFolderError(f"{self.final}: cannot finish the run folder ({why(exc)}); "
                                  "nothing was kept") from None
 
     def _abandon(self) -> None:
@@ -113,11 +116,11 @@ class staging:
         self._made = []
 
 
-def _why(exc: OSError) -> str:
+def why(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _taken(folder: Path) -> bool:
+def is_taken(folder: Path) -> bool:
     try:
         return folder.is_dir() and any(folder.iterdir())
     except OSError:
@@ -142,7 +145,7 @@ def _make_parents(folder: Path) -> list[Path]:
     return made
 
 
-def _commit(tmp: Path, final: Path, unique: bool) -> Path:
+def commit_folder(tmp: Path, final: Path, unique: bool) -> Path:
     """Rename `tmp` to `final`, or with `unique` to the first free `final-k`."""
     def names():
         yield final
@@ -168,7 +171,7 @@ def _commit(tmp: Path, final: Path, unique: bool) -> Path:
     raise RunFolderError(f"{final}: no free name for the run folder beside it")
 
 
-def _sync_tree(folder: Path) -> None:
+def sync_tree(folder: Path) -> None:
     """Flush every file and folder under `folder` to disk, innermost first."""
     for root, _, files in os.walk(folder, topdown=False):
         for name in files:
@@ -177,10 +180,10 @@ def _sync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _sync_dir(Path(root))
+        sync_dir(Path(root))
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -203,23 +206,118 @@ def attach_cleanup(results: object, folder: Path) -> None:
     weakref.finalize(results, shutil.rmtree, folder, True)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` whole: written beside it, flushed, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+#: open(2) flags for a new file that must not exist yet and is never reached through a link.
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
-    """Replace `path` with `frame` as Parquet, whole (as write_text_atomic)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, compression="zstd")
-    fd = os.open(tmp, os.O_RDONLY)
+def check_replaceable(path: Path, what: str = "file",
+                      wrote: Callable[[Path], bool] | None = None,
+                      inside: Path | None = None) -> None:
+    """Refuse to write `path` where that would replace what scoresim must not.
+
+    Nothing but a regular file is ever replaced: a symbolic link (its target
+    could be anywhere), a FIFO, a device node (`--out /dev/null`, run as root,
+    would replace the system's device), a socket or a folder is a RunFolderError
+    and is left untouched. `wrote(path)` says whether an existing regular file
+    is one scoresim wrote (a report carries its generator tag); one it did not
+    write is refused too. `inside`: the folder the file belongs in; a path whose
+    folder resolves elsewhere (a link among its parents) is refused, so no
+    write follows a link out of the target folder.
+    """
+    path = Path(path)
+    if inside is not None:
+        try:
+            parent = path.parent.resolve(strict=False)
+            root = Path(inside).resolve(strict=False)
+        except (OSError, RuntimeError) as exc:
+            raise RunFolderError(f"{path}: cannot resolve its folder ({exc})") from None
+        if parent != root and root not in parent.parents:
+            raise RunFolderError(f"{path}: its folder leads out of {inside} (a symbolic "
+                                 "link?); nothing written")
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise RunFolderError(f"{path}: cannot inspect it ({why(exc)}); nothing written") \
+            from None
+    kind = _kind(st.st_mode)
+    if kind is not None:
+        raise RunFolderError(f"{path}: is {kind}, not a {what} scoresim wrote; "
+                             "nothing written (remove it or choose another path)")
+    if wrote is not None and not wrote(path):
+        raise RunFolderError(f"{path}: exists and is not a {what} scoresim wrote; nothing "
+                             "written (remove it or choose another path)")
+
+
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device node"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_new(path: Path, mode: str = "w", **kwargs: Any) -> Any:
+    """Open a file that must not exist yet, never through a link (O_EXCL, O_NOFOLLOW)."""
+    return os.fdopen(os.open(path, _NEW_FILE, 0o644), mode, **kwargs)
+
+
+def write_text_atomic(path: Path, text: str, inside: Path | None = None) -> None:
+    """Replace `path` with `text` whole: written beside it, flushed, then renamed over it.
+
+    Only a missing or regular file is replaced (check_replaceable); the
+    temporary file is new (never an existing file or link) and removed on failure.
+    """
+    path = Path(path)
+    check_replaceable(path, inside=inside)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open_new(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def write_parquet_atomic(path: Path, frame: pd.DataFrame, inside: Path | None = None) -> None:
+    """Replace `path` with `frame` as Parquet, whole (as write_text_atomic)."""
+    path = Path(path)
+    check_replaceable(path, inside=inside)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        with open_new(tmp, "wb") as fh:
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), fh,
+                           compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` with `data` as JSON, whole (written beside it, flushed, renamed)."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str))
+    sync_dir(path.parent)

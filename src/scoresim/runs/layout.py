@@ -16,6 +16,7 @@ TIMESERIES = "timeseries.parquet"  # one row per day
 PEOPLE = "people.parquet"  # one row per person: the final state
 RECORDS = "records.parquet"  # the credit file, one row per record (unless records: none)
 SANCTIONS = "sanctions.parquet"  # each sanction begun or ended, for the kept files
+WRONGFUL = "wrongful.parquet"  # each wrongly sanctioned person and sanction, with its cause
 BREAKDOWN = "breakdown.parquet"  # day x trait x level, where the scenario asks for it
 REPORT = "report.html"  # `scoresim report` / `run --report`
 # the society's tables, where a scenario has them: firms, their credit file, collateral
@@ -36,6 +37,12 @@ PARTIAL_MARK = ".partial-"  # a staging folder is named .<final name>.partial-<p
 CHECKPOINT = "checkpoint"  # inside the staging folder of a checkpointed run
 RUN_META = "run.json"  # the resolved scenario and the run's settings
 STATE = "state.npz"  # the engine's state at the last checkpoint
+# while a finished run is renamed into place, its checkpoint (run.json: what the run was
+# asked to do afterwards) waits beside it, in <staging folder name> + FINISHING_SUFFIX
+FINISHING_SUFFIX = ".finishing"
+
+# --- `scoresim run --seeds K`: one run folder per seed (seed-<s>/) and beside them
+SEEDS_FILE = "seeds.parquet"  # every headline: mean and interval over the seeds
 
 # --- a sweep folder (studies/sweep.py) -------------------------------------------------------
 MEMBERS = "members"  # one run folder per member
@@ -50,6 +57,13 @@ FIT_FILE = "fit.parquet"  # the residual of every target at the best trial
 BEST_FILE = "best.yaml"  # the fitted scenario
 CALIBRATION_FILE = "calibration.json"  # settings and the best trial's summary
 CALIBRATION_LOCK = ".calibrate.lock"
+
+# --- a sensitivity study folder (studies/sensitivity.py) -------------------------------------
+SENSITIVITY_FILE = "sensitivity.json"  # the settings: scenario, parameters, outputs, design
+SENSITIVITY_PARTS = "parts"  # one Parquet file per finished batch of runs (what resumes)
+RUNS_FILE = "runs.parquet"  # every run: design row, seed, parameter values, outputs
+INDICES_FILE = "indices.parquet"  # output, parameter, index, value, low, high
+SENSITIVITY_LOCK = ".sensitivity.lock"
 
 # --- the run registry (runs/registry.py) -----------------------------------------------------
 DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"

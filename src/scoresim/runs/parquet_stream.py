@@ -1,17 +1,21 @@
 """Streaming a growing table to Parquet without holding it in memory.
 
 The credit file and the sanctions log grow by a few hundred thousand rows a
-day at city scale. Rows are buffered and written in fixed-size row groups.
-When a run keeps checkpoints, rows go to numbered part files instead, each
-closed (so complete on disk) at a checkpoint; a resumed run drops the parts
+day at city scale. Rows are buffered and written in row groups of exactly
+ROW_GROUP rows (the last one holds the rest), each written from one contiguous
+table: the file's bytes depend only on its rows, not on how they arrived. When
+a run keeps checkpoints, rows go to numbered part files instead, each closed
+(so complete on disk) at a checkpoint; a resumed run overwrites the parts
 written after its checkpoint, and the parts are joined into the one final
-file at the end, in the same fixed row groups, so the result does not depend
-on where the run was interrupted.
+file at the end in the same row groups, so a checkpointed, killed and resumed
+run writes the same bytes as an uninterrupted one. The parts are deleted only
+once the whole run folder is complete (runs/finish.py), so that a run killed
+while finishing still has them.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +23,54 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoresim.model.streams import OpenStream
+from scoresim.runs.crash import crash_point
+from scoresim.runs.folder import RunFolderError
 from scoresim.runs.layout import PARTS_SUFFIX, STREAMS
 
 ROW_GROUP = 1 << 20
+
+
+class _RowGroups:
+    """Tables in, row groups of exactly ROW_GROUP rows out (the last one: the rest)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self.schema = schema
+        self.writer: pq.ParquetWriter | None = None
+        self._tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._tables.append(table)
+        self.rows += table.num_rows
+        while self.rows >= ROW_GROUP:
+            self._write(ROW_GROUP)
+
+    def finish(self) -> None:
+        """Write what is left as the last group and close the file (an empty file has none)."""
+        if self.rows:
+            self._write(self.rows)
+        if self.writer is None:
+            self._open()
+        assert self.writer is not None
+        self.writer.close()
+        self.writer = None
+
+    def _open(self) -> None:
+        self.writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+
+    def _write(self, n: int) -> None:
+        table = pa.concat_tables(self._tables) if len(self._tables) > 1 else self._tables[0]
+        rest = table.slice(n)
+        if self.writer is None:
+            self._open()
+        assert self.writer is not None
+        # one contiguous chunk per column: the pages then do not depend on the chunks
+        self.writer.write_table(table.slice(0, n).combine_chunks(), row_group_size=ROW_GROUP)
+        self._tables = [rest] if rest.num_rows else []
+        self.rows -= n
 
 
 class ParquetStream:
@@ -30,8 +79,8 @@ class ParquetStream:
         self.path = Path(path)
         self.schema = schema
         self.to_table = to_table
-        self.parts_dir = self.path.with_name(self.path.name + PARTS_SUFFIX) if parts else None
-        self._writer: pq.ParquetWriter | None = None
+        self.parts_dir = parts_dir(self.path) if parts else None
+        self._groups: _RowGroups | None = None
         self._pending: list = []
         self._pending_rows = 0
         self.n_rows = 0
@@ -42,65 +91,105 @@ class ParquetStream:
             return
         self._pending.append(chunk)
         self._pending_rows += n_rows
-        if self._pending_rows >= ROW_GROUP:
-            self.flush()
+        self.n_rows += n_rows
+        buffered = self._groups.rows if self._groups is not None else 0
+        if self._pending_rows + buffered >= ROW_GROUP:
+            self._flush()
 
-    def flush(self) -> None:
+    def _flush(self) -> None:
         if not self._pending:
             return
         table = self.to_table(self._pending)
         self._pending, self._pending_rows = [], 0
-        if self._writer is None:
+        if self._groups is None:
             target = self.path
             if self.parts_dir is not None:
                 self.parts_dir.mkdir(exist_ok=True)
-                target = self.parts_dir / f"part-{self.n_parts:05d}.parquet"
+                target = self.parts_dir / part_name(self.n_parts)
                 self.n_parts += 1
-            self._writer = pq.ParquetWriter(target, self.schema, compression="zstd")
-        self._writer.write_table(table, row_group_size=ROW_GROUP)
-        self.n_rows += table.num_rows
+            self._groups = _RowGroups(target, self.schema)
+        self._groups.add(table)
 
     def checkpoint(self) -> dict[str, int]:
         """Make everything so far durable in closed part files; return what to resume from."""
-        self.flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._flush()
+        if self._groups is not None:
+            self._groups.finish()
+            _fsync(self._groups.path)
+            self._groups = None
         return {"n_rows": self.n_rows, "n_parts": self.n_parts}
 
     def restore(self, state: dict[str, int]) -> None:
+        """Continue after the checkpoint's parts; later ones are overwritten, never joined.
+
+        Nothing is deleted here: a resume that fails (a corrupt checkpoint) leaves the
+        folder as it found it.
+        """
         self.n_rows, self.n_parts = int(state["n_rows"]), int(state["n_parts"])
-        if self.parts_dir is not None and self.parts_dir.exists():
-            for part in self.parts_dir.glob("part-*.parquet"):
-                if int(part.stem.split("-")[1]) >= self.n_parts:
-                    part.unlink()  # written after the checkpoint: redone on resume
 
     def close(self) -> None:
         """Finish the file; an empty table still gets a file so readers find the schema."""
-        self.flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if self.parts_dir is not None:
-            self._join_parts()
-        elif not self.path.exists():
-            pq.write_table(self.schema.empty_table(), self.path)
+        self._flush()
+        if self.parts_dir is None:
+            if self._groups is None:
+                self._groups = _RowGroups(self.path, self.schema)
+            self._groups.finish()
+            self._groups = None
+            return
+        if self._groups is not None:
+            self._groups.finish()
+            self._groups = None
+        self._join_parts()
 
     def _join_parts(self) -> None:
-        parts = sorted(self.parts_dir.glob("part-*.parquet")) if self.parts_dir.exists() else []
-        with pq.ParquetWriter(self.path, self.schema, compression="zstd") as writer:
-            buffered: list[pa.Table] = []
-            rows = 0
-            for part in parts:
-                for batch in pq.ParquetFile(part).iter_batches(batch_size=ROW_GROUP):
-                    buffered.append(pa.Table.from_batches([batch], schema=self.schema))
-                    rows += batch.num_rows
-                    if rows >= ROW_GROUP:
-                        writer.write_table(pa.concat_tables(buffered), row_group_size=ROW_GROUP)
-                        buffered, rows = [], 0
-            if buffered:
-                writer.write_table(pa.concat_tables(buffered), row_group_size=ROW_GROUP)
-        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        """Parts 0 .. n_parts-1 into the final file; the parts stay until the folder is done."""
+        assert self.parts_dir is not None
+        parts = [self.parts_dir / part_name(i) for i in range(self.n_parts)]
+        missing = [p.name for p in parts if not p.is_file()]
+        if missing:
+            raise RunFolderError(f"{self.parts_dir}: part files missing ({', '.join(missing)}); "
+                                 "the credit file cannot be joined")
+        groups = _RowGroups(self.path, self.schema)
+        groups._open()  # the file exists from here on: a kill below leaves half of it
+        for i, part in enumerate(parts):
+            for batch in pq.ParquetFile(part).iter_batches(batch_size=ROW_GROUP):
+                groups.add(pa.Table.from_batches([batch], schema=self.schema))
+            if i == 0:
+                crash_point("join")
+        groups.finish()
+        joined = pq.read_metadata(self.path).num_rows
+        if joined != self.n_rows:
+            raise RunFolderError(f"{self.path}: the joined parts hold {joined:,} rows, the run "
+                                 f"wrote {self.n_rows:,}")
+
+
+def part_name(i: int) -> str:
+    return f"part-{i:05d}.parquet"
+
+
+def parts_dir(path: Path) -> Path:
+    """The folder of a stream's part files while a checkpointed run goes on."""
+    return path.with_name(path.name + PARTS_SUFFIX)
+
+
+def drop_parts(folder: Path) -> None:
+    """Delete the part files of a folder's streams (once the joined files are safe)."""
+    for name in STREAMS.values():
+        where = parts_dir(folder / name)
+        if not where.is_dir():
+            continue
+        for part in sorted(where.iterdir()):
+            part.unlink()
+            crash_point("delete-parts")
+        where.rmdir()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def folder_streams(folder: Path, parts: bool = False) -> OpenStream:

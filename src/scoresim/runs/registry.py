@@ -26,6 +26,7 @@ are accepted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -43,6 +44,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from scoresim.runs.folder import RunFolderError, check_replaceable
 from scoresim.runs.layout import (
     DEFAULT_REGISTRY,
     MANIFEST,
@@ -117,6 +119,10 @@ class RegistryError(RuntimeError):
 
 class QueryError(RegistryError):
     """The SQL given to the registry is not valid; the message is DuckDB's."""
+
+
+class ViewsNotRefreshed(RegistryError):
+    """The rows were registered, but the views over the runs' files could not be rebuilt."""
 
 
 @dataclass
@@ -272,7 +278,7 @@ def _insert(con: Any, table: str, frame: pd.DataFrame) -> None:
 # --- the views over the Parquet files -------------------------------------------------------
 
 
-def _refresh_views(con: Any, temporary: bool) -> None:
+def _refresh_views(con: Any, temporary: bool) -> list[str]:
     """(Re)define the views over the files of the registered folders that still exist.
 
     The persistent views are rebuilt at each registration; a query builds
@@ -281,6 +287,7 @@ def _refresh_views(con: Any, temporary: bool) -> None:
     rather than making every query over all runs fail.
     """
     kind = "TEMP VIEW" if temporary else "VIEW"
+    used: list[str] = []
     runs = con.execute("SELECT run_id, folder FROM runs").fetchall()
     for view, filename, empty in (
         ("timeseries", TIMESERIES, "NULL::VARCHAR AS run_id, NULL::BIGINT AS day"),
@@ -289,16 +296,19 @@ def _refresh_views(con: Any, temporary: bool) -> None:
     ):
         files = [f"{folder}/{filename}" for _, folder in runs
                  if Path(folder, filename).is_file()]
-        _create_view(con, kind, view, files, "runs", "run_id", "folder", filename, empty)
+        used += _create_view(con, kind, view, files, "runs", "run_id", "folder", filename,
+                             empty)
     sweeps = con.execute("SELECT sweep_id, folder FROM sweeps").fetchall()
     files = [f"{folder}/{SUMMARY_FILE}" for _, folder in sweeps
              if Path(folder, SUMMARY_FILE).is_file()]
-    _create_view(con, kind, "sweep_summaries", files, "sweeps", "sweep_id", "folder",
-                 SUMMARY_FILE, "NULL::VARCHAR AS sweep_id")
+    used += _create_view(con, kind, "sweep_summaries", files, "sweeps", "sweep_id", "folder",
+                         SUMMARY_FILE, "NULL::VARCHAR AS sweep_id")
+    return used
 
 
 def _create_view(con: Any, kind: str, view: str, files: list[str], table: str, key: str,
-                 folder: str, filename: str, empty: str) -> None:
+                 folder: str, filename: str, empty: str) -> list[str]:
+    """Define one view; returns the files it reads."""
     import duckdb
 
     def create(paths: list[str]) -> None:
@@ -312,6 +322,7 @@ def _create_view(con: Any, kind: str, view: str, files: list[str], table: str, k
 
     try:
         create(files)
+        return files
     except duckdb.Error:
         readable = []
         for path in files:
@@ -322,6 +333,7 @@ def _create_view(con: Any, kind: str, view: str, files: list[str], table: str, k
             else:
                 readable.append(path)
         create(readable)
+        return readable
 
 
 def _sql_list(items: list[str]) -> str:
@@ -331,17 +343,43 @@ def _sql_list(items: list[str]) -> str:
 # --- reading -------------------------------------------------------------------------------
 
 
+#: The statements `query` runs: reading only. Anything else (ATTACH, COPY, INSTALL, LOAD,
+#: SET, CREATE, INSERT, EXPORT, PRAGMA ...) is refused before the registry is opened.
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
 def query(sql: str, registry: str | Path | None = None) -> pd.DataFrame:
     """Run SQL against the registry (read only) and return the answer as a DataFrame.
 
     Tables: runs, sweeps, sweep_members; views: timeseries, people, records
     (with run_id) and sweep_summaries (with sweep_id).
+
+    Read only, and only the registry: SELECT and EXPLAIN statements only, on a
+    read-only connection whose external access is off (no file but the
+    registered runs' Parquet files can be read, none written, no extension
+    installed or loaded, no other database attached) and whose configuration is
+    locked, so no statement can turn any of it back on. Anything else is a
+    QueryError saying so.
     """
     import duckdb
 
-    with _reading(registry) as con:
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"SQL error: {str(exc).strip()}") from None
+    if not statements:
+        raise QueryError("SQL error: no statement given")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise QueryError(f"refused: the registry is read only; `scoresim query` runs "
+                             f"SELECT (and EXPLAIN) statements only, not {kind}")
+    with _reading(registry, locked=True) as con:
         try:
             return con.execute(sql).df()
+        except duckdb.PermissionException as exc:
+            raise QueryError(f"refused: a query reads the registry and its runs' files "
+                             f"only ({str(exc).strip()})") from None
         except duckdb.Error as exc:
             raise QueryError(f"SQL error: {str(exc).strip()}") from None
 
@@ -361,33 +399,65 @@ def list_runs(registry: str | Path | None = None) -> pd.DataFrame:
 
 @contextmanager
 def _writing(registry: str | Path | None) -> Iterator[Any]:
-    """A connection in a transaction that commits on leaving; the views are then rebuilt."""
+    """A connection in a transaction that commits on leaving; the views are then rebuilt.
+
+    What goes wrong while writing (a full disk: DuckDB's IOException or an OSError,
+    at any statement or at the commit) rolls the transaction back and is a
+    RegistryError saying nothing was registered; the run folders are never
+    touched. A failure to rebuild the views after the commit is a
+    ViewsNotRefreshed: the rows are registered, and `query` builds its own views.
+    """
     path = Path(registry) if registry is not None else default_registry()
+    try:
+        check_replaceable(path, "registry")  # DuckDB would write through a link or a FIFO
+    except RunFolderError as exc:
+        raise RegistryError(str(exc)) from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot create its folder ({exc.strerror})") from None
     import duckdb
 
-    with _connect(path, read_only=False) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in _SCHEMA:
-                con.execute(statement)
-            yield con
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, duckdb.Error):
-                raise RegistryError(f"{path}: nothing registered ({str(exc).strip()})") \
-                    from None
-            raise
-        con.execute("COMMIT")
-        # outside the transaction, so that an unreadable file cannot undo a registration
-        _refresh_views(con, temporary=False)
+    try:
+        with _connect(path, read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in _SCHEMA:
+                    con.execute(statement)
+                yield con
+                _commit(con)
+            except BaseException as exc:
+                with contextlib.suppress(duckdb.Error, OSError):
+                    con.execute("ROLLBACK")
+                if isinstance(exc, duckdb.Error | OSError):
+                    raise RegistryError(f"{path}: nothing registered ({_reason(exc)})") \
+                        from None
+                raise
+            # outside the transaction, so that an unreadable file cannot undo a registration
+            try:
+                _refresh_views(con, temporary=False)
+            except (duckdb.Error, OSError) as exc:
+                raise ViewsNotRefreshed(
+                    f"{path}: registered, but its views over the runs' files were not "
+                    f"rebuilt ({_reason(exc)}); `scoresim query` builds its own") from None
+    except duckdb.Error as exc:  # closing the file (a last write) on a full disk
+        raise RegistryError(f"{path}: {_reason(exc)}") from None
+
+
+def _commit(con: Any) -> None:
+    con.execute("COMMIT")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).strip() or type(exc).__name__
 
 
 @contextmanager
-def _reading(registry: str | Path | None) -> Iterator[Any]:
+def _reading(registry: str | Path | None, locked: bool = False) -> Iterator[Any]:
+    """A read-only connection with the views defined; `locked`: also shut off from every
+    file but the registry and the files its views read (see `query`)."""
     import duckdb
 
     path = Path(registry) if registry is not None else default_registry()
@@ -399,11 +469,23 @@ def _reading(registry: str | Path | None) -> Iterator[Any]:
         if "runs" not in tables:
             raise RegistryError(f"{path}: not a scoresim registry (no runs table)")
         try:
-            _refresh_views(con, temporary=True)
+            files = _refresh_views(con, temporary=True)
         except duckdb.Error as exc:
             raise RegistryError(f"{path}: cannot read the runs' files "
                                 f"({str(exc).strip()})") from None
+        if locked:
+            _lock_down(con, files)
         yield con
+
+
+def _lock_down(con: Any, files: list[str]) -> None:
+    """No file but `files` (and the open registry) readable, nothing written or loaded, and
+    the settings locked so that no statement can change them back."""
+    con.execute(f"SET allowed_paths = {_sql_list(files)}")
+    for setting in ("autoinstall_known_extensions", "autoload_known_extensions",
+                    "enable_external_access"):
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from scoresim.model.credit_file import RECORD_SCHEMA
 from scoresim.model.surveillance_metrics import channel_quality
+from scoresim.runs import wrongful as wrongful_table
 from scoresim.runs.columns import describe
 from scoresim.runs.folder import RunFolderError, is_partial, staging, write_json
 from scoresim.runs.layout import (
@@ -30,9 +31,11 @@ from scoresim.runs.layout import (
     SANCTIONS,
     SOCIETY_TABLES,
     TIMESERIES,
+    WRONGFUL,
     society_table,
 )
 from scoresim.runs.plot import overview_figure
+from scoresim.runs.schemes import several_scales, summary_keys, unscored
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Results:
     breakdown: pd.DataFrame | None = field(default=None, repr=False)
     """Daily outcomes by trait level (day, dimension, value, counts); None unless asked for."""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    asked: dict[str, Any] | None = field(default=None, repr=False)
+    """What the command that ran it asked to be done afterwards (registry, report), if any."""
+    _finishing: Path | None = field(default=None, repr=False)  # runs/finish.py's step 6
+    _wrongful: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def people(self) -> pd.DataFrame:
@@ -62,6 +69,13 @@ class Results:
     @people.setter
     def people(self, value: pd.DataFrame) -> None:
         self._people = value
+
+    def _people_subset(self, columns: tuple[str, ...]) -> pd.DataFrame:
+        """Some columns of people, without converting the whole table (it can be huge)."""
+        if isinstance(self._people, pa.Table):
+            have = [c for c in columns if c in self._people.column_names]
+            return self._people.select(have).to_pandas()
+        return self._people[[c for c in columns if c in self._people.columns]]
 
     @property
     def firms(self) -> pd.DataFrame | None:
@@ -95,6 +109,28 @@ class Results:
             return pd.DataFrame({"day": [], "person": [], "sanction": [], "started": []})
         return pq.read_table(path).to_pandas()
 
+    def wrongful(self) -> pd.DataFrame | None:
+        """Every wrongly sanctioned person and sanction, with the error that caused it.
+
+        One row per person and sanction (wrongful.parquet; runs/columns.py defines the
+        columns): `person, group, sanction, cause, channel, points`, and when it was
+        wrongful. Read from the run folder, or computed from the credit file by replay
+        (runs/wrongful.py) for a run in memory or a folder written before it existed.
+        None when the run kept no credit file (records: none): there is nothing to trace.
+        """
+        if self._wrongful is None:
+            path = self.folder / WRONGFUL if self.folder is not None else None
+            if path is not None and path.is_file():
+                self._wrongful = wrongful_table.read(path)
+            else:
+                frame = wrongful_table.compute(self.manifest, self.records_path,
+                                               self._people_subset(("id", "group", "scheme")),
+                                               self.collateral)
+                if frame is None:
+                    return None
+                self._wrongful = wrongful_table.read_frame(frame)
+        return self._wrongful
+
     def channel_quality(self) -> pd.DataFrame:
         """Precision and recall of each channel over the run (with metrics.channels)."""
         return channel_quality(self.timeseries)
@@ -110,18 +146,46 @@ class Results:
             "days": self.manifest["days"],
             "seed": self.manifest["seed"],
         }
+        scales = several_scales(self.scenario)
         if last is not None:
             for col in ts.columns:
+                if scales and (col == "mean_score" or col.startswith("n_grade_")):
+                    continue  # a mean across scales, grade positions across schemes
                 if col.startswith("n_grade_") or col in (
                     "mean_score", "n_travel_banned", "n_wrongly_banned", "n_dishonest",
                     "n_consumption_banned", "n_media_suspended",
                 ):
                     out[col] = last[col]
+        if scales:
+            out.update(summary_keys(self.scenario, self._people))
+        if self.scenario.get("scoring") is not None:
+            n = unscored(self._people)
+            if n:
+                out["n_unscored"] = n
         for col in ("n_records", "n_false_records", "n_events", "n_speech_events",
                     "n_shamed", "n_shamed_wrongly", "n_delisted"):
             if col in ts:
                 out[f"total_{col[2:]}"] = int(ts[col].sum())
+        if last is not None and "n_collateral_sanctioned" in ts:
+            out["n_collateral_sanctioned"] = last["n_collateral_sanctioned"]
+        out.update(self._wrongful_summary())
         out["wall_seconds"] = self.manifest.get("wall_seconds")
+        return out
+
+    def _wrongful_summary(self) -> dict[str, int]:
+        """People wrongly sanctioned over the run, per sanction (and through joint punishment
+        alone), where the run kept a credit file to tell."""
+        if self.records_path is None and self._wrongful is None and (
+                self.folder is None or not (self.folder / WRONGFUL).is_file()):
+            return {}
+        w = self.wrongful()
+        if w is None:
+            return {}
+        out = {f"wrongful_{s}": int(w.loc[w["sanction"] == s, "person"].nunique())
+               for s in w["sanction"].cat.categories if (w["sanction"] == s).any()}
+        collateral = w["cause"] == "collateral"
+        out["wrongful_people"] = int(w["person"].nunique())
+        out["collateral_people"] = int(w.loc[collateral, "person"].nunique())
         return out
 
     def save(self, folder: str | Path) -> Path:
@@ -135,10 +199,15 @@ class Results:
         return folder
 
     def _write_into(self, tmp: Path) -> None:
+        """Every file, manifest.json last: a folder with a manifest holds the whole run."""
+        self._write_files(tmp)
+        write_json(tmp / MANIFEST, self.manifest)
+
+    def _write_files(self, tmp: Path) -> None:
+        """Every file of the run folder but manifest.json."""
         def write(table: pa.Table, name: str) -> None:  # with each column's meaning
             pq.write_table(describe(table, name), tmp / name, compression="zstd")
 
-        write_json(tmp / MANIFEST, self.manifest)
         write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
         people = self._people if isinstance(self._people, pa.Table) else \
             pa.Table.from_pandas(self._people, preserve_index=False)
@@ -147,6 +216,9 @@ class Results:
             write(pa.Table.from_pandas(self.breakdown, preserve_index=False), BREAKDOWN)
         for name, table in self.tables.items():
             write(pa.Table.from_pandas(table, preserve_index=False), society_table(name))
+        wrongful = self.wrongful()
+        if wrongful is not None:
+            write(wrongful_table.as_table(wrongful), WRONGFUL)
         if self.records_path is not None:
             for name in (RECORDS, SANCTIONS):
                 source = self.records_path.with_name(name)
@@ -199,6 +271,17 @@ def load(folder: str | Path) -> Results:
     if is_partial(folder):
         raise RunFolderError(f"{folder}: an unfinished run (its process stopped before the "
                              "run folder was complete); it can be deleted")
+    return _read(folder)
+
+
+def verify(folder: str | Path) -> dict[str, Any]:
+    """Refuse a folder that is not a whole run folder; return its manifest.
+
+    Whole: a scoresim manifest, every file it promises, and each Parquet file
+    ending with its footer (a file cut short by a crash has none). Cheap: no
+    table is read.
+    """
+    folder = Path(folder)
     if not folder.is_dir():
         raise RunFolderError(f"{folder}: no such run folder")
     manifest_path = folder / MANIFEST
@@ -216,12 +299,20 @@ def load(folder: str | Path) -> Results:
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise RunFolderError(f"{folder}: incomplete run folder (missing {', '.join(missing)})")
+    for path in sorted(folder.glob("*.parquet")):
+        try:
+            pq.read_metadata(path)  # a whole file ends with its footer
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise RunFolderError(f"{path}: unreadable ({exc})") from None
+    return manifest
+
+
+def _read(folder: Path) -> Results:
+    manifest = verify(folder)
     records = folder / RECORDS
     try:
         timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
         people = pq.read_table(folder / PEOPLE).to_pandas()
-        if records.exists():
-            pq.read_metadata(records)  # a whole file ends with its footer
         breakdown = (pq.read_table(folder / BREAKDOWN).to_pandas()
                      if (folder / BREAKDOWN).is_file() else None)
     except (OSError, ValueError, pa.ArrowException) as exc:

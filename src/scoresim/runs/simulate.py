@@ -23,18 +23,18 @@ from scoresim.model.engine import Simulation
 from scoresim.model.guards import check_memory
 from scoresim.runs.checkpoint import (
     checkpointed_staging,
-    drop_checkpoints,
-    find_checkpoint,
+    find_interrupted,
     load_state,
-    read_run_meta,
+    read_meta,
     save_state,
     write_run_meta,
 )
-from scoresim.runs.folder import attach_cleanup, scratch_folder, staging
-from scoresim.runs.layout import RECORDS
+from scoresim.runs.finish import complete, finishing_folder, release, settle
+from scoresim.runs.folder import RunFolderError, attach_cleanup, scratch_folder, staging
+from scoresim.runs.layout import CHECKPOINT, RECORDS, RUN_META, STATE
 from scoresim.runs.parquet_stream import folder_streams
-from scoresim.runs.results import Results
-from scoresim.scenario import Scenario, load_scenario
+from scoresim.runs.results import Results, load, verify
+from scoresim.scenario import Scenario, ScenarioError, load_scenario
 
 
 def resolve(
@@ -68,6 +68,7 @@ def run(
     unique: bool = False,
     checkpoint_every: int | None = None,
     backend: str = "auto",
+    asked: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
@@ -81,6 +82,10 @@ def run(
     `backend`: "day" (the day-by-day engine), "person" (lives.py: each person's whole
     run at once; the same numbers, for scenarios without interactions and with
     records off) or "auto" (the person backend wherever it can run the scenario).
+    `asked`: what the caller will do with the finished run (the command line: the
+    registry, the --set overrides, --report). A checkpointed run keeps it in its
+    checkpoint until the caller says it is done (`finished(results)`), so that
+    `resume` does it when the process was killed first.
     """
     sets = dict(set or {})
     sets.update({k.replace("__", "."): v for k, v in overrides.items()})
@@ -90,17 +95,19 @@ def run(
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
     backend = choose_backend(resolved, backend, checkpoint_every)
     check_memory(resolved, force=force, backend=backend)
-    if out is not None:
-        stage = (checkpointed_staging(Path(out), unique=unique) if checkpoint_every
-                 else staging(Path(out), unique=unique))
+    if out is not None and checkpoint_every:
+        stage = checkpointed_staging(Path(out), unique=unique)
         with stage as tmp:
-            results = _simulate(resolved, tmp, on_day, checkpoint_every, backend=backend)
+            results = _simulate(resolved, tmp, on_day, checkpoint_every, backend=backend,
+                                asked=asked)
+            complete(results, tmp)
+        return _placed(results, stage.final, finishing_folder(tmp), asked)
+    if out is not None:
+        plain = staging(Path(out), unique=unique)
+        with plain as tmp:
+            results = _simulate(resolved, tmp, on_day, backend=backend)
             results._write_into(tmp)
-            drop_checkpoints(tmp)
-        results.folder = stage.final
-        if results.records_path is not None:
-            results.records_path = stage.final / RECORDS
-        return results
+        return _placed(results, plain.final, None, asked)
     tmp = scratch_folder()
     try:
         results = _simulate(resolved, tmp, on_day, backend=backend)
@@ -111,38 +118,92 @@ def run(
     return results
 
 
-def resume(folder: str | Path, on_day: Callable[[int], None] | None = None) -> Results:
+def resume(folder: str | Path, on_day: Callable[[int], None] | None = None, *,
+           defer_finish: bool = False) -> Results:
     """Finish a run that was interrupted after a checkpoint (see `run(checkpoint_every=)`).
 
     The output is identical to that of an uninterrupted run with the same settings.
+    A run killed while finishing is carried on from the step it reached
+    (runs/finish.py), without computing anything again. `Results.asked` is what
+    the run was asked to do afterwards (the command line's registry and report);
+    with `defer_finish` the caller does it and then calls `finished(results)`, and
+    until then a kill leaves it for the next resume to do.
+    A destination filled while the run was down, or a damaged checkpoint, is
+    refused (RunFolderError) before anything is computed, and nothing is deleted.
     """
     final = Path(folder)
-    tmp = find_checkpoint(final)
-    meta = read_run_meta(tmp)
-    scenario = load_scenario(meta["scenario"])
-    with checkpointed_staging(final, adopt=tmp) as tmp:
-        results = _simulate(scenario, tmp, on_day, meta["checkpoint_every"], resume_from=tmp,
-                            started=meta["started"])
-        results._write_into(tmp)
-        drop_checkpoints(tmp)
-    results.folder = final
-    if results.records_path is not None:
-        results.records_path = final / RECORDS
+    found = find_interrupted(final)
+    where = found.checkpoint
+    meta = read_meta(where) if where is not None and (where / RUN_META).exists() else None
+    if found.staging is None:  # renamed into place; only the caller's steps were left
+        results = load(found.final)
+    elif found.complete:  # every file written; only the finishing steps are left
+        verify(found.staging)
+        results = load(settle(found.staging, final))
+    else:
+        if meta is None:
+            raise RunFolderError(f"{found.staging / CHECKPOINT / RUN_META}: missing; the "
+                                 "checkpoint is damaged; nothing was deleted")
+        scenario = _scenario_of(meta, found.staging)
+        state = load_state(found.staging)
+        with checkpointed_staging(final, adopt=found.staging) as tmp:
+            results = _simulate(scenario, tmp, on_day, meta["checkpoint_every"],
+                                resume_from=state, started=meta["started"])
+            complete(results, tmp)
+        results = _placed(results, final, None, None)
+    side = found.finishing if found.staging is None else finishing_folder(found.staging)
+    results = _placed(results, results.folder or final, side, meta["asked"] if meta else None)
+    if not defer_finish:
+        finished(results)
     return results
 
 
+def finished(results: Results) -> None:
+    """The caller's own steps after a run (registry, report) are done: drop what kept them."""
+    release(results._finishing)
+    results._finishing = None
+
+
+def _placed(results: Results, final: Path, finishing: Path | None,
+            asked: dict[str, Any] | None) -> Results:
+    """`results` pointing at its run folder; the finishing checkpoint kept only if asked."""
+    results.folder = final
+    if results.records_path is not None:
+        results.records_path = final / RECORDS
+    results.asked = asked or None
+    results._finishing = finishing
+    if results.asked is None:
+        finished(results)  # nothing left to do after the run
+    return results
+
+
+def _scenario_of(meta: dict[str, Any], staging_folder: Path) -> Scenario:
+    try:
+        return load_scenario(meta["scenario"])
+    except ScenarioError as exc:
+        raise RunFolderError(f"{staging_folder / CHECKPOINT / RUN_META}: its scenario is not "
+                             f"valid ({exc}); the checkpoint is damaged; nothing was deleted"
+                             ) from None
+
+
 def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | None = None,
-              resume_from: Path | None = None, started: str | None = None,
-              backend: str = "day") -> Results:
+              resume_from: dict[str, np.ndarray] | None = None, started: str | None = None,
+              backend: str = "day", asked: dict[str, Any] | None = None) -> Results:
     started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
     sim = Simulation(scenario, folder_streams(folder, parts=bool(checkpoint_every)),
                      backend=backend)
     if resume_from is not None:
-        sim.restore(load_state(resume_from))
+        try:
+            sim.restore(resume_from)
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise RunFolderError(
+                f"{folder / CHECKPOINT / STATE}: does not fit the scenario of its run.json "
+                f"({type(exc).__name__}: {exc}); the checkpoint is damaged; nothing was deleted"
+            ) from None
     elif checkpoint_every:
-        write_run_meta(folder, scenario, checkpoint_every, started)
+        write_run_meta(folder, scenario, checkpoint_every, started, asked)
     sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state))
     wall = time.perf_counter() - t0
     manifest = {

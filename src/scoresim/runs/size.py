@@ -15,9 +15,11 @@ Parquet for reference and pilot-city at 500,000 people).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
-from scoresim.model.guards import human_bytes
+from scoresim.model.guards import ResourceError, human_bytes
 from scoresim.scenario.schema import Scenario
 
 #: Bytes per record in records.parquet, on the high side of what was measured.
@@ -75,3 +77,55 @@ def records_size(scenario: Scenario) -> RecordsSize:
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
     rows = scenario.agents * scenario.days * records_per_person_day(scenario) * kept
     return RecordsSize(rows, rows * BYTES_PER_RECORD)
+
+
+#: The rest of a run folder, on the high side of what was measured (zstd Parquet):
+#: people.parquet and the other per-person tables, per person; the timeseries (with its
+#: breakdowns by group and region) per day; manifest, sanctions log and small tables.
+PEOPLE_BYTES_PER_PERSON = 16
+FIRM_BYTES = 16
+TIMESERIES_BYTES_PER_DAY = 4096
+FOLDER_FIXED_BYTES = 256 * 2**10
+
+
+def folder_size(scenario: Scenario) -> float:
+    """The expected size of a run folder of `scenario` on disk, in bytes (an upper bound of
+    the expected size: the credit file by records_size, the rest by the constants above)."""
+    firms = scenario.agents * scenario.firms.per_person if scenario.firms is not None else 0.0
+    return (records_size(scenario).bytes + scenario.agents * PEOPLE_BYTES_PER_PERSON
+            + firms * FIRM_BYTES + scenario.days * TIMESERIES_BYTES_PER_DAY
+            + FOLDER_FIXED_BYTES)
+
+
+def free_space(folder: Path) -> int:
+    """Free bytes on the file system `folder` would be written to (its nearest existing
+    ancestor: the folder itself need not exist yet)."""
+    here = Path(folder).absolute()
+    for candidate in (here, *here.parents):
+        try:
+            return int(shutil.disk_usage(candidate).free)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return int(shutil.disk_usage(Path.cwd()).free)
+
+
+def check_disk(scenarios: list[Scenario], folder: Path, *, force: bool = False,
+               free: int | None = None) -> float:
+    """Refuse to start writing run folders that would not fit in the free space at
+    `folder` (exit code 2, nothing written), unless forced; returns the expected bytes.
+
+    A run that fills the disk fails at its end, after all its computing, and may
+    leave other programs without space; the estimate is checked before it starts.
+    """
+    need = sum(folder_size(s) for s in scenarios)
+    room = free_space(folder) if free is None else int(free)
+    if need > room and not force:
+        first = scenarios[0]
+        raise ResourceError(
+            str(folder),
+            f"the run folder{'s' * (len(scenarios) != 1)} would take about "
+            f"{human_bytes(need)} on disk ({first.agents:,} people x {first.days:,} days, "
+            f"--records {first.records}), and {human_bytes(room)} is free there; keep fewer "
+            "records (--records sample or none), use fewer agents, or --force to try anyway",
+        )
+    return need

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import os
 import re
 from collections.abc import Collection
 from importlib import resources
@@ -128,7 +129,55 @@ class _TooDeep(yaml.MarkedYAMLError):
     pass
 
 
-class _DepthLimitedLoader(yaml.SafeLoader):
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+#: YAML 1.2's core schema for numbers, plus `_` between digits (1_000_000), which files
+#: written for YAML 1.1 use. YAML 1.1, PyYAML's default, reads `1e-5` and `2e-5` as text
+#: (its floats need a dot) and `010` as 8, `1:30` as 90.
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+(?:_[0-9]+)*|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT_12 = re.compile(r"""^(?:[-+]?(?:\.[0-9]+(?:_[0-9]+)*
+    |[0-9]+(?:_[0-9]+)*(?:\.(?:[0-9]+(?:_[0-9]+)*)?)?)(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X)
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with numbers read as YAML 1.2 reads them.
+
+    Every scenario, target, sweep (designs included) and `--set` value goes
+    through `read_yaml`, hence through this loader: `rate: 1e-5` is the float
+    0.00001, as any YAML 1.2 reader and JSON say, not the text '1e-5'.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:  # type: ignore[override]
+        text = self.construct_scalar(node).replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
+        text = self.construct_scalar(node).replace("_", "").lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        if text == ".nan":
+            return math.nan
+        return float(text)
+
+
+Yaml12Loader.add_implicit_resolver(_INT, _INT_12, list("-+0123456789"))
+Yaml12Loader.add_implicit_resolver(_FLOAT, _FLOAT_12, list("-+0123456789."))
+Yaml12Loader.add_constructor(_INT, Yaml12Loader.construct_yaml_int)
+Yaml12Loader.add_constructor(_FLOAT, Yaml12Loader.construct_yaml_float)
+
+
+class _DepthLimitedLoader(Yaml12Loader):
     """The safe loader, stopping as soon as nesting passes MAX_DEPTH or values MAX_VALUES.
 
     PyYAML's scanner does work proportional to the nesting depth for every
@@ -418,12 +467,31 @@ def _cut_timeline(data: dict) -> dict:
 
     kept = [c for c in timeline if (d := start(c)) is None or d < days]
     return {**data, "timeline": kept} if len(kept) != len(timeline) else data
+def names_a_file(spec: str, builtins: Collection[str] | None = None,
+                 base: Path | None = None) -> bool:
+    """Whether an argument means a file rather than a built-in name (scenarios, targets).
+
+    A built-in name wins, unless the argument has a path separator or a .yaml/.yml
+    suffix, or is an existing regular file: `scoresim run reference` runs the
+    built-in even where a folder ./reference exists, `./reference` or
+    `reference.yaml` reads a file, and a file named `reference` in the current
+    folder is read as that file (it is what the user pointed at). Anything else
+    that exists (a directory, a FIFO) is taken as meant for a file, so that
+    reading it says what it is. `base` is the folder relative names are in.
+    """
+    builtins = builtin_names() if builtins is None else builtins
+    separators = {"/"} | {s for s in (os.sep, os.altsep) if s}
+    if Path(spec).suffix in (".yaml", ".yml") or any(s in spec for s in separators):
+        return True
+    path = Path(spec) if base is None else base / spec
+    try:
+        return path.is_file() or (spec not in builtins and path.exists())
+    except OSError:
+        return False
 
 
 def _read_source(spec: str) -> tuple[str, str]:
-    path = Path(spec)
-    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in spec or path.exists()
-    if not looks_like_file:
+    if not names_a_file(spec):
         return builtin_text(spec), f"built-in scenario '{spec}'"
     return read_text_file(spec, "scenario file"), spec
 
@@ -433,8 +501,12 @@ def read_text_file(spec: str | Path, what: str = "file", max_bytes: int = MAX_FI
     spec = str(spec)
     path = Path(spec)
     try:
-        if not path.is_file():
+        if path.is_dir():
+            raise ScenarioError(spec, f"is a directory, not a {what}")
+        if not path.exists():
             raise ScenarioError(spec, f"no such {what}")
+        if not path.is_file():
+            raise ScenarioError(spec, f"not a regular file (a {what} is a YAML file)")
         with path.open("rb") as f:
             raw = f.read(max_bytes + 1)  # bounded even if the file grows meanwhile
         if len(raw) > max_bytes:

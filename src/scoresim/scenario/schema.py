@@ -28,6 +28,9 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Days = Annotated[int, Field(ge=1, le=36_500)]
 Multiplier = Annotated[float, Field(gt=0.0, le=1000.0)]
+#: Bound on grade cut-offs: far beyond any score a run reaches (initial +-1e8, +-1e6 a
+#: record), well inside the int64 the rulebook compares scores in.
+MAX_SCORE = 10**12
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")]
 
 
@@ -221,7 +224,7 @@ class Grade(Model):
     """A grade of a scoring scheme: its name and the lowest score that reaches it."""
 
     name: Name = Field(description="The grade's name (n_grade_<name> in the timeseries).")
-    min_score: int | None = Field(
+    min_score: Annotated[int, Field(ge=-MAX_SCORE, le=MAX_SCORE)] | None = Field(
         None, description="Lowest score of the grade; null for the bottom grade."
     )
 
@@ -774,6 +777,20 @@ class Dissent(Model):
     adapt: DissentAdapt | None = Field(
         None, description="null: a fixed authority; otherwise how it adapts, round by round.")
     round_days: Days = Field(1, description="Days per round of the choice (a round is a day).")
+    behaviours: list[Name] | None = Field(
+        None, description="The behaviours whose due events the choice thins to what is "
+        "expressed: each is kept with probability dissent / desired_dissent (null: every "
+        "speech: true behaviour).")
+    from_scenario: bool = Field(
+        False, description="Derive severity and surveillance from the scenario instead of the "
+        "numbers given: severity from the rulebook's points for a record of the one driven "
+        "behaviour and the sanctions it triggers, surveillance from what its channel records.")
+    points_per_severity: Annotated[float, Field(gt=0.0, le=1e9)] = Field(
+        100.0, description="With from_scenario: points of penalty worth one unit of severity "
+        "(one unit of boldness).")
+    sanction_points: Annotated[float, Field(ge=0.0, le=1e9)] = Field(
+        100.0, description="With from_scenario: what a list or media suspension that a record "
+        "triggers is felt to cost, in points (an assumption, not a rule).")
     source: str = DISSENT_SOURCE
 
 
@@ -872,6 +889,7 @@ class Scenario(Model):
                 if g not in grade_names:
                     raise _ref_error(where, g, "grade", grade_names)
         self._responses_resolve()
+        _check_dissent(self)
         _check_society(self)
         _check_score_range(self)
         _check_timeline(self)
@@ -908,6 +926,47 @@ class Scenario(Model):
                 raise _ref_error("abuse.trait", a.trait, "trait", attrs)
             if a.level not in attrs[a.trait].levels:
                 raise _ref_error("abuse.level", a.level, "level", attrs[a.trait].levels)
+
+
+def dissent_behaviours(scenario: Scenario) -> list[str]:
+    """The behaviours the dissent choice drives: dissent.behaviours, or every speech one."""
+    d = scenario.dissent
+    if d is None:
+        return []
+    if d.behaviours is not None:
+        return list(d.behaviours)
+    return [name for name, b in scenario.behaviours.items() if b.speech]
+
+
+def _check_dissent(sc: Scenario) -> None:
+    """dissent: its behaviours, traits and levels exist; one mechanism per speech act."""
+    d = sc.dissent
+    if d is None:
+        return
+    for b in d.behaviours or []:
+        if b not in sc.behaviours:
+            raise _ref_error("dissent.behaviours", b, "behaviour", sc.behaviours)
+    attrs = sc.population.attributes
+    for part in ("desired", "boldness"):
+        for trait, means in getattr(d, part).by_trait.items():
+            if trait not in attrs:
+                raise _ref_error(f"dissent.{part}.by_trait", trait, "trait", attrs)
+            for level in means:
+                if level not in attrs[trait].levels:
+                    raise _ref_error(f"dissent.{part}.by_trait.{trait}", level, "level",
+                                     attrs[trait].levels)
+    driven = dissent_behaviours(sc)
+    if d.from_scenario and len(driven) != 1:
+        raise ValueError("dissent.from_scenario: derives one policy from one behaviour's "
+                         f"rules and channel; dissent drives {len(driven)} ({', '.join(driven)})"
+                         "; name one in dissent.behaviours")
+    r = sc.responses
+    if r is not None and r.chilling is not None:
+        both = [b for b in driven if sc.behaviours[b].speech]
+        if both:
+            raise ValueError(f"dissent and responses.chilling both drive {', '.join(both)}: "
+                             "use one (set responses.chilling to null, or leave the behaviour "
+                             "out of dissent.behaviours)")
 
 
 def _sort_mappings(model: BaseModel) -> None:

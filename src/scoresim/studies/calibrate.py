@@ -43,7 +43,12 @@ import numpy as np
 import pandas as pd
 
 from scoresim._version import __version__
-from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
+from scoresim.runs.folder import (
+    RunFolderError,
+    check_replaceable,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from scoresim.runs.layout import (
     BEST_FILE,
     CALIBRATION_FILE,
@@ -52,10 +57,15 @@ from scoresim.runs.layout import (
     STUDY_FILE,
 )
 from scoresim.runs.simulate import resolve, run
-from scoresim.scenario.loader import DOTTED_PATH, ScenarioError, resolved_yaml
+from scoresim.scenario.loader import ScenarioError, resolved_yaml
 from scoresim.scenario.schema import Scenario
 from scoresim.studies.cluster import client as client_of
-from scoresim.studies.cluster import exclusive, progress_bar
+from scoresim.studies.cluster import exclusive, hold_numba_threads, progress_bar
+from scoresim.studies.parameters import (  # noqa: F401 - parse_parameter: re-exported
+    Parameter,
+    parse_parameter,
+    parse_parameters,
+)
 from scoresim.studies.targets import Targets, TargetsSpec, load_targets
 
 STUDY_NAME = "scoresim-calibration"
@@ -67,96 +77,6 @@ log = logging.getLogger(__name__)
 
 class CalibrationError(RuntimeError):
     """Trials failed for a reason that is not the user's input (a worker crashed, say)."""
-
-
-# --- free parameters ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A free parameter: a dotted scenario path and the range the sampler explores."""
-
-    path: str
-    low: float
-    high: float
-    integer: bool = False
-    log: bool = False
-
-    def suggest(self, trial: Any) -> int | float:
-        if self.integer:
-            return trial.suggest_int(self.path, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(self.path, self.low, self.high, log=self.log)
-
-    def __str__(self) -> str:
-        bound = (lambda x: str(int(x))) if self.integer else (lambda x: f"{x:g}")
-        return f"{self.path}={bound(self.low)}:{bound(self.high)}{':log' if self.log else ''}"
-
-
-def parse_parameter(text: str, scenario: Scenario | None = None) -> Parameter:
-    """`dotted.path=LOW:HIGH`, or `...:log` to sample uniformly in log space.
-
-    Whole numbers are drawn where the scenario holds a whole number at that path
-    (duration_days), real numbers elsewhere, so a rate's range may be written 0:1.
-    """
-    where = "--param"
-    if "=" not in text:
-        raise ScenarioError(where, f"expected dotted.path=LOW:HIGH, got '{text}'")
-    path, _, spec = text.partition("=")
-    path = path.strip()
-    if not DOTTED_PATH.fullmatch(path):
-        raise ScenarioError(where, f"'{path}' is not a dotted path like "
-                            "behaviours.court_judgment_default.rate")
-    if path in ("seed", "agents", "days", "records"):
-        raise ScenarioError(where, f"{path}: set by --seeds, --agents or --days, not fitted")
-    parts = [p.strip() for p in spec.split(":")]
-    use_log = len(parts) == 3 and parts[2].lower() == "log"
-    if len(parts) not in (2, 3) or (len(parts) == 3 and not use_log):
-        raise ScenarioError(where, f"{path}: expected LOW:HIGH or LOW:HIGH:log, got '{spec}'")
-    try:
-        low, high = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise ScenarioError(where, f"{path}: bounds must be numbers, got '{spec}'") from None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ScenarioError(where, f"{path}: bounds must be finite, got '{spec}'")
-    if low >= high:
-        raise ScenarioError(where, f"{path}: LOW ({low:g}) must be below HIGH ({high:g})")
-    if use_log and low <= 0:
-        raise ScenarioError(where, f"{path}: a log range needs LOW > 0")
-    current = _value_at(scenario.model_dump(mode="json"), path) if scenario else None
-    if isinstance(current, bool):
-        raise ScenarioError(where, f"{path}: a yes/no setting cannot be fitted")
-    if isinstance(current, int):
-        integer = True
-    elif isinstance(current, float):
-        integer = False
-    else:  # not in the scenario yet: whole numbers when both bounds are written as such
-        integer = all(_is_whole(p) for p in parts[:2])
-    if integer:
-        if not (low.is_integer() and high.is_integer()):
-            raise ScenarioError(where, f"{path} holds whole numbers: give whole bounds, got "
-                                f"'{spec}'")
-    return Parameter(path, low, high, integer, use_log)
-
-
-def _is_whole(text: str) -> bool:
-    return text.lstrip("+-").isdigit()
-
-
-def _value_at(data: Any, path: str) -> Any:
-    parts = path.split(".")
-    if len(parts) > 3 and parts[0] == "timeline" and parts[2] == "set" and parts[1].isdigit():
-        # a change's set: maps dotted paths to values (timeline.N.set.behaviours.x.rate)
-        timeline = data.get("timeline") or []
-        k = int(parts[1])
-        return timeline[k]["set"].get(".".join(parts[3:])) if k < len(timeline) else None
-    for part in parts:
-        if isinstance(data, dict):
-            data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
 
 
 # --- the result -----------------------------------------------------------------------------
@@ -235,15 +155,8 @@ def calibrate(
                             "has its own workers")
     tg = targets if isinstance(targets, Targets) else load_targets(targets)
     base = resolve(scenario, agents=agents, days=days, records="none", overrides=set)
-    parameters = _parameters(params, base)
-    for p in parameters:  # both ends of every range must make a valid scenario
-        for bound in (p.low, p.high):
-            value = int(bound) if p.integer else bound
-            try:
-                resolve(base, overrides={p.path: value})
-            except ScenarioError as exc:
-                raise ScenarioError("--param", f"{p}: at {value:g}: {exc.detail}",
-                                    field=exc.field) from None
+    # a free parameter may be one the scenario does not hold yet; both ends are checked
+    parameters = parse_parameters(params, base, must_exist=False)
     _check_targets(tg, base)
     seed_list = [base.seed + i for i in range(seeds)]
     settings = {
@@ -256,6 +169,7 @@ def calibrate(
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder; choose another --out")
     study_path = out / STUDY_FILE
+    check_replaceable(study_path, "calibration study")  # SQLite would write through a link
     if study_path.exists():  # a resumed study must be the same experiment
         _check_settings(_stored_settings(study_path), settings, out)
 
@@ -287,19 +201,6 @@ def calibrate(
                                  best_scenario, settings)
             _write_outputs(out, result, best_scenario, size, sampler_seed)
     return result
-
-
-def _parameters(params: Sequence[str | Parameter], base: Scenario) -> list[Parameter]:
-    parameters = [p if isinstance(p, Parameter) else parse_parameter(str(p), base)
-                  for p in params]
-    if not parameters:
-        raise ScenarioError("--param", "give at least one free parameter, e.g. "
-                            "--param behaviours.court_judgment_default.rate=1e-6:1e-5")
-    paths = [p.path for p in parameters]
-    for p in paths:
-        if paths.count(p) > 1:
-            raise ScenarioError("--param", f"{p}: given twice")
-    return parameters
 
 
 def _check_targets(tg: Targets, base: Scenario) -> None:
@@ -415,6 +316,7 @@ def _run_trials(client: Any, study: Any, base: Scenario, tg: Targets,
 
 def _evaluate(scenario: dict[str, Any], seed: int, tg: Targets) -> list[float]:
     """One seed of one trial, on a worker: every target's quantity, in its own units."""
+    hold_numba_threads()
     results = run(scenario, seed=seed, records="none")
     return tg.simulated(results.timeseries, results.summary(), results.manifest["agents"]) \
         .tolist()
@@ -502,13 +404,14 @@ def _when(first: int | None, last: int | None, aggregate: str | None, origin) ->
 
 def _write_outputs(out: Path, result: Calibration, best: Scenario, batch: int,
                    sampler_seed: int) -> None:
-    write_parquet_atomic(out / FIT_FILE, result.trials)
+    write_parquet_atomic(out / FIT_FILE, result.trials, inside=out)
     header = (f"# scoresim calibrate: best of {result.n_trials} trials (trial "
               f"{result.best_trial}, loss {result.best_loss:.6g})\n# fitted: "
               + ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in result.best_params.items()) + "\n")
-    write_text_atomic(out / BEST_FILE, header + resolved_yaml(best))
+    write_text_atomic(out / BEST_FILE, header + resolved_yaml(best), inside=out)
     summary = result.summary()
     summary.update({"scoresim_version": __version__, "batch": batch,
                     "sampler_seed": sampler_seed, "settings": result.settings})
-    write_text_atomic(out / CALIBRATION_FILE, json.dumps(summary, indent=1, default=str))
+    write_text_atomic(out / CALIBRATION_FILE, json.dumps(summary, indent=1, default=str),
+                      inside=out)

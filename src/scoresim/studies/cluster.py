@@ -54,9 +54,10 @@ def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: 
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(f"[bold]{title}[/]"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn(unit), TimeElapsedColumn(), TimeRemainingColumn(),
-                  transient=True) as bar:
+    # the title is the sweep's name, written by the user: shown as written, never markup
+    with Progress(TextColumn(title, markup=False, style="bold"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn(unit, markup=False), TimeElapsedColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task(unit, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -119,16 +120,46 @@ def main_not_rerun() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
+#: Set by local_cluster in each worker process: the numba threads one member may use.
+WORKER_THREADS_ENV = "SCORESIM_WORKER_THREADS"
+
+
 def local_cluster(n_workers: int) -> Any:
     """A LocalCluster of `n_workers` processes with one thread each, numba held to one
     thread per worker: members run side by side instead of fighting over cores."""
     from distributed import LocalCluster
 
     # `env` is set in each worker process only; the nanny's pre-spawn environment would
-    # also change this process's, and numba refuses a thread count that changes under it
+    # also change this process's, and numba refuses a thread count that changes under it.
+    # NUMBA_NUM_THREADS sizes the pool where numba is imported after `env` is applied;
+    # hold_numba_threads, in every task, holds the member to one thread either way.
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                         dashboard_address=":0", silence_logs=logging.ERROR,
-                        env={"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
+                        env={"NUMBA_NUM_THREADS": "1", WORKER_THREADS_ENV: "1",
+                             "OMP_WAIT_POLICY": "PASSIVE"})
+
+
+def hold_numba_threads() -> None:
+    """Called first in every task a study runs on a worker (members, trials).
+
+    A worker process may have imported numba before Dask applied the cluster's
+    `env` (a preload, the parent's main module, a plugin): numba's pool then has
+    as many threads as cores, while NUMBA_NUM_THREADS says 1. Once a cached
+    parallel kernel has started the pool, the next compile (a kernel not in the
+    cache yet) rereads the environment and fails with "Cannot set
+    NUMBA_NUM_THREADS to a different value once the threads have been launched",
+    on every re-run too, since the kernel that failed is never cached. So the
+    environment is made to say what the pool really has (a reread changes
+    nothing), and the member is held to WORKER_THREADS_ENV threads with
+    numba.set_num_threads (per thread: this task's), which needs no new pool.
+    """
+    import numba
+
+    pool = numba.config.NUMBA_NUM_THREADS
+    os.environ["NUMBA_NUM_THREADS"] = str(pool)
+    want = os.environ.get(WORKER_THREADS_ENV, "").strip()
+    if want.isdigit() and int(want) >= 1:
+        numba.set_num_threads(min(int(want), pool))
 
 
 def usable_cores() -> int:
@@ -176,7 +207,14 @@ def exclusive(folder: Path, lock_name: str, what: str) -> Iterator[None]:
     except ImportError:  # Windows: no advisory locks; run one study per folder
         yield
         return
-    with open(folder / lock_name, "w") as handle:
+    # never through a link, never truncating: the lock file only has to exist
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder / lock_name, flags, 0o644)
+    except OSError as exc:
+        raise RunFolderError(f"{folder / lock_name}: cannot open the lock file "
+                             f"({exc.strerror}; a symbolic link?)") from None
+    with os.fdopen(fd, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -30,8 +30,12 @@ def _kind(name: str, spec: dict) -> str:
         return "for_points"
     if b.get("speech"):
         return "speech"
-    points = (spec.get("scoring") or {}).get("points", {}).get(name, 0)
-    return "offence" if points < 0 else ("rewarded" if points > 0 else "unscored")
+    # a country of city pilots keeps its points in each scheme, not in `scoring`
+    tables = [(spec.get("scoring") or {}).get("points") or {}] + [
+        s.get("points") or {} for s in (spec.get("schemes") or {}).values()]
+    points = [t.get(name, 0) for t in tables]
+    return "offence" if any(p < 0 for p in points) else (
+        "rewarded" if any(p > 0 for p in points) else "unscored")
 
 
 def compare(run_a: Results | str | Path, run_b: Results | str | Path) -> pd.DataFrame:

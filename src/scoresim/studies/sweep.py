@@ -46,6 +46,8 @@ import pyarrow.parquet as pq
 from pydantic import Field, field_validator, model_validator
 
 from scoresim._version import __version__
+from scoresim.model.backends import choose_backend
+from scoresim.model.guards import check_sweep_memory, estimate_memory
 from scoresim.runs import registry as reg
 from scoresim.runs import simulate
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
@@ -60,12 +62,14 @@ from scoresim.runs.layout import (
     TIMESERIES,
 )
 from scoresim.runs.results import Results
+from scoresim.runs.size import check_disk
 from scoresim.scenario.loader import (
     DOTTED_PATH,
     ScenarioError,
     apply_overrides,
     builtin_names,
     builtin_text,
+    names_a_file,
     read_text_file,
     read_yaml,
     validate,
@@ -76,9 +80,12 @@ from scoresim.studies.cluster import (
     NoWorkersError,
     WorkerWatch,
     exclusive,
+    hold_numba_threads,
     progress_bar,
+    usable_cores,
 )
 from scoresim.studies.cluster import client as client_of
+from scoresim.studies.design_file import read_design
 
 #: Timeseries columns that count what happened on the day (summed over the run);
 #: the others are states (their final-day value is taken). As in Results.summary().
@@ -172,6 +179,9 @@ class SweepSpec(Model):
     grid: dict[str, Annotated[list[Any], Field(min_length=1, max_length=10_000)]] = Field(
         default_factory=dict)
     design: Design | None = None
+    design_file: str | None = Field(
+        None, min_length=1, description="An explicit design: a CSV or Parquet file (relative "
+        "to the sweep file), one row per point, columns named by dotted path; run as is.")
     arms: dict[Name, Arm] | None = Field(None, min_length=2, max_length=64)
     baseline: Name | None = Field(None, description="The arm others are compared with; "
                                   "default: the first arm.")
@@ -216,6 +226,8 @@ class SweepSpec(Model):
             both = set(self.grid) & set(self.design.ranges)
             if both:
                 raise ValueError(f"design.ranges.{sorted(both)[0]}: also in the grid")
+            if self.design_file is not None:
+                raise ValueError("design_file: give a design or a design_file, not both")
         return self
 
 
@@ -278,13 +290,14 @@ class Plan:
 
 
 def load_plan(spec_or_path: str | Path | dict | SweepSpec, *,
-              agents: int | None = None) -> Plan:
+              agents: int | None = None, design: str | Path | None = None) -> Plan:
     """Read and check a sweep file (or dict), resolving every member's scenario.
 
     Everything that can be wrong with the file is found here, before anything is
     written or any worker starts: errors name the file, the field and the line.
     `agents` replaces the file's number of people (the command line's
-    SCORESIM_SCALE uses it to try a sweep small).
+    SCORESIM_SCALE uses it to try a sweep small). `design`: an explicit design file
+    (`--design`), in place of the file's design_file (relative to the working folder).
     """
     lines: dict[tuple, int] = {}
     if isinstance(spec_or_path, SweepSpec):
@@ -299,6 +312,11 @@ def load_plan(spec_or_path: str | Path | dict | SweepSpec, *,
         spec = validate_model(SweepSpec, data, source, lines, what="sweep")
     if agents is not None:
         spec = spec.model_copy(update={"agents": agents})
+    if design is not None:
+        if spec.design is not None:
+            raise ScenarioError("--design", f"{source} has a design: already; give one of them",
+                                line=lines.get(("design",)))
+        spec = spec.model_copy(update={"design_file": str(Path(design).resolve())})
     default_name = Path(source).stem if source not in ("<dict>", "<sweep>") else "sweep"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,63}", default_name):
         default_name = "sweep"
@@ -330,7 +348,13 @@ class _Planner:
 
         grid_keys = list(spec.grid)
         grid_indices = list(itertools.product(*(range(len(spec.grid[k])) for k in grid_keys)))
-        samples = design_samples(spec.design) if spec.design else [{}]
+        design_keys: list[str] = list(spec.design.ranges) if spec.design else []
+        if spec.design is not None:
+            samples = design_samples(spec.design)
+        elif spec.design_file is not None:
+            design_keys, samples = self._design_file(grid_keys)
+        else:
+            samples = [{}]
         n_points = len(grid_indices) * len(samples)
         n_cells = n_points * len(arms) * len(spec.seeds)
         if n_cells > MAX_MEMBERS:
@@ -344,12 +368,16 @@ class _Planner:
         points: list[dict[str, Any]] = []
         point_where: list[dict[str, tuple]] = []
         for idx in grid_indices:
-            for sample in samples:
+            for n_sample, sample in enumerate(samples, start=1):
                 params = {k: spec.grid[k][i] for k, i in zip(grid_keys, idx, strict=True)}
                 params.update(sample)
                 points.append(params)
                 where = {k: ("grid", k, i) for k, i in zip(grid_keys, idx, strict=True)}
-                where.update({k: ("design", "ranges", k) for k in sample})
+                if spec.design_file is not None:
+                    where.update({k: ("design_file", k, n_sample)
+                                  for k in sample})
+                else:
+                    where.update({k: ("design", "ranges", k) for k in sample})
                 point_where.append(where)
 
         members: dict[str, Member] = {}
@@ -375,9 +403,22 @@ class _Planner:
                     cells.append(Cell(p, arm_name, seed, mid))
         if baseline is not None:
             self._check_pairs(cells, members, baseline)
-        varied = grid_keys + (list(spec.design.ranges) if spec.design else [])
+        varied = grid_keys + design_keys
         return Plan(spec, self.source, name, varied, points, arm_names, baseline,
                     list(spec.seeds), members, cells)
+
+    def _design_file(self, grid_keys: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+        """The explicit design's columns and rows (a file relative to the sweep file)."""
+        path = Path(self.spec.design_file)
+        if not path.is_absolute():
+            path = self.base_dir / path
+        columns, rows = read_design(path)
+        self.design_path = str(path)
+        for c in columns:
+            if c in grid_keys:
+                raise ScenarioError(str(path), f"'{c}' is also in the sweep's grid",
+                                    field=f"column '{c}'")
+        return columns, rows
 
     def _scenario(self, name: str, where: str) -> None:
         """Read a scenario's raw data once (a built-in name, or a file relative to the sweep)."""
@@ -386,9 +427,8 @@ class _Planner:
         path = Path(name)
         if not path.is_absolute():
             path = self.base_dir / path
-        looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name or path.exists()
         try:
-            if looks_like_file:
+            if names_a_file(name, base=self.base_dir):
                 source = str(path)
                 text = read_text_file(path, "scenario file")
             elif name in builtin_names():
@@ -439,6 +479,13 @@ class _Planner:
         if blamed is None:
             blamed = ("arms", arm_name) if self.spec.arms else (
                 ("grid",) if self.spec.grid else ("scenario",))
+        if blamed[0] == "design_file":
+            _, column, row = blamed
+            detail = exc.detail
+            if exc.field and exc.field != column and not detail.startswith(exc.field):
+                detail = f"scenario field '{exc.field}': {detail}"
+            return ScenarioError(self.design_path, f"column '{column}', row {row}: {detail}",
+                                 field=f"column '{column}'")
         context = []
         if params:
             context.append("at " + ", ".join(f"{k}={_text(v)}" for k, v in params.items()))
@@ -546,11 +593,15 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
         raise ScenarioError("--workers", "sizes the local cluster only; the scheduler given "
                             "has its own workers")
     todo = [m for m in plan.members.values() if not (out / m.folder / MANIFEST).is_file()]
+    check_resources(todo, out, scheduler, workers)
     sweep_id = reg.sweep_id_for(out)
     entries: list[reg.RunEntry] = []
     flusher = _Flusher(registry)
     # the client first: a scheduler that cannot be reached leaves nothing behind
     with client_of(scheduler, workers, len(todo)) as client:
+        if (out / MEMBERS).is_symlink():
+            raise RunFolderError(f"{out / MEMBERS}: is a symbolic link; a sweep writes its "
+                                 "members inside its own folder only")
         try:
             (out / MEMBERS).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -558,7 +609,8 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                 from None
         with exclusive(out, SWEEP_LOCK, "sweep"):
             _remove_partials(out)
-            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str))
+            write_text_atomic(out / PLAN_FILE, json.dumps(plan.describe(), indent=1, default=str),
+                              inside=out)
             try:
                 results, pairs, failures = _execute(client, plan, out, progress, entries,
                                                     sweep_id, flusher, scheduler is None)
@@ -576,26 +628,65 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                     f"Finished members are kept in {out / MEMBERS}; re-run to retry the rest.")
             table = member_table(plan, out, results, pairs)
             summary = summarize(plan, table)
-            write_parquet_atomic(out / MEMBER_TABLE, table)
-            write_parquet_atomic(out / SUMMARY_FILE, summary)
+            write_parquet_atomic(out / MEMBER_TABLE, table, inside=out)
+            write_parquet_atomic(out / SUMMARY_FILE, summary, inside=out)
             ran = sum(r["status"] == "ran" for r in results.values())
             description = plan.describe()
             description["finished"] = {"at": datetime.now(UTC).isoformat(timespec="seconds"),
                                        "members_run": ran,
                                        "members_skipped": len(results) - ran}
-            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str))
-            if registry is not None:
-                reg.register_sweep(
-                    registry, folder=out, name=plan.name,
-                    spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
-                    members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
-                              "folder": out / plan.members[c.member].folder,
-                              "parameters": plan.points[c.point]} for c in plan.cells],
-                    entries=flusher.pending(entries), n_points=len(plan.points),
-                    n_arms=len(plan.arms), n_seeds=len(plan.seeds))
+            write_text_atomic(out / PLAN_FILE, json.dumps(description, indent=1, default=str),
+                              inside=out)
+            registry_error = _register(registry, plan, out, flusher.pending(entries))
     summary.attrs.update({"members_run": ran, "members_skipped": len(results) - ran,
-                          "folder": str(out), "sweep_id": sweep_id if registry else None})
+                          "folder": str(out),
+                          "sweep_id": sweep_id if registry and not registry_error else None,
+                          "registry_error": registry_error})
     return summary
+
+
+def _register(registry: str | Path | None, plan: Plan, out: Path,
+              entries: list[reg.RunEntry]) -> str | None:
+    """Register a finished sweep; what went wrong (a full disk, a lock held too long), or
+    None. The sweep's files are written and stay: a registry problem is a warning, and
+    registering again later (re-running the sweep skips every member) completes it."""
+    if registry is None:
+        return None
+    try:
+        reg.register_sweep(
+            registry, folder=out, name=plan.name,
+            spec={"source": plan.source, **plan.spec.model_dump(mode="json")},
+            members=[{"point": c.point, "arm": c.arm, "seed": c.seed,
+                      "folder": out / plan.members[c.member].folder,
+                      "parameters": plan.points[c.point]} for c in plan.cells],
+            entries=entries, n_points=len(plan.points), n_arms=len(plan.arms),
+            n_seeds=len(plan.seeds))
+    except reg.ViewsNotRefreshed as exc:
+        log.warning("%s", exc)
+        return None
+    except reg.RegistryError as exc:
+        log.warning("sweep finished in %s, but not registered: %s", out, exc)
+        return str(exc)
+    return None
+
+
+def check_resources(todo: list[Member], out: Path, scheduler: Any, workers: int | None) -> None:
+    """Refuse a sweep that cannot fit before any worker starts or any folder is made.
+
+    Memory: on the local cluster (its size is known), the largest members that run at
+    once, plus each worker process (guards.check_sweep_memory). Disk: every member
+    still to run, against the free space where the sweep folder goes. Both are
+    ResourceErrors (exit code 2); a scheduler elsewhere has its own memory, so only
+    the disk is checked there.
+    """
+    if not todo:
+        return
+    scenarios = [simulate.resolve(m.scenario) for m in todo]
+    if scheduler is None:
+        n_workers = workers or max(1, min(usable_cores(), len(todo)))
+        estimates = [estimate_memory(s, choose_backend(s, "auto", None)) for s in scenarios]
+        check_sweep_memory(estimates, n_workers, what=f"sweep into {out}")
+    check_disk(scenarios, out)
 
 
 class _Flusher:
@@ -733,6 +824,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
 
 def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
     """Run one member into its folder, unless it is already there; return its outputs."""
+    hold_numba_threads()
     path = Path(folder)
     t0 = time.perf_counter()
     if (path / MANIFEST).is_file():

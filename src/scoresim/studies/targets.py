@@ -21,7 +21,6 @@ validate_model), so a bad file is refused with its name, the field and the line.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
@@ -33,6 +32,7 @@ from pydantic import Field, field_validator
 
 from scoresim.scenario.loader import (
     ScenarioError,
+    names_a_file,
     read_text_file,
     read_yaml,
     validate_model,
@@ -44,7 +44,6 @@ AGGREGATES = ("sum", "mean", "last", "min", "max")
 Aggregate = Literal["sum", "mean", "last", "min", "max"]
 DayNumber = Annotated[int, Field(ge=0, le=36_500)]
 Positive = Annotated[float, Field(gt=0.0)]
-_NUMBER = re.compile(r"[-+]?[0-9][0-9_]*(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
 
 
 def _as_date(value: Any) -> Any:
@@ -84,15 +83,6 @@ class Target(Model):
     fit: bool = Field(True, description="false: reported beside the fit but left out of the "
                       "loss (a figure the model is known not to reproduce, kept in view).")
     source: str = ""
-
-    @field_validator("value", "sd", "per_capita", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        # YAML 1.1 reads 1.41e9 (no dot, no exponent sign) as text: take it as the number
-        # it plainly is, but nothing else written as text
-        if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-            return float(value)
-        return value
 
     @field_validator("date", "dates", mode="before")
     @classmethod
@@ -261,8 +251,7 @@ def load_targets(spec: str | Path | dict | TargetsSpec) -> Targets:
         return _build(validate_model(TargetsSpec, spec, "<dict>", what="targets"), "<dict>", {})
     text_spec = str(spec)
     path = Path(text_spec)
-    looks_like_file = path.suffix in (".yaml", ".yml") or "/" in text_spec or path.exists()
-    if looks_like_file:
+    if names_a_file(text_spec, builtin_target_names()):
         source = text_spec
         text = read_text_file(path, "targets file")
     elif text_spec in builtin_target_names():
