@@ -12,7 +12,6 @@ so a policy change leaves everyone's true behaviour exactly as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any, NamedTuple
 
 import numba as nb
@@ -21,6 +20,7 @@ import numpy as np
 from scoresim.model.calendar import Calendar
 from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform
+from scoresim.model.rate_layers import build_layers, keep_events, levels_table
 from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
@@ -56,6 +56,20 @@ class Clocks(NamedTuple):
     clock_keys: np.ndarray  # uint64 [behaviour]
     propensity_keys: np.ndarray  # uint64 [behaviour]
     log_q_table: np.ndarray  # float64 [behaviour, level]: log(1 - p)
+    # the slots, base clocks and those of rate changes: rate_layers.Layers' fields, flat
+    # (numba's parallel loops take tuples of arrays and scalars, not tuples of tuples)
+    lbits: int
+    slot_keys: np.ndarray
+    slot_table: np.ndarray
+    slot_start: np.ndarray
+    row_of: np.ndarray
+    n_layers: np.ndarray
+    layer_start: np.ndarray
+    layer_rate: np.ndarray
+    e_max: np.ndarray
+    boost_keys: np.ndarray
+    thin_keys: np.ndarray
+    mult: np.ndarray
 
 
 class Behaviour(Module):
@@ -87,7 +101,18 @@ class Behaviour(Module):
         # behaviour, so it stays in cache: with 65,536 levels (512 KiB per behaviour) every
         # event was a cache miss, and the behaviour phase took twice as long.
         self.log_q_table = log_q_table(self.rates, self.sigma)
-        self.shift = max(1, int(self.n_behaviours - 1).bit_length())
+        # rates a timeline changes: a clock per change (rate_layers.py); lbits 0 without
+        self.layers = build_layers(world.timeline, self.names, self.rates, self.clock_keys,
+                                   self.log_q_table, levels_table(self.sigma, LEVELS), seed,
+                                   days)
+        self.lbits = self.layers.lbits
+        self.timed = bool((self.layers.row_of >= 0).any())
+        # the layer clocks that start on each day
+        self._starting: dict[int, list[int]] = {}
+        for s, start in enumerate(self.layers.slot_start.tolist()):
+            if s & ((1 << self.lbits) - 1) and start < days:
+                self._starting.setdefault(start, []).append(s)
+        self.shift = max(1, int((self.n_behaviours << self.lbits) - 1).bit_length())
         code_max = society.n << self.shift
         if code_max >= 1 << (64 - LEVEL_BITS):  # a day's entries are sorted as code | level
             raise ValueError(f"{society.n:,} people is more than the calendar can hold")
@@ -107,7 +132,8 @@ class Behaviour(Module):
 
     @property
     def clocks(self) -> Clocks:
-        return Clocks(self.rates, self.clock_keys, self.propensity_keys, self.log_q_table)
+        return Clocks(self.rates, self.clock_keys, self.propensity_keys, self.log_q_table,
+                      *self.layers)
 
     @classmethod
     def person_backend(cls, scenario: Scenario) -> list[str]:
@@ -143,10 +169,22 @@ class Behaviour(Module):
         for lo in range(0, self.n, CHUNK):
             hi = min(self.n, lo + CHUNK)
             codes, first, level = _first_days(
-                lo, hi, self.n_behaviours, self.shift, self.rates, self.clock_keys,
+                lo, hi, self.n_behaviours, self.shift, self.lbits, self.rates, self.clock_keys,
                 self.propensity_keys, self.log_q_table, self.days,
             )
             self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, level)
+
+    def on_change(self, today: Today, paths: list[str]) -> None:
+        """The clocks of rate changes that start today (each person's, a million at a time)."""
+        lay = self.layers
+        for s in self._starting.get(today.day, ()):
+            b = s >> self.lbits
+            for lo in range(0, self.n, CHUNK):
+                hi = min(self.n, lo + CHUNK)
+                codes, first, level = _layer_first_days(
+                    lo, hi, s, today.day, self.shift, lay.slot_keys[s], lay.slot_table[s],
+                    self.propensity_keys[b], self.days)
+                self.calendar.push(codes.astype(self.calendar.dtype, copy=False), first, level)
 
     def step(self, today: Today) -> None:
         """Today's events, in person order, and each pair's next event filed.
@@ -164,9 +202,13 @@ class Behaviour(Module):
         keys = _sort_keys(codes, level)
         keys.sort()  # unique keys: any sort gives the one order
         codes, level = np.empty_like(codes), np.empty_like(level)
-        actor, behaviour, next_day = _advance(keys, day, self.shift, self.clock_keys,
-                                              self.log_q_table, codes, level)
+        lay = self.layers
+        actor, behaviour, next_day, layer = _advance(keys, day, self.shift, self.lbits,
+                                                     lay.slot_keys, lay.slot_table, codes, level)
         self.calendar.push(codes, next_day, level)
+        if self.timed:  # changed rates: each layer's events that stand, one per pair
+            keep = np.flatnonzero(keep_events(day, actor, behaviour, layer, level, lay))
+            actor, behaviour = actor[keep], behaviour[keep]
         today.events = Events(day, actor, behaviour)
 
     def release(self) -> None:
@@ -185,9 +227,7 @@ def log_q_table(rates: np.ndarray, sigma: float) -> np.ndarray:
     sigma^2 / 2) with z its normal score, so E[m] = 1 up to the rounding of the
     quantile, and p = min(1, rate m).
     """
-    dist = NormalDist()
-    z = np.array([dist.inv_cdf((k + 0.5) / LEVELS) for k in range(LEVELS)])
-    m = np.exp(sigma * z - 0.5 * sigma * sigma)
+    m = levels_table(sigma, LEVELS)
     p = np.minimum(1.0, rates[:, None] * m[None, :])
     with np.errstate(divide="ignore"):
         return np.where(p >= 1.0, -np.inf, np.log1p(-np.minimum(p, 1.0)))
@@ -200,7 +240,7 @@ def level_of(key, i):
 
 
 @nb.njit(parallel=True, cache=True)
-def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, table, days):
+def _first_days(lo, hi, n_b, shift, lbits, rates, clock_keys, propensity_keys, table, days):
     n = hi - lo
     codes = np.empty(n * n_b, dtype=np.int64)
     first = np.empty(n * n_b, dtype=np.int64)
@@ -209,7 +249,7 @@ def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, table, d
         i = lo + k
         for b in range(n_b):
             j = k * n_b + b
-            codes[j] = (i << shift) | b
+            codes[j] = (i << shift) | (b << lbits)
             if rates[b] == 0.0:
                 first[j] = days
                 levels[j] = 0
@@ -221,37 +261,57 @@ def _first_days(lo, hi, n_b, shift, rates, clock_keys, propensity_keys, table, d
     return codes, first, levels
 
 
+@nb.njit(parallel=True, cache=True)
+def _layer_first_days(lo, hi, s, day, shift, key, table, propensity_key, days):
+    """The first event day, from `day` on, of slot s's clock (a rate change) for lo..hi-1."""
+    n = hi - lo
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    levels = np.empty(n, dtype=np.uint16)
+    for k in nb.prange(n):
+        i = lo + k
+        codes[k] = (i << shift) | s
+        level = level_of(propensity_key, i)
+        levels[k] = level
+        u = uniform(key, np.uint64(i), np.uint64(day))
+        first[k] = min(day + geometric_skip(u, table[level]), days)
+    return codes, first, levels
+
+
 @nb.njit(cache=True)
-def _advance_chunk(lo, hi, keys, day, shift, clock_keys, table, actor, behaviour, next_day,
-                   codes, levels):
+def _advance_chunk(lo, hi, keys, day, shift, lbits, slot_keys, table, actor, behaviour,
+                   layer, next_day, codes, levels):
+    lmask = (1 << lbits) - 1
     for k in range(lo, hi):
         c = np.int64(keys[k] >> LEVEL_BITS)
         level = keys[k] & np.uint64(LEVELS - 1)
         i = c >> shift
-        b = c & ((1 << shift) - 1)
+        s = c & ((1 << shift) - 1)
         actor[k] = i
-        behaviour[k] = b
+        behaviour[k] = s >> lbits
+        layer[k] = s & lmask
         codes[k] = c
         levels[k] = level
-        u = uniform(clock_keys[b], np.uint64(i), np.uint64(day + 1))
-        next_day[k] = day + 1 + geometric_skip(u, table[b, level])
+        u = uniform(slot_keys[s], np.uint64(i), np.uint64(day + 1))
+        next_day[k] = day + 1 + geometric_skip(u, table[s, level])
 
 
 @nb.njit(parallel=True, cache=True)
-def _advance(keys, day, shift, clock_keys, table, codes, levels):
+def _advance(keys, day, shift, lbits, slot_keys, table, codes, levels):
     """Today's events from their sorted keys, and each pair's next event day; each key's
     code and level are unpacked into `codes` and `levels` (to file the next event)."""
     n = keys.shape[0]
     actor = np.empty(n, dtype=np.int64)
     behaviour = np.empty(n, dtype=np.uint8)
+    layer = np.empty(n, dtype=np.uint8)
     next_day = np.empty(n, dtype=np.int64)
     # serial chunks under a thin parallel loop: numba compiles a plain function
     # better than the body of a prange
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for t in nb.prange(n_chunks):
-        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), keys, day, shift,
-                       clock_keys, table, actor, behaviour, next_day, codes, levels)
-    return actor, behaviour, next_day
+        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), keys, day, shift, lbits,
+                       slot_keys, table, actor, behaviour, layer, next_day, codes, levels)
+    return actor, behaviour, next_day, layer
 
 
 @nb.njit(parallel=True, cache=True)

@@ -197,6 +197,12 @@ class Simulation:
         today = Today(self.day)
         clock = time.perf_counter
         timings = self.timings
+        changed = self.world.timeline.changes_on(self.day)
+        if changed:  # a timeline change starts today: every module hears of it first
+            t0 = clock()
+            for module in self.modules.values():
+                module.on_change(today, changed)
+            timings["behaviour"] += clock() - t0
         for phase, run in self._bound:
             t0 = clock()
             run(today)
@@ -263,7 +269,12 @@ class Simulation:
 
     # what the run leaves behind -------------------------------------------------
     def timeseries(self) -> pd.DataFrame:
-        return self.table.frame(self.day)
+        ts = self.table.frame(self.day)
+        origin = self.scenario.origin
+        if origin is not None:  # the date of each day, after the day (runs/columns.py)
+            dates = np.datetime64(origin, "D") + ts["day"].to_numpy().astype("timedelta64[D]")
+            ts.insert(1, "date", pd.Series(dates.astype("datetime64[s]"), index=ts.index))
+        return ts
 
     def breakdown_frame(self) -> pd.DataFrame | None:
         """Daily outcomes by trait level, for scenarios that ask (metrics.breakdown)."""

@@ -39,6 +39,7 @@ from scoresim.model.behaviour import level_of
 from scoresim.model.observation import CAMERA, ERRORS, FALSE_MATCH, TRUE_EVENT
 from scoresim.model.observation.camera import in_view, recognise
 from scoresim.model.random import event_counter, geometric_skip, uniform
+from scoresim.model.rate_layers import survives
 from scoresim.model.rulebook import (
     C_COLLATERAL,
     END_EXPIRY,
@@ -145,13 +146,15 @@ class LifeRules(NamedTuple):
     # status of every (grade, true grade, listed, suspended), by rulebook.status_of
     status_table: np.ndarray
     list_trigger: np.ndarray  # bool [behaviour]
-    list_duration: int  # the rest: rulebook.ListingRules' fields
+    list_durations: np.ndarray  # the rest: rulebook.ListingRules' fields
     extend_lo: int
     extend_hi: int
     repeat_key: np.uint64
     repay: bool
     log_q_repay: float
     repay_key: np.uint64
+    repay_from: int
+    repay_cum: np.ndarray
     media_trigger: np.ndarray  # bool [behaviour]
     media_duration: int
     media: bool  # the scenario suspends accounts at all
@@ -176,9 +179,10 @@ class _Kernel:
             initial=int(rules.schemes.initial[0]), scored=rules.schemes.enabled, cuts=cuts,
             status_table=_status_table(cuts, rules.status, media),
             list_trigger=rules.list_trigger & rules.status.list_enabled,
-            list_duration=lr.duration, extend_lo=lr.extend_lo, extend_hi=lr.extend_hi,
+            list_durations=lr.durations, extend_lo=lr.extend_lo, extend_hi=lr.extend_hi,
             repeat_key=lr.repeat_key, repay=lr.repay, log_q_repay=lr.log_q_repay,
-            repay_key=lr.repay_key, media_trigger=rules.media_trigger,
+            repay_key=lr.repay_key, repay_from=lr.repay_from, repay_cum=lr.repay_cum,
+            media_trigger=rules.media_trigger,
             media_duration=int(rules.media_duration), media=media,
             shame_trigger=(rules.shame_trigger if rules.shaming
                            else np.zeros_like(rules.shame_trigger)),
@@ -272,9 +276,10 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     # unpacked once per call (thousands of people), never per person or event
     points, initial, scored, list_trigger = rules.points, rules.initial, rules.scored, \
         rules.list_trigger
-    list_duration, extend_lo, extend_hi, repeat_key = rules.list_duration, rules.extend_lo, \
-        rules.extend_hi, rules.repeat_key
+    list_durations, extend_lo, extend_hi, repeat_key = rules.list_durations, \
+        rules.extend_lo, rules.extend_hi, rules.repeat_key
     repay, list_log_q, repay_key = rules.repay, rules.log_q_repay, rules.repay_key
+    repay_from, repay_cum = rules.repay_from, rules.repay_cum
     media_trigger, media_duration, media = rules.media_trigger, rules.media_duration, \
         rules.media
     shame_trigger, block_bit = rules.shame_trigger, rules.block_bit
@@ -285,8 +290,19 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     coverage, region, covered = observe.coverage, observe.region, observe.covered
     seen_keys, match_keys, behaviour_id = observe.seen_keys, observe.match_keys, \
         observe.behaviour_id
-    rates, clock_keys, propensity_keys, table = clocks
+    p_day = observe.p_day
+    timed_p = p_day.shape[0] > 0
+    rates, propensity_keys = clocks.rates, clocks.propensity_keys
+    lay = clocks
     n_b = rates.shape[0]
+    # the clocks are slots (rate_layers.py): behaviour b's layer j is slot (b << lbits) | j
+    lbits, slot_keys, slot_table, slot_start = lay.lbits, lay.slot_keys, lay.slot_table, \
+        lay.slot_start
+    row_of, n_layers, layer_start, layer_rate = lay.row_of, lay.n_layers, lay.layer_start, \
+        lay.layer_rate
+    mult, e_max, boost_keys, thin_keys = lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys
+    n_s = slot_keys.shape[0]
+    lmask = (1 << lbits) - 1
     # per behaviour, the scalars an event needs (no array lookups through tuples per event)
     chan = np.empty(n_b, dtype=np.int64)
     camera = np.zeros(n_b, dtype=np.bool_)
@@ -301,8 +317,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             seen_key[b] = seen_keys[c]
             match_key[b] = match_keys[c]
             profile[b] = profile_of[c]
-    nxt = np.empty(n_b, dtype=np.int64)
-    log_q = np.empty(n_b, dtype=np.float64)
+    nxt = np.empty(n_s, dtype=np.int64)
+    log_q = np.empty(n_s, dtype=np.float64)
     row = np.zeros((1, 4), dtype=np.int32)
     susp = np.zeros(1, dtype=np.int32)
     cuts, status_table = rules.cuts, rules.status_table
@@ -320,12 +336,12 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
         else:
             i, ilo, ihi = g, 0, 0
         fm_base = fm_at  # where this person's false matches start, if they do not all fit
-        for b in range(n_b):
-            if rates[b] == 0.0:
-                nxt[b] = NEVER_DAY
+        for sl in range(n_s):
+            if slot_start[sl] >= days:
+                nxt[sl] = NEVER_DAY
                 continue
-            log_q[b] = table[b, level_of(propensity_keys[b], i)]
-            nxt[b] = _next_day(i, -1, clock_keys[b], log_q[b])
+            log_q[sl] = slot_table[sl, level_of(propensity_keys[sl >> lbits], i)]
+            nxt[sl] = _next_day(i, slot_start[sl] - 1, slot_keys[sl], log_q[sl])
         row[0, SCORE] = initial
         row[0, FALSE_POINTS] = 0
         row[0, LISTED_UNTIL] = 0
@@ -340,8 +356,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             # the next day anything happens: an act, a record filed by someone else's act,
             # or the end of a listing or suspension
             d = NEVER_DAY
-            for b in range(n_b):
-                d = min(d, nxt[b])
+            for sl in range(n_s):
+                d = min(d, nxt[sl])
             if k < ihi and inc_day[k] < d:
                 d = inc_day[k]
             lu = np.int64(row[0, LISTED_UNTIL])
@@ -356,19 +372,28 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             touched = lu == d or (media and su == d)
             day_points = 0
             any_blocked = False
+            last_b = -1  # the behaviour of today's last act (a pair acts once a day)
             while True:
-                # today's next act, lowest behaviour first; found without a branch per
+                # today's next act, lowest slot first; found without a branch per
                 # clock (which clock fires is a coin toss the processor cannot predict)
                 next_d = NEVER_DAY
-                b = 0
-                for bb in range(n_b):
-                    x = nxt[bb]
+                sl = 0
+                for ss in range(n_s):
+                    x = nxt[ss]
                     less = x < next_d
                     next_d = x if less else next_d
-                    b = bb if less else b
+                    sl = ss if less else sl
                 if next_d != d:
                     break
-                nxt[b] = _next_day(i, d, clock_keys[b], log_q[b])
+                nxt[sl] = _next_day(i, d, slot_keys[sl], log_q[sl])
+                b = sl >> lbits
+                if row_of[b] >= 0:  # a changed rate: does this layer's act stand
+                    if b == last_b or not survives(
+                            i, b, sl & lmask, d, level_of(propensity_keys[b], i), row_of,
+                            n_layers, layer_start, layer_rate, mult, e_max, boost_keys,
+                            thin_keys):
+                        continue
+                    last_b = b
                 if first:
                     ev_t[d, b] += 1
                 if block_bit[b]:
@@ -377,7 +402,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                 c = chan[b]
                 if c < 0:
                     continue
-                p = p_of[b]
+                p = p_day[d, b] if timed_p else p_of[b]
                 if camera[b] and covered:  # camera.in_view, written out
                     p = p * coverage[c, region[i]]
                 s = _observed(i, behaviour_id[b], d, c, p, camera[b], seen_key[b],
@@ -413,9 +438,9 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                         row[0, SCORE], row[0, FALSE_POINTS], points[b], True)
                     day_points += points[b]
                 if list_trigger[b]:
-                    until, reason = listing_end(i, d, row[0, LISTED_UNTIL], list_duration,
+                    until, reason = listing_end(i, d, row[0, LISTED_UNTIL], list_durations,
                                                 extend_lo, extend_hi, repeat_key, repay,
-                                                list_log_q, repay_key)
+                                                list_log_q, repay_key, repay_from, repay_cum)
                     if row[0, LISTED_UNTIL] <= d:
                         rec_t[d, R_NEWLY_LISTED] += sign
                     if extends(until, row[0, LISTED_UNTIL]):
@@ -481,7 +506,12 @@ def _false_matches(lo, hi, days, clocks, observe):
     """The false matches made from the acts of people lo..hi-1, found on their own."""
     o = observe
     channel_of, kind = o.channel_of, o.kind
-    rates, clock_keys, propensity_keys, table = clocks
+    rates, propensity_keys = clocks.rates, clocks.propensity_keys
+    lay = clocks
+    lbits = lay.lbits
+    per = 1 << lbits
+    nxt = np.empty(per, dtype=np.int64)
+    log_q = np.empty(per, dtype=np.float64)
     size = 1024
     who = np.empty(size, dtype=np.int64)
     day = np.empty(size, dtype=np.int32)
@@ -490,12 +520,35 @@ def _false_matches(lo, hi, days, clocks, observe):
     for i in range(lo, hi):
         for b in range(rates.shape[0]):
             c = channel_of[b]
-            if c < 0 or kind[c] != CAMERA or rates[b] == 0.0:
+            if c < 0 or kind[c] != CAMERA:
                 continue
-            log_q = table[b, level_of(propensity_keys[b], i)]
-            p = o.p_of[b] * in_view(i, c, o.coverage, o.region, o.covered)
-            d = _next_day(i, -1, clock_keys[b], log_q)
-            while d < days:
+            level = level_of(propensity_keys[b], i)
+            for j in range(per):  # the behaviour's clocks: its base and its rate changes
+                sl = (b << lbits) | j
+                nxt[j] = NEVER_DAY
+                if lay.slot_start[sl] < days:
+                    log_q[j] = lay.slot_table[sl, level]
+                    nxt[j] = _next_day(i, lay.slot_start[sl] - 1, lay.slot_keys[sl], log_q[j])
+            view = in_view(i, c, o.coverage, o.region, o.covered)
+            while True:
+                d = NEVER_DAY
+                for j in range(per):
+                    d = min(d, nxt[j])
+                if d >= days:
+                    break
+                acted = False
+                for j in range(per):
+                    if nxt[j] != d:
+                        continue
+                    sl = (b << lbits) | j
+                    nxt[j] = _next_day(i, d, lay.slot_keys[sl], log_q[j])
+                    if not acted and survives(i, b, j, d, level, lay.row_of, lay.n_layers,
+                                              lay.layer_start, lay.layer_rate, lay.mult,
+                                              lay.e_max, lay.boost_keys, lay.thin_keys):
+                        acted = True
+                if not acted:
+                    continue
+                p = (o.p_day[d, b] if o.p_day.shape[0] else o.p_of[b]) * view
                 s = _observed(i, o.behaviour_id[b], d, c, p, True, o.seen_keys[c],
                               o.match_keys[c], o.profile_of[c], o.tmr, o.fmr, o.cell, o.pick_key)
                 if s >= 0 and s != i:
@@ -512,7 +565,6 @@ def _false_matches(lo, hi, days, clocks, observe):
                     day[m] = d
                     beh[m] = b
                     m += 1
-                d = _next_day(i, d, clock_keys[b], log_q)
     return who[:m], day[:m], beh[:m]
 
 

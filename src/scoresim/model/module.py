@@ -19,6 +19,9 @@ is a `Module`:
     nbytes           its memory
     person_backend(s)      why the person backend cannot run it (empty: it can); a
                      module whose people depend on each other's days sets `interacts`
+    on_change(today, paths)  called before the day's plan on each day a timeline change
+                     starts (paths: what it sets); a module reads a changing value for
+                     the day from world.timeline (value, daily), so ramps need no call
 
 A module talks to the others through the day's data (`Today`): what happened
 today (events, records seen, records filed, records expiring), who must be
@@ -82,6 +85,9 @@ class Module:
 
     def __init__(self, world: World) -> None:
         self.world = world
+
+    def on_change(self, today: Today, paths: list[str]) -> None:
+        """A timeline change starts today, setting `paths` (model/timeline.py)."""
 
     def columns(self) -> list[str]:
         return []

@@ -29,6 +29,7 @@ import numba as nb
 import numpy as np
 
 from scoresim.model.random import geometric_skip, stream_key, uniform
+from scoresim.model.timeline import Timeline
 from scoresim.scenario.schema import Scenario
 
 # --- a person's status, as bits (status_of derives them) ------------------------------------
@@ -79,13 +80,17 @@ class StatusRules(NamedTuple):
 class ListingRules(NamedTuple):
     """What `listing_end` reads (SPC 2017: two years, 1 to 3 more for repeats, early on payment)."""
 
-    duration: int
+    durations: np.ndarray  # int64 [day]: the term of a listing made that day
     extend_lo: int
     extend_hi: int
     repeat_key: np.uint64
     repay: bool
-    log_q_repay: float  # log(1 - daily repayment probability)
+    log_q_repay: float  # log(1 - daily repayment probability), as the scenario starts
     repay_key: np.uint64
+    # a timeline changes the repayment rate from day repay_from (>= days: never); then
+    # repay_cum[t] = sum of log(1 - rate on day s) over days s < t (length days + 1)
+    repay_from: int
+    repay_cum: np.ndarray
 
 
 # --- the rules, as scalar functions ---------------------------------------------------------
@@ -118,15 +123,44 @@ def score_after(score, false_points, points, correct):
 
 
 @nb.njit(inline="always", cache=True)
-def listing_end(s, day, listed_until, duration, extend_lo, extend_hi, repeat_key, repay,
-                log_q_repay, repay_key):
+def repay_day(u, day, log_q_repay, repay_from, repay_cum):
+    """The day a person listed on `day` pays, for uniform u: the geometric draw at the
+    scenario's rate, or, where that falls on or after a change of the rate (repay_from),
+    the same u inverted through the changed daily rates (a memoryless clock: the same
+    day wherever the change comes later, the new rates' law from the change on)."""
+    paid = day + 1 + geometric_skip(u, log_q_repay)
+    if paid < repay_from:
+        return paid
+    start = max(day + 1, repay_from)
+    days = repay_cum.shape[0] - 1
+    if start >= days:
+        return paid
+    # what the days before the change used up of log(u), at the scenario's rate
+    budget = math.log(u) - ((start - day - 1) * log_q_repay if start > day + 1 else 0.0)
+    if repay_cum[days] - repay_cum[start] >= budget:
+        return np.int64(days) + (1 << 30)  # not within the run
+    lo, hi = start, days - 1  # the first T with repay_cum[T + 1] - repay_cum[start] < budget
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if repay_cum[mid + 1] - repay_cum[start] < budget:
+            hi = mid
+        else:
+            lo = mid + 1
+    return np.int64(lo)
+
+
+@nb.njit(inline="always", cache=True)
+def listing_end(s, day, listed_until, durations, extend_lo, extend_hi, repeat_key, repay,
+                log_q_repay, repay_key, repay_from, repay_cum):
     """When a listing of person s made on `day` ends, and why (END_EXPIRY or END_REPAID).
 
     A repeat while listed is extended by extend_lo..extend_hi days (1 to 3 years,
     SPC 2017); with repayment, the person may pay and leave earlier. The draws are
-    keyed by (person, day), so every caller draws the same.
+    keyed by (person, day), so every caller draws the same. The term is the one in
+    force on the day of the listing (durations[day]); the repayment rate may change
+    on later days (repay_day).
     """
-    until = day + duration
+    until = day + durations[day]
     reason = END_EXPIRY
     if listed_until > day and extend_hi > 0:
         span = extend_hi - extend_lo + 1
@@ -134,7 +168,7 @@ def listing_end(s, day, listed_until, duration, extend_lo, extend_hi, repeat_key
         until += extend_lo + min(np.int64(u * span), span - 1)
     if repay:
         u = uniform(repay_key, np.uint64(s), np.uint64(day))
-        paid = day + 1 + geometric_skip(u, log_q_repay)
+        paid = repay_day(u, day, log_q_repay, repay_from, repay_cum)
         if paid < until:
             until, reason = paid, END_REPAID
     return until, reason
@@ -347,9 +381,22 @@ class Rulebook:
         self.media_duration = ms.duration_days if ms else 0
         self.shaming = s.shaming is not None
         self.shame_trigger = mask(s.shaming.triggers if s.shaming else [])
-        repay = bool(dl and dl.repayment_rate > 0)
+        timeline = Timeline(scenario)
+        rates = timeline.daily("sanctions.dishonest_list.repayment_rate")
+        repay = bool(dl and (dl.repayment_rate > 0 or (rates is not None and rates.max() > 0)))
+        durations = timeline.daily("sanctions.dishonest_list.duration_days")
+        if durations is None:
+            durations = np.full(scenario.days, dl.duration_days if dl else 0)
+        if rates is None:
+            repay_from, repay_cum = np.iinfo(np.int64).max, np.zeros(1)
+        else:
+            repay_from = min(start for _, start, _ in
+                             timeline.layers("sanctions.dishonest_list.repayment_rate"))
+            with np.errstate(divide="ignore"):
+                log_q = np.log1p(-np.minimum(rates, 1.0 - 1e-12))
+            repay_cum = np.concatenate([[0.0], np.cumsum(log_q)])
         self.listing = ListingRules(
-            duration=dl.duration_days if dl else 0,
+            durations=durations.astype(np.int64),
             extend_lo=dl.repeat_extension_days[0] if dl else 0,
             extend_hi=dl.repeat_extension_days[1] if dl else 0,
             repeat_key=stream_key(seed, "sanctions", "repeat-extension"),
@@ -357,6 +404,7 @@ class Rulebook:
             log_q_repay=(math.log1p(-dl.repayment_rate) if repay and dl.repayment_rate < 1
                          else -math.inf),
             repay_key=stream_key(seed, "sanctions", "repayment"),
+            repay_from=int(repay_from), repay_cum=repay_cum.astype(np.float64),
         )
         # A listing from a wrongly attributed record is a wrongful listing. Where every
         # trigger is recorded by a channel that never errs (courts), the true listing is
@@ -388,9 +436,9 @@ class Rulebook:
     def listing_end(self, person: int, day: int, listed_until: int) -> tuple[int, int]:
         """`listing_end` for one listing (explain's replay calls this from Python)."""
         r = self.listing
-        until, reason = listing_end(person, day, listed_until, r.duration, r.extend_lo,
+        until, reason = listing_end(person, day, listed_until, r.durations, r.extend_lo,
                                     r.extend_hi, r.repeat_key, r.repay, r.log_q_repay,
-                                    r.repay_key)
+                                    r.repay_key, r.repay_from, r.repay_cum)
         return int(until), int(reason)
 
     def status_bits(self, day: int, score: int, false_points: int, listed_until: int,

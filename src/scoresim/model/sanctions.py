@@ -320,9 +320,10 @@ def _impose(day, subject, behaviour, correct, list_trigger, lr: ListingRules, st
         s = subject[r]
         b = behaviour[r]
         if list_trigger[b]:
-            until, reason = listing_end(s, day, standing[s, LISTED_UNTIL], lr.duration,
+            until, reason = listing_end(s, day, standing[s, LISTED_UNTIL], lr.durations,
                                         lr.extend_lo, lr.extend_hi, lr.repeat_key, lr.repay,
-                                        lr.log_q_repay, lr.repay_key)
+                                        lr.log_q_repay, lr.repay_key, lr.repay_from,
+                                        lr.repay_cum)
             if correct[r] and true_listed_until.shape[0] > 0 and \
                     extends(until, true_listed_until[s]):
                 true_listed_until[s] = until

@@ -16,6 +16,7 @@ from scoresim.model.rulebook import Rulebook
 from scoresim.model.society import Society, society_key
 from scoresim.model.standing import Standing
 from scoresim.model.streams import OpenStream
+from scoresim.model.timeline import Timeline
 from scoresim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class World:
         # "day": the day loop; "person": lives.py, which writes every standing row itself
         self.backend = backend
         self.open_stream = open_stream
+        # the scenario's dated changes, as every module reads them (timeline.py)
+        self.timeline = Timeline(scenario)
         if society is None:
             society = Society.build(scenario, self.n, self.seed)
         elif society.key != society_key(scenario):

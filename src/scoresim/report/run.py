@@ -39,7 +39,14 @@ from scoresim.report.page import (
 )
 from scoresim.report.sentences import cause_sentence, cause_word, rates_sentence, sanction_word
 from scoresim.runs.layout import BREAKDOWN, WRONGFUL, society_table
-from scoresim.runs.plot import DAYS_AXIS, SANCTION_SERIES, daily, sanction_panels
+from scoresim.runs.plot import (
+    SANCTION_SERIES,
+    daily,
+    mark_changes,
+    sanction_panels,
+    time_axis,
+    time_x,
+)
 from scoresim.runs.results import Results
 from scoresim.runs.schemes import per_scheme, several_scales, unscored
 from scoresim.studies.explain import Rules, file_kept, records_kept
@@ -113,7 +120,12 @@ class Run:
 
 
 def days_axis(run: Run) -> str:
-    return DAYS_AXIS
+    return time_axis(run.scenario)
+
+
+def over_time(fig: go.Figure, run: Run, title: str, y: str, height: int = 420) -> go.Figure:
+    """A figure over the run's days (dates where it has an origin), its changes marked."""
+    return styled(mark_changes(fig, run.scenario), title, days_axis(run), y, height=height)
 
 
 def _series_alt(what: str, days: pd.Series, values: dict[str, pd.Series], unit: str) -> str:
@@ -211,11 +223,11 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
         share = ts[col] / run.agents * 100
         shares[g] = share
         fig.add_trace(go.Scatter(
-            x=ts["day"].tolist(), y=share.round(4).tolist(), name=g, mode="lines",
+            x=time_x(ts), y=share.round(4).tolist(), name=g, mode="lines",
             stackgroup="grades", line={"width": 0.5, "color": colours[g]},
             fillcolor=colours[g], hovertemplate=f"grade {g}: %{{y:.2f}}% on day %{{x}}"
             "<extra></extra>"))
-    styled(fig, "Share of people in each grade, day by day", days_axis(run),
+    over_time(fig, run, "Share of people in each grade, day by day",
            "share of people (%)")
     fig.update_yaxes(range=[0, 100])
     shares = {g: shares[g] for g in names if g in shares}
@@ -241,16 +253,16 @@ def scores_and_grades(run: Run, baseline: Run | None) -> Section | None:
         "Bars are coloured by grade; dotted lines are the grade cut-offs."))
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["mean_score"].round(3).tolist(),
+    fig.add_trace(go.Scatter(x=time_x(ts), y=ts["mean_score"].round(3).tolist(),
                              name=run.name, mode="lines", line=line_style(0)))
     series = {run.name: ts["mean_score"]}
     if baseline is not None and baseline.scored and not several_scales(baseline.scenario):
-        fig.add_trace(go.Scatter(x=baseline.ts["day"].tolist(),
+        fig.add_trace(go.Scatter(x=time_x(baseline.ts),
                                  y=baseline.ts["mean_score"].round(3).tolist(),
                                  name=f"baseline: {baseline.name}", mode="lines",
                                  line=line_style(1)))
         series[f"baseline {baseline.name}"] = baseline.ts["mean_score"]
-    styled(fig, "Mean score", days_axis(run), "mean score (points)", height=340)
+    over_time(fig, run, "Mean score", "mean score (points)", height=340)
     fig.update_yaxes(rangemode="normal")
     charts.append(Chart("mean-score", fig,
                         _series_alt("Line chart of the mean score", ts["day"], series,
@@ -453,16 +465,16 @@ def sanctions(run: Run, baseline: Run | None) -> Section | None:
         fig = go.Figure()
         for k, col in enumerate(rewards):
             name = col[len("n_rewarded_"):].replace("_", " ")
-            fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
+            fig.add_trace(go.Scatter(x=time_x(ts), y=ts[col].tolist(), name=name,
                                      mode="lines", line=line_style(k)))
-        styled(fig, "People receiving each reward, day by day", days_axis(run), "people")
+        over_time(fig, run, "People receiving each reward, day by day", "people")
         charts.append(Chart("rewards", fig, _series_alt(
             "Line chart of the number of people receiving each reward", ts["day"],
             {c[len('n_rewarded_'):].replace('_', ' '): ts[c] for c in rewards}, " people")))
     if "n_delisted" in ts and ts["n_delisted"].any():
-        fig = go.Figure(go.Scatter(x=ts["day"].tolist(), y=ts["n_delisted"].cumsum().tolist(),
+        fig = go.Figure(go.Scatter(x=time_x(ts), y=ts["n_delisted"].cumsum().tolist(),
                                    name="left the list", mode="lines", line=line_style(2)))
-        styled(fig, "People who left the dishonest list, cumulative", days_axis(run),
+        over_time(fig, run, "People who left the dishonest list, cumulative",
                "people (cumulative)", height=320)
         charts.append(Chart("delisted", fig,
                             f"Line chart: {int(ts['n_delisted'].sum()):,} people left the "
@@ -481,15 +493,15 @@ def wrongful(run: Run, baseline: Run | None) -> Section | None:
     charts = []
     if "n_wrongly_banned" in ts and "n_travel_banned" in ts and ts["n_travel_banned"].any():
         fig = go.Figure()
-        fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["n_wrongly_banned"].tolist(),
+        fig.add_trace(go.Scatter(x=time_x(ts), y=ts["n_wrongly_banned"].tolist(),
                                  name="wrongly travel-banned", mode="lines",
                                  line={**line_style(1), "color": WRONG}))
         if "n_false_records" in ts:
-            fig.add_trace(go.Scatter(x=ts["day"].tolist(),
+            fig.add_trace(go.Scatter(x=time_x(ts),
                                      y=ts["n_false_records"].cumsum().tolist(),
                                      name="wrong records so far", mode="lines",
                                      line=line_style(0), yaxis="y2"))
-        styled(fig, "Wrongly travel-banned people, and wrong records filed", days_axis(run),
+        over_time(fig, run, "Wrongly travel-banned people, and wrong records filed",
                "people wrongly travel-banned")
         if "n_false_records" in ts:
             fig.update_layout(yaxis2={"title": {"text": "wrong records (cumulative)"},
@@ -697,13 +709,13 @@ def shaming(run: Run, baseline: Run | None) -> Section | None:
     if "n_shamed" not in ts or not ts["n_shamed"].any():
         return None
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts["n_shamed"].cumsum().tolist(),
+    fig.add_trace(go.Scatter(x=time_x(ts), y=ts["n_shamed"].cumsum().tolist(),
                              name="shown", mode="lines", line=line_style(0)))
     wrong = ts["n_shamed_wrongly"] if "n_shamed_wrongly" in ts else ts["n_shamed"] * 0
-    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=wrong.cumsum().tolist(),
+    fig.add_trace(go.Scatter(x=time_x(ts), y=wrong.cumsum().tolist(),
                              name="shown wrongly (someone else did it)", mode="lines",
                              line={**line_style(1), "color": WRONG}))
-    styled(fig, "Shown on public screens, cumulative", days_axis(run),
+    over_time(fig, run, "Shown on public screens, cumulative",
            "records shown (cumulative)")
     total, total_w = int(ts["n_shamed"].sum()), int(wrong.sum())
     share = total_w / total * 100 if total else 0.0
@@ -750,18 +762,18 @@ def speech(run: Run, baseline: Run | None) -> Section | None:
     charts = []
     fig = go.Figure()
     roll = ts["n_speech_events"].rolling(7, min_periods=1).mean()
-    fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=roll.round(2).tolist(), name=run.name,
+    fig.add_trace(go.Scatter(x=time_x(ts), y=roll.round(2).tolist(), name=run.name,
                              mode="lines", line=line_style(0)))
     series = {run.name: roll}
     paired = baseline is not None and "n_speech_events" in baseline.ts \
         and baseline.ts["n_speech_events"].any()
     if paired:
         broll = baseline.ts["n_speech_events"].rolling(7, min_periods=1).mean()
-        fig.add_trace(go.Scatter(x=baseline.ts["day"].tolist(), y=broll.round(2).tolist(),
+        fig.add_trace(go.Scatter(x=time_x(baseline.ts), y=broll.round(2).tolist(),
                                  name=f"baseline: {baseline.name}", mode="lines",
                                  line=line_style(1)))
         series[f"baseline {baseline.name}"] = broll
-    styled(fig, "Speech: critical posts per day (7-day average)", days_axis(run),
+    over_time(fig, run, "Speech: critical posts per day (7-day average)",
            "speech events per day")
     charts.append(Chart("speech", fig, _series_alt(
         "Line chart of speech events per day, 7-day average", ts["day"], series, "")))
@@ -770,10 +782,10 @@ def speech(run: Run, baseline: Run | None) -> Section | None:
         run_c = ts["n_speech_events"].iloc[:n].cumsum().to_numpy(dtype=float)
         base_c = baseline.ts["n_speech_events"].iloc[:n].cumsum().to_numpy(dtype=float)
         lost = np.where(base_c > 0, (1 - run_c / np.where(base_c > 0, base_c, 1)) * 100, 0.0)
-        fig = go.Figure(go.Scatter(x=ts["day"].iloc[:n].tolist(), y=np.round(lost, 3).tolist(),
+        fig = go.Figure(go.Scatter(x=time_x(ts)[:n], y=np.round(lost, 3).tolist(),
                                    name="speech lost", mode="lines",
                                    line={**line_style(1), "color": WRONG}))
-        styled(fig, "Speech lost to the system, compared with the baseline", days_axis(run),
+        over_time(fig, run, "Speech lost to the system, compared with the baseline",
                "speech lost so far (% of the baseline's)", height=340)
         fig.update_yaxes(rangemode="normal")
         charts.append(Chart("speech-lost", fig,
@@ -794,11 +806,11 @@ def collateral(run: Run, baseline: Run | None) -> Section | None:
     if cols:
         fig = go.Figure()
         for k, c in enumerate(cols[:MAX_LINES]):
-            fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[c].tolist(),
+            fig.add_trace(go.Scatter(x=time_x(ts), y=ts[c].tolist(),
                                      name=c[2:].replace("_", " "), mode="lines",
                                      line=line_style(k)))
-        styled(fig, "Joint punishment: people sanctioned through a relative or a firm",
-               days_axis(run), "people")
+        over_time(fig, run, "Joint punishment: people sanctioned through a relative or a firm",
+                  "people")
         charts.append(Chart("collateral", fig, _series_alt(
             "Line chart of collateral sanctions", ts["day"],
             {c[2:].replace("_", " "): ts[c] for c in cols[:MAX_LINES]}, " people")))

@@ -89,6 +89,8 @@ def _ts(name: str, meaning: str, kind: str, when: str = "always", unit: str = "p
 
 TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("day", "The day of the row: 0 is the first simulated day.", "", unit="day"),
+    _ts("date", "The date of the row's day: the scenario's origin (the date of day 0) plus "
+        "day.", "", when="with an origin", unit="date", type="timestamp[s]"),
     _ts("mean_score", "Mean score at the end of the day over everyone scored (with regions: "
         "over the people whose region has a pilot scheme); NaN without scoring.", "stock",
         unit="points", type="float64"),

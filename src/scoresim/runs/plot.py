@@ -41,6 +41,33 @@ SANCTION_SERIES = [
     ("n_media_suspended", "social media suspended"),
 ]
 DAYS_AXIS = "day of the run (0 = first day)"
+DATE_AXIS = "date"
+
+
+def time_x(ts: pd.DataFrame) -> list:
+    """A figure's x values: the dates where the run has an origin, else the days."""
+    if "date" in ts:
+        return [d.strftime("%Y-%m-%d") for d in pd.to_datetime(ts["date"])]
+    return ts["day"].tolist()
+
+
+def time_axis(scenario: dict) -> str:
+    return DATE_AXIS if scenario.get("origin") else DAYS_AXIS
+
+
+def mark_changes(fig: go.Figure, scenario: dict) -> go.Figure:
+    """The timeline's changes as dotted vertical lines, named by their date or day."""
+    origin = scenario.get("origin")
+    for k, change in enumerate(scenario.get("timeline") or []):
+        x = change.get("date") if origin else change.get("day")
+        if x is None:
+            continue
+        fig.add_vline(x=x, line={"color": "#777", "dash": "dot", "width": 1})
+        label = change.get("name") or str(x)
+        fig.add_annotation(x=x, y=1.0 if k % 2 == 0 else 0.93, yref="paper", text=label,
+                           showarrow=False, font={"size": 10, "color": "#555"},
+                           xanchor="left")
+    return fig
 
 
 def line_style(k: int) -> dict[str, Any]:
@@ -61,6 +88,8 @@ def daily(ts: pd.DataFrame) -> pd.DataFrame:
     out = ts.groupby("day", sort=True)[counts].sum()
     if "mean_score" in ts:
         out["mean_score"] = ts.groupby("day", sort=True)["mean_score"].mean()
+    if "date" in ts:
+        out.insert(0, "date", ts.groupby("day", sort=True)["date"].first())
     return out.reset_index()
 
 
@@ -80,7 +109,7 @@ def sanction_panels(ts: pd.DataFrame, series: list[tuple[str, str]], agents: int
                             horizontal_spacing=0.1, vertical_spacing=min(0.18, 0.5 / rows))
     for k, (col, name) in enumerate(series):
         r, c = first_row + k // cols, k % cols + 1
-        fig.add_trace(go.Scatter(x=ts["day"].tolist(), y=ts[col].tolist(), name=name,
+        fig.add_trace(go.Scatter(x=time_x(ts), y=ts[col].tolist(), name=name,
                                  mode="lines", line=line_style(k), legendgroup="lower",
                                  hovertemplate=f"%{{y:,}} {name} on day %{{x}}"
                                  "<extra></extra>"), row=r, col=c)
@@ -138,7 +167,7 @@ def overview_figure(results: Results) -> go.Figure:
             col = f"n_grade_{g}"
             if col in ts:
                 fig.add_trace(go.Scatter(
-                    x=ts["day"].tolist(), y=(ts[col] / agents * 100).round(4).tolist(),
+                    x=time_x(ts), y=(ts[col] / agents * 100).round(4).tolist(),
                     name=f"grade {g}", stackgroup="grades", mode="lines",
                     line={"width": 0.5, "color": colours[g]}, fillcolor=colours[g],
                     legendgroup="grades"), row=1, col=1)
@@ -154,6 +183,7 @@ def overview_figure(results: Results) -> go.Figure:
     for trace in fig.data:  # the sanction panels are named by their titles
         if trace.legendgroup == "lower":
             trace.showlegend = False
+    mark_changes(fig, scenario)
     return fig
 
 

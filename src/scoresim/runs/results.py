@@ -143,7 +143,8 @@ class Results:
         joint punishment alone (`collateral_people`), from wrongful.parquet.
         """
         ts = self.timeseries
-        last = {c: ts[c].iloc[-1].item() for c in ts.columns} if len(ts) else None
+        last = ({c: ts[c].iloc[-1].item() for c in ts.columns if c != "date"} if len(ts)
+                else None)
         out: dict[str, Any] = {
             "scenario": self.manifest["scenario"]["name"],
             "agents": self.manifest["agents"],

@@ -8,6 +8,7 @@ where the YAML says it, the line.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import math
 import os
 import re
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scoresim.scenario.schema import Scenario
+from scoresim.scenario.timeline import as_date
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -265,6 +267,9 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set"
     for path, value in overrides.items():
         parts = path.split(".")
         node = data
+        rest = _dotted_key(node, parts)
+        if rest is not None:  # e.g. timeline.0.set.behaviours.x.rate: set's key is dotted
+            node, parts = rest
         for i, part in enumerate(parts[:-1]):
             key: Any = int(part) if isinstance(node, list) and part.isdigit() else part
             try:
@@ -287,6 +292,20 @@ def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set"
             raise ScenarioError(source, f"cannot set '{path}': its parent is not a mapping")
         node[last] = value
     return data
+
+
+def _dotted_key(node: Any, parts: list[str]) -> tuple[dict, list[str]] | None:
+    """timeline.N.set.<dotted path>: a change's `set:` maps dotted paths to values, so the
+    rest of the path after `set` is one key of that mapping (new or not)."""
+    if len(parts) < 4 or parts[0] != "timeline" or parts[2] != "set" or not parts[1].isdigit():
+        return None
+    timeline = node.get("timeline") if isinstance(node, dict) else None
+    if not isinstance(timeline, list) or int(parts[1]) >= len(timeline):
+        return None
+    change = timeline[int(parts[1])]
+    if not isinstance(change, dict) or not isinstance(change.get("set"), dict):
+        return None
+    return change["set"], [".".join(parts[3:])]
 
 
 def validate(data: Any, source: str, lines: dict[tuple, int] | None = None,
@@ -329,7 +348,7 @@ def validation_error(exc: ValidationError, source: str, lines: dict[tuple, int] 
     if m and not loc:
         field_path = m.group(1)
         msg = m.group(2)
-        loc = tuple(field_path.split("."))
+        loc = tuple(int(p) if p.isdigit() else p for p in field_path.split("."))
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "missing":
@@ -366,6 +385,11 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
+        # a key that is itself a dotted path (a timeline's set: behaviours.x.rate)
+        for k in range(n - 1):
+            joined = loc[:k] + (".".join(str(p) for p in loc[k:n]),)
+            if joined in lines:
+                return lines[joined]
     return None
 
 
@@ -418,9 +442,31 @@ def load_scenario(
             raise ScenarioError(source, "expected a mapping of scenario fields at the top level",
                                 line=1 if lines else None)
         data = apply_overrides(data, overrides)
+        if "days" in overrides:
+            data = _cut_timeline(data)
     return validate(data, source, lines, overridden=list(overrides))
 
 
+def _cut_timeline(data: dict) -> dict:
+    """A run shortened by an override of `days` leaves out the changes that would start
+    after its end (a scenario's own file must still have every change within its days)."""
+    timeline, days = data.get("timeline"), data.get("days")
+    if not isinstance(timeline, list) or not isinstance(days, int):
+        return data
+    origin = as_date(data.get("origin"))
+
+    def start(change: Any) -> int | None:
+        if not isinstance(change, dict):
+            return None
+        if isinstance(change.get("day"), int):
+            return change["day"]
+        when = as_date(change.get("date"))
+        if isinstance(when, dt.date) and isinstance(origin, dt.date):
+            return (when - origin).days
+        return None
+
+    kept = [c for c in timeline if (d := start(c)) is None or d < days]
+    return {**data, "timeline": kept} if len(kept) != len(timeline) else data
 def names_a_file(spec: str, builtins: Collection[str] | None = None,
                  base: Path | None = None) -> bool:
     """Whether an argument means a file rather than a built-in name (scenarios, targets).

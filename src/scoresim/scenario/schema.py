@@ -9,9 +9,20 @@ different experiment than the one its author meant.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import copy
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from scoresim.scenario.timeline import CHANGEABLE, Change, as_date, kind_of, value_at
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -820,6 +831,20 @@ class Scenario(Model):
     peer_rating: PeerRating | None = None
     # absent stays absent in the resolved scenario, so existing runs' manifests do not change
     dissent: Dissent | None = Field(None, exclude_if=lambda v: v is None)
+    # absent stays absent too (manifests of scenarios without a timeline do not change)
+    origin: dt.date | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="The date of day 0 (YYYY-MM-DD): timeline dates and the date column "
+        "of timeseries.parquet count from it.")
+    timeline: list[Change] = Field(
+        default_factory=list, max_length=1000, exclude_if=lambda v: not v,
+        description="Changes of the scenario's values on given dates or days "
+        "(docs/history.md).")
+
+    @field_validator("origin", mode="before")
+    @classmethod
+    def _origin(cls, value: Any) -> Any:
+        return as_date(value)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
@@ -867,6 +892,7 @@ class Scenario(Model):
         _check_dissent(self)
         _check_society(self)
         _check_score_range(self)
+        _check_timeline(self)
         return self
 
     @model_validator(mode="after")
@@ -1094,6 +1120,74 @@ def _check_society(sc: Scenario) -> None:
         raise ValueError("joint_punishment needs sanctions.dishonest_list")
     if sc.network is not None and "occupation" not in sc.population.attributes:
         raise ValueError("network homophily needs population.attributes.occupation")
+
+
+def _check_timeline(sc: Scenario) -> None:
+    """Every change starts within the run, sets paths that can change during one, to values
+    of the right type; each change is resolved to both its day and (with an origin) its date."""
+    if not sc.timeline:
+        return
+    base = sc.model_dump(mode="json", exclude={"timeline"})
+    starts: dict[tuple[int, str], int] = {}
+    for i, ch in enumerate(sc.timeline):
+        where = f"timeline.{i}"
+        if ch.date is not None:
+            if sc.origin is None:
+                raise ValueError(f"{where}.date: a date needs the scenario's origin (the date "
+                                 "of day 0); or give day")
+            day = (ch.date - sc.origin).days
+            if day < 0:
+                raise ValueError(f"{where}.date: {ch.date} is before the origin {sc.origin}")
+            if ch.day is not None and ch.day != day:
+                raise ValueError(f"{where}: date {ch.date} is day {day}, not day {ch.day}")
+        elif ch.day is not None:
+            day = ch.day
+        else:
+            raise ValueError(f"{where}: needs a date or a day")
+        if day >= sc.days:
+            raise ValueError(f"{where}.{'date' if ch.date else 'day'}: day {day} is past the "
+                             f"run (days 0 to {sc.days - 1})")
+        object.__setattr__(ch, "day", day)
+        if sc.origin is not None and ch.date is None:
+            object.__setattr__(ch, "date", sc.origin + dt.timedelta(days=day))
+        for path, value in ch.set.items():
+            field = f"{where}.set.{path}"
+            kind = kind_of(path)
+            if kind is None:
+                raise ValueError(f"{field}: cannot change during a run (paths that can: "
+                                 f"{CHANGEABLE})")
+            found, current = value_at(base, path)
+            if not found or current is None:
+                raise ValueError(f"{field}: the scenario has no such value (a timeline "
+                                 "changes values the scenario sets from day 0)")
+            if ch.ramp_days is not None and (isinstance(value, bool)
+                                             or not isinstance(value, int | float)):
+                raise ValueError(f"{field}: ramp_days needs a number, got {value!r}")
+            if (day, path) in starts:
+                raise ValueError(f"{field}: timeline.{starts[day, path]} changes it on the "
+                                 f"same day {day}")
+            starts[day, path] = i
+            trial = _with_value(base, path, value)
+            try:
+                Scenario.model_validate(trial)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                msg = err["msg"].removeprefix("Value error, ")
+                if "input" in err and err["type"].endswith("_type"):
+                    msg += f" (got {type(err['input']).__name__} {err['input']!r})"
+                raise ValueError(f"{field}: {msg}") from None
+
+
+def _with_value(data: dict, path: str, value: Any) -> dict:
+    """A copy of `data` with `value` at the dotted `path` (which exists in it)."""
+    out = copy.deepcopy(data)
+    node: Any = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    last = parts[-1]
+    node[int(last) if isinstance(node, list) else last] = value
+    return out
 
 
 def _check_score_range(sc: Scenario) -> None:

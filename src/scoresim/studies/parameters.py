@@ -147,7 +147,15 @@ def parse_parameters(params: Sequence[str | Parameter], scenario: Scenario, *,
 
 
 def lookup(data: Any, path: str) -> tuple[bool, Any]:
-    """(found, value) at a dotted path of a scenario dump (list items by number)."""
+    """(found, value) at a dotted path of a scenario dump (list items by number); a
+    timeline change's `set:` maps dotted paths to values (timeline.N.set.behaviours.x.rate)."""
+    parts = path.split(".")
+    if len(parts) > 3 and parts[0] == "timeline" and parts[2] == "set" and parts[1].isdigit():
+        timeline = data.get("timeline") or [] if isinstance(data, dict) else []
+        k, key = int(parts[1]), ".".join(parts[3:])
+        if k < len(timeline) and key in (timeline[k].get("set") or {}):
+            return True, timeline[k]["set"][key]
+        return False, None
     for part in path.split("."):
         if isinstance(data, dict) and part in data:
             data = data[part]

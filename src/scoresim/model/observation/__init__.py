@@ -137,6 +137,8 @@ class Channels(NamedTuple):
     delay_keys: np.ndarray  # uint64 [channel]
     pick_key: np.uint64
     near_key: np.uint64
+    # p_of on each day where a timeline changes a channel's probability ([0, 0]: never)
+    p_day: np.ndarray  # float64 [day, behaviour]
 
 
 class Observation(Module):
@@ -200,6 +202,7 @@ class Observation(Module):
             delay_keys=keys("delay"),
             pick_key=stream_key(seed, "observation", "false-match-pick"),
             near_key=stream_key(seed, "observation", "nearby-pick"),
+            p_day=_p_by_day(world, chans, channel_of, mode, p_of),
         )
         self.channel_of, self.mode, self.kind = channel_of, mode, kind
         self.delays = bool(self.channels.delay_hi.max() > 0)
@@ -219,6 +222,8 @@ class Observation(Module):
 
     def step(self, today: Today) -> None:
         """What the channels record of today's events, with their errors."""
+        if self.channels.p_day.shape[0]:  # a timeline moves a channel's probability
+            self.channels = self.channels._replace(p_of=self.channels.p_day[today.day])
         today.seen = self.observe(today.events)
 
     def observe(self, events: Events) -> Records:
@@ -238,6 +243,24 @@ class Observation(Module):
         sees = (self.channel_of >= 0) & (self.mode == TRUE_EVENT)
         return np.bincount(self.channel_of[sees], weights=per_behaviour[sees],
                            minlength=n_c).astype(np.int64)
+
+
+def _p_by_day(world: World, chans: list, channel_of: np.ndarray, mode: np.ndarray,
+              p_of: np.ndarray) -> np.ndarray:
+    """p_of for every day, where a timeline changes a channel's recording or capture
+    probability (the rule reads the day's value); [0, 0] where none does."""
+    timeline, names = world.timeline, list(world.scenario.channels)
+    daily = []
+    for name, c in zip(names, chans, strict=True):
+        field = "capture_probability" if c.kind == "camera" else "record_probability"
+        daily.append(timeline.daily(f"channels.{name}.{field}"))
+    if all(v is None for v in daily):
+        return np.zeros((0, 0), dtype=np.float64)
+    out = np.repeat(p_of[None, :], world.days, axis=0)
+    for b, c in enumerate(channel_of.tolist()):
+        if c >= 0 and mode[b] == TRUE_EVENT and daily[c] is not None:
+            out[:, b] = daily[c]
+    return out
 
 
 @nb.njit(cache=True)

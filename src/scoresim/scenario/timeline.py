@@ -1,0 +1,118 @@
+"""The scenario's timeline: policy that changes on given dates.
+
+A scenario may say which date its day 0 is (`origin: YYYY-MM-DD`) and list
+changes (`timeline:`). Each change starts on a `date` (needs the origin) or a
+`day`, and sets one or more of the dotted paths `--set` takes to new values
+(`set:`), at once or, with `ramp_days: N`, linearly over N days (on day d + j
+the value is a + (b - a)(j + 1)/N, so day d + N - 1 has the new value b; a is
+the value in force the day before).
+
+Which paths may change during a run is a closed list (TIME_VARYING), because
+each needs the modules that read it to read it on the day:
+
+- a rate that drives a clock (`behaviours.<b>.rate`,
+  `sanctions.dishonest_list.repayment_rate`): the engine keeps the run
+  event-driven and its random numbers common (model/timeline.py says how);
+- a value read when something happens (`sanctions.dishonest_list.duration_days`
+  when a listing is made, `channels.<c>.record_probability` and
+  `capture_probability` when an event is seen): the rule reads the day's value.
+
+Switching a section on or off is done through the value that switches it: a
+behaviour stops with `rate: 0`, a channel goes blind with `record_probability:
+0` (or `capture_probability: 0` for a camera), the list stops listing with
+`duration_days` unchanged and its trigger's rate at 0. Each section is present
+in the scenario from day 0, so everything it needs is built; a timeline moves
+its numbers, never its shape. Anything else is refused (exit 2) with the paths
+that can change.
+
+Every entry may carry `source:` (a citation, or "assumption").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# path patterns that may change during a run, and what each is: "rate" (drives a clock),
+# "value" (read on the day it is used)
+TIME_VARYING: tuple[tuple[str, str, str], ...] = (
+    (r"behaviours\.([A-Za-z][A-Za-z0-9_\-]*)\.rate", "rate", "behaviours.<name>.rate"),
+    (r"sanctions\.dishonest_list\.repayment_rate", "rate",
+     "sanctions.dishonest_list.repayment_rate"),
+    (r"sanctions\.dishonest_list\.duration_days", "value",
+     "sanctions.dishonest_list.duration_days"),
+    (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.record_probability", "value",
+     "channels.<name>.record_probability"),
+    (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.capture_probability", "value",
+     "channels.<name>.capture_probability"),
+)
+CHANGEABLE = ", ".join(t[2] for t in TIME_VARYING)
+
+
+def kind_of(path: str) -> str | None:
+    """'rate' or 'value' for a path a timeline may change; None for any other."""
+    for pattern, kind, _ in TIME_VARYING:
+        if re.fullmatch(pattern, path):
+            return kind
+    return None
+
+
+def as_date(value: Any) -> Any:
+    """A YAML date, or text in the form YYYY-MM-DD, as a date; anything else as it is."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+class Change(BaseModel):
+    """One dated change of the scenario's values (resolved: both `date` and `day`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    name: Annotated[str, Field(min_length=1, max_length=64,
+                               pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")] | None = Field(
+        None, description="Names the change's random streams (default: its day), so that "
+        "adding another change never moves this one's draws.")
+    date: dt.date | None = Field(None, description="The day it starts, as a date (needs the "
+                                 "scenario's origin).")
+    day: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
+        None, description="The day it starts (day 0 is the origin).")
+    set: dict[Annotated[str, Field(min_length=1, max_length=200)], Any] = Field(
+        min_length=1, max_length=64, description="Dotted path (as --set takes it) -> its new "
+        f"value. Paths that can change: {CHANGEABLE}.")
+    ramp_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None, description="Reach the new values linearly over this many days (default: at "
+        "once).")
+    source: str = Field("", description="Where the date and value come from, or "
+                        "'assumption'.")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> Any:
+        return as_date(value)
+
+    @property
+    def key(self) -> str:
+        """What keys this change's random streams."""
+        return self.name or f"day{self.day}"
+
+
+def value_at(data: Any, path: str) -> tuple[bool, Any]:
+    """(found, value) at a dotted path of a scenario's data (mappings and list indices)."""
+    node = data
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
