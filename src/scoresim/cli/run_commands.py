@@ -40,7 +40,8 @@ from scoresim.cli.sweep_commands import (
     record_run,
     registry_path,
 )
-from scoresim.model.backends import BACKENDS
+from scoresim.model.backends import BACKENDS, choose_backend
+from scoresim.model.guards import check_memory
 from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.folder import write_parquet_atomic
@@ -140,7 +141,11 @@ def run(
         resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
-    check_disk([resolved], folder, force=force)  # before anything is computed or written
+    # memory first (a run that cannot be held is refused whatever the disk), then disk:
+    # both before anything is computed or written
+    check_memory(resolved, force=force,
+                 backend=choose_backend(resolved, backend, checkpoint_every))
+    check_disk([resolved], folder, force=force)
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
         warn(f"--records {resolved.records} will write about {size} of credit file "
