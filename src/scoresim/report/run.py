@@ -962,8 +962,45 @@ def scenario(run: Run, baseline: Run | None) -> Section:
         f"<pre><code>{esc(text)}</code></pre></details>")
 
 
+def activity(run: Run, baseline: Run | None) -> Section | None:
+    """What people did and what the channels recorded: the ground every later section
+    stands on, drawn even in a run where nobody was sanctioned (then the only charts)."""
+    ts = run.ts
+    acts = [c for c in ts.columns if c.startswith("n_events_")]
+    if not acts:
+        return None
+    fig = go.Figure()
+    for k, col in enumerate(acts):
+        fig.add_trace(go.Scatter(x=time_x(ts), y=ts[col].tolist(), name=readable(col[9:]),
+                                 mode="lines", line=line_style(k)))
+    over_time(fig, run, "What people did, day by day (true events)", "events")
+    charts = [Chart("events", fig, _series_alt(
+        "Line chart of the true events of each behaviour per day", ts["day"],
+        {readable(c[9:]): ts[c] for c in acts}, " events"),
+        "Every event that really happened, seen or not: the truth the credit file is "
+        "set against.")]
+    kinds = [(c, n) for c, n in (("n_records", "records filed"),
+                                 ("n_false_records", "wrong records filed"))
+             if c in ts and ts[c].any()]
+    if kinds:
+        fig = go.Figure()
+        for k, (col, name) in enumerate(kinds):
+            fig.add_trace(go.Scatter(x=time_x(ts), y=ts[col].tolist(), name=name,
+                                     mode="lines", line=line_style(k)))
+        over_time(fig, run, "What the channels recorded, day by day", "records")
+        charts.append(Chart("records", fig, _series_alt(
+            "Line chart of the records filed per day", ts["day"],
+            {n: ts[c] for c, n in kinds}, " records")))
+    total = int(ts[acts].to_numpy().sum())
+    recorded = int(ts["n_records"].sum()) if "n_records" in ts else 0
+    wrong = int(ts["n_false_records"].sum()) if "n_false_records" in ts else 0
+    intro = (f"{total:,} true events over the run; {recorded:,} records filed, "
+             f"{wrong:,} of them wrong.")
+    return Section("activity", "Events and records", intro, charts)
+
+
 RUN_SECTIONS: list[Callable[[Run, Run | None], Section | None]] = [
-    key_numbers, scores_and_grades, grade_flows, sanctions, wrongful, shaming, speech,
+    key_numbers, activity, scores_and_grades, grade_flows, sanctions, wrongful, shaming, speech,
     collateral, breakdowns, firms,
 ]
 __all__ = ["RUN_SECTIONS", "Run", "scenario"]
