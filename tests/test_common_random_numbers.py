@@ -72,9 +72,11 @@ def test_doubling_points_doubles_every_score_change(reference_pair) -> None:
 
 def pilot_city_without_responses() -> dict:
     """pilot-city's whole system (cameras, scores, lists, bans, repair, appeals), with nobody
-    responding to it: no `responses`, and so no acts done only for points."""
+    responding to it: no `responses` and no `dissent` choice, and so no acts done only for
+    points."""
     scenario = scoresim.resolve("pilot-city").model_dump(mode="json")
     scenario["responses"] = None
+    scenario.pop("dissent", None)  # the paper's choice thins critical speech: a response too
     for name, behaviour in list(scenario["behaviours"].items()):
         if behaviour.get("motive") == "points":
             del scenario["behaviours"][name]

@@ -165,8 +165,8 @@ def test_the_person_backend_says_why_it_cannot_run_it():
         scoresim.run("dissent", agents=100, days=3, backend="person", records="none")
 
 
-PILOT = {"responses.chilling": None,
-         "dissent": {"from_scenario": True, "tolerance": 0.0, "punishment": "uniform"}}
+# pilot-city as built: the paper's choice, its punishment and surveillance the scenario's own
+PILOT: dict = {}
 
 
 def test_inside_pilot_city_the_punishment_weighed_is_the_rulebooks():
@@ -203,9 +203,83 @@ def test_inside_pilot_city_the_choice_chills_critical_posts_and_nothing_else():
     np.testing.assert_array_equal(pa["dissent"][pa["dissent"] < pa["desired_dissent"]], 0.0)
 
 
+def pilot(agents: int = 4_000, days: int = 40, **sets) -> Simulation:
+    scenario = scoresim.resolve("pilot-city", agents=agents, days=days, seed=11,
+                                records="none", overrides=sets)
+    return Simulation(scenario).run()
+
+
+def test_pilot_citys_critical_speech_follows_the_channel_and_the_sanction_as_the_paper_says():
+    """Paired runs (same seed): more recording or a harsher sanction, less critical speech.
+
+    Under uniform punishment at tolerance 0 a person defies iff beta delta >=
+    psi (nu + (1 - nu) delta), and otherwise says nothing: a larger recording
+    probability (nu) or severity (psi) can only silence more people, and never
+    makes anyone louder. What each says is the closed form at the policy read from
+    the scenario, and their posts are the base run's, thinned further (the same
+    keyed draws), so the day's count can only fall.
+    """
+    base = pilot()
+    watched = pilot(**{"channels.online_monitoring.record_probability": 0.3})
+    harsher = pilot(**{"scoring.points.criticizing_government": -200})
+    milder = pilot(**{"sanctions.media_suspension": None})
+    posts = {name: sim.timeseries()["n_events_criticizing_government"].to_numpy()
+             for name, sim in (("base", base), ("watched", watched), ("harsher", harsher),
+                               ("milder", milder))}
+    pb = base.people()
+    for louder, quieter in (("base", "watched"), ("base", "harsher"), ("milder", "base")):
+        assert (posts[quieter] <= posts[louder]).all(), (louder, quieter)
+        # tolerance: the counts are Poisson-thinned sums over ~4,000 x 40 x 1/365 posts;
+        # the gaps asked for are well outside their spread (several hundred posts each way)
+        assert posts[quieter].sum() < 0.95 * posts[louder].sum(), (louder, quieter)
+    for sim in (watched, harsher, milder):
+        p = sim.people()
+        np.testing.assert_array_equal(p["desired_dissent"], pb["desired_dissent"])
+        np.testing.assert_array_equal(p["boldness"], pb["boldness"])
+    assert (watched.people()["dissent"] <= pb["dissent"]).all()
+    assert (harsher.people()["dissent"] <= pb["dissent"]).all()
+    assert (milder.people()["dissent"] >= pb["dissent"]).all()
+    # and each is the paper's closed form at what the scenario does to critics
+    for sim in (base, watched, harsher, milder):
+        tau, psi, nu = scenario_policy(sim.world.scenario, sim.world.rules)
+        p = sim.people()
+        np.testing.assert_array_equal(
+            p["dissent"].to_numpy(),
+            optimal_action(p["desired_dissent"].to_numpy(), p["boldness"].to_numpy(), tau, psi,
+                           nu, "uniform"))
+
+
+def test_the_older_chilling_rule_stays_an_option():
+    """dissent.response: chilling gives pilot-city's speech as before the section existed."""
+    chilling = pilot(days=30, **{"dissent.response": "chilling"})
+    before = pilot(days=30, dissent=None)
+    a, b = chilling.timeseries(), before.timeseries()
+    pd.testing.assert_frame_equal(a[b.columns], b)
+    assert a["n_events_criticizing_government"].sum() > \
+        pilot(days=30).timeseries()["n_events_criticizing_government"].sum()
+
+
+def test_china_weighs_each_regions_own_rules():
+    """china: each pilot's points, none outside a pilot, the national media suspension."""
+    sim = Simulation(scoresim.resolve("china", agents=3_000, days=2, seed=2, records="none"))
+    choice = sim.modules["dissent"]
+    rules = sim.world.rules
+    expected = {}
+    for k, scheme in enumerate(rules.schemes.names):
+        points = 0 if scheme == "none" else -sim.world.scenario.schemes[
+            scheme].points["criticizing_government"]
+        expected[k] = (points + 100.0) / 100.0
+    of_person = rules.schemes.of_person
+    np.testing.assert_allclose(choice.severity_of,
+                               [expected[int(k)] for k in of_person])
+    assert len(set(choice.severity_of.tolist())) == 3  # 50 and 30 points, and none
+
+
 def test_a_speech_act_has_one_mechanism():
     with pytest.raises(ScenarioError, match="responses.chilling"):
-        scoresim.resolve("pilot-city", overrides={"dissent": {}})
+        scoresim.resolve("china", overrides={"dissent.response": "chilling"})
+    with pytest.raises(ScenarioError, match="dissent.adapt"):
+        scoresim.resolve("china", overrides={"dissent.adapt": {}})
     with pytest.raises(ScenarioError, match="dissent.behaviours"):
         scoresim.resolve("dissent", overrides={"dissent.behaviours": ["no_such_act"]})
     with pytest.raises(ScenarioError, match="trait"):
@@ -232,6 +306,6 @@ def test_the_example_sweep_files_are_valid_plans():
     phases = load_plan(here / "sweep-phases.yaml")
     adaptive = load_plan(here / "sweep-adaptive.yaml")
     assert len(phases.members) == 2 * 8 * 6
-    assert len(adaptive.members) == 2 * 7 * 3
+    assert len(adaptive.members) == 2 * 8 * 6 * 2  # two arms: the given start and random ones
     assert all(m.scenario["dissent"].get("adapt") is None for m in phases.members.values())
     assert all(m.scenario["dissent"]["adapt"] is not None for m in adaptive.members.values())

@@ -26,6 +26,7 @@ def _pilot_without_responses(agents: int, days: int) -> dict:
     data = scoresim.resolve("pilot-city", agents=agents, days=days, records="none").model_dump(
         mode="json")
     data["responses"] = None
+    data.pop("dissent", None)  # the paper's choice is a response too: critical speech thinned
     del data["behaviours"]["volunteering_for_points"]
     del data["scoring"]["points"]["volunteering_for_points"]
     return data

@@ -215,6 +215,7 @@ def test_paired_arms_share_true_behaviour_and_count_who_the_system_sanctions(tmp
     # a scenario file beside the sweep file, which names it by a relative path
     quiet = scoresim.resolve("pilot-city").model_dump(mode="json")
     quiet["responses"] = None
+    quiet.pop("dissent", None)  # the paper's choice thins critical speech: a response too
     del quiet["behaviours"]["volunteering_for_points"]
     del quiet["scoring"]["points"]["volunteering_for_points"]
     (tmp_path / "quiet-city.yaml").write_text(yaml.safe_dump(quiet, sort_keys=False))

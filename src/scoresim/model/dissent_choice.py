@@ -17,8 +17,12 @@ behaviour's clock runs at the rate of saying all one wants, so without
 punishment nobody holds anything back, and with it what a person says is a
 subset of what they would say without the system (common random numbers).
 With `dissent.from_scenario` the punishment a person weighs is the rulebook's
-for a record of that behaviour (its points, and the felt cost of the list or
-media suspension it triggers), and the surveillance what its channel records.
+for a record of that behaviour (its points under their scheme, and the felt
+cost of each sanction it brings on: media suspension, listing and its bans, the
+travel ban of the grade its points lead to), and the surveillance what its
+channel records (weighed_severity, weighed_surveillance). With
+`dissent.response: chilling` the choice is computed and reported but thins
+nothing: responses.chilling drives the speech instead.
 
 Desired dissent and boldness are functions of (seed, person) and the
 scenario's means alone, never of the policy: two runs differing only in
@@ -33,12 +37,17 @@ import numba as nb
 import numpy as np
 
 from scoresim.model.dissent import (
+    COMPLIANT,
+    DEFIANT,
     LOWER,
+    UNIFORM,
     UPPER,
     action_category,
+    category_one,
     draw_population,
     keeps_move,
     optimal_action,
+    optimal_action_one,
     play_round,
     propose_policy,
     punishment_code,
@@ -47,40 +56,84 @@ from scoresim.model.dissent import (
 from scoresim.model.dissent_rounds import random_start
 from scoresim.model.module import Module, Today
 from scoresim.model.random import stream_key, uniform, uniforms
-from scoresim.model.rulebook import Rulebook
+from scoresim.model.rulebook import Rulebook, grade_name
 from scoresim.model.world import World
-from scoresim.scenario.schema import Scenario, dissent_behaviours
+from scoresim.scenario.schema import Scenario, dissent_behaviours, dissent_drives
 
 COUNT_COLUMNS = ("n_compliant", "n_self_censoring", "n_defiant")
 AUTHORITY_COLUMNS = ("tolerance", "severity", "surveillance", "political_cost",
                      "punishment_cost")
 
 
-def scenario_policy(scenario: Scenario, rules: Rulebook) -> tuple[float, float, float]:
-    """(tolerance, severity, surveillance) a person weighs, from the scenario's own rules.
+def weighed_severity(scenario: Scenario, rules: Rulebook) -> np.ndarray:
+    """The severity a person weighs for a record of the driven behaviour, one per scheme.
 
-    Severity: the points a record of the driven behaviour takes off (the
-    rulebook's scoring points) plus `sanction_points` if its record lists or
-    suspends (the rulebook's triggers), over `points_per_severity`.
-    Surveillance: the chance its channel records an act (a register's
-    record_probability; a camera's capture probability times its face
-    recognition's true-match rate); no channel, nothing seen. Tolerance is the
-    section's own: a scenario whose every recorded critic is punished sets 0.
+    What the rulebook does to a person at the initial score whose act is
+    recorded, in points over `points_per_severity`: the points it takes off
+    under their scheme, plus `sanction_points` for each sanction the record
+    brings on: a media suspension or a listing it triggers, the travel and
+    consumption bans a listing carries, and a travel ban of the grade its points
+    lead to from the initial score (where the initial grade has none). Every
+    term is read from the rulebook's tables, none restated. A region without a
+    pilot scores nothing: only the national sanctions remain.
     """
     d = scenario.dissent
     (name,) = dissent_behaviours(scenario)
-    b = list(scenario.behaviours).index(name)
-    points = max(0.0, -float(rules.scoring_points[b]))
-    sanction = d.sanction_points if bool(rules.imposing[b]) else 0.0
-    severity = (points + sanction) / d.points_per_severity
+    b = rules.behaviour_names.index(name)
+    schemes, status = rules.schemes, rules.status
+    listed = bool(rules.list_trigger[b]) and bool(status.list_enabled)
+    out = np.zeros(len(schemes.names))
+    for k in range(len(schemes.names)):
+        scored = bool(schemes.enabled and schemes.scored[k])
+        points = max(0, -int(schemes.points[k, b])) if scored else 0
+        travel = listed and bool(status.travel_list)
+        if scored and points > 0:
+            start = int(schemes.initial[k])
+            before = grade_index_at(rules, start, k)
+            after = grade_index_at(rules, start - points, k)
+            travel |= bool(status.travel_grades[k, after]) and not bool(
+                status.travel_grades[k, before])
+        n = (int(bool(rules.media_trigger[b])) + int(listed) + int(travel)
+             + int(listed and bool(status.consumption_list)))
+        out[k] = (points + n * d.sanction_points) / d.points_per_severity
+    return out
+
+
+def grade_index_at(rules: Rulebook, score: int, scheme: int) -> int:
+    """The grade position (0: the top) of a score under one of the rulebook's schemes."""
+    return rules.schemes.grade_names[scheme].index(grade_name(rules, score, scheme))
+
+
+def weighed_surveillance(scenario: Scenario) -> float:
+    """The chance the driven behaviour's channel records an act: its recall.
+
+    A register's record_probability (the online filter's recall: the share of
+    critical posts it files), a camera's capture probability times its face
+    recognition's true-match rate; no channel, nothing seen. The channel's
+    false flags on benign acts are not counted (they punish regardless of what
+    one says).
+    """
+    (name,) = dissent_behaviours(scenario)
     channel = scenario.behaviours[name].channel
     if channel is None:
-        surveillance = 0.0
-    else:
-        c = scenario.channels[channel]
-        surveillance = (c.capture_probability * scenario.face_recognition[c.face_recognition].tmr
-                        if c.kind == "camera" else c.record_probability)
-    return float(d.tolerance), float(severity), float(min(1.0, surveillance))
+        return 0.0
+    c = scenario.channels[channel]
+    seen = (c.capture_probability * scenario.face_recognition[c.face_recognition].tmr
+            if c.kind == "camera" else c.record_probability)
+    return float(min(1.0, seen))
+
+
+def scenario_policy(scenario: Scenario, rules: Rulebook,
+                    scheme: int = 0) -> tuple[float, float, float]:
+    """(tolerance, severity, surveillance) a person of `scheme` weighs, from the scenario's rules.
+
+    Severity: weighed_severity's; surveillance: weighed_surveillance's.
+    Tolerance is the section's own: a scenario whose every recorded critic is
+    punished sets 0.
+    """
+    severity = weighed_severity(scenario, rules)[scheme]
+    return (float(scenario.dissent.tolerance), float(severity),
+            weighed_surveillance(scenario))
 
 
 def draw_people(world: World) -> tuple[np.ndarray, np.ndarray]:
@@ -143,8 +196,15 @@ class DissentChoice(Module):
         self.adamancy = d.adapt.adamancy if d.adapt is not None else 1.0
         self.step_size = d.adapt.step if d.adapt is not None else 0.0
         self.desired, self.boldness = draw_people(world)
+        # with regions, each person weighs their own scheme's rules (no adaptive authority then)
+        self.severity_of: np.ndarray | None = None
         if d.from_scenario:
             start = scenario_policy(scenario, world.rules)
+            per_scheme = weighed_severity(scenario, world.rules)
+            of_person = world.rules.schemes.of_person
+            if len(per_scheme) > 1 and of_person.shape[0] == self.n:
+                self.severity_of = per_scheme[of_person].astype(np.float64)
+                start = (start[0], float(self.severity_of.mean()), start[2])
         else:
             start = (d.tolerance, d.severity, d.surveillance)
         if d.adapt is not None and d.adapt.start == "random":
@@ -160,7 +220,7 @@ class DissentChoice(Module):
         self.adapt_key = stream_key(seed, "dissent", "adapt")
         names = list(scenario.behaviours)
         self.driven = np.zeros(len(names), dtype=np.bool_)
-        for b in dissent_behaviours(scenario):
+        for b in dissent_drives(scenario):
             self.driven[names.index(b)] = True
         self.keep_keys = np.array([stream_key(seed, "dissent", f"keep:{b}") for b in names],
                                   dtype=np.uint64)
@@ -187,8 +247,14 @@ class DissentChoice(Module):
                                     self.step_size, LOWER, UPPER)
         else:
             policy = self.kept.copy()
-        total, n_c, n_s, n_d, pun = play_round(self.desired, self.boldness, policy[0], policy[1],
-                                               policy[2], self.kind, self.observe_key, r)
+        if self.severity_of is None:
+            total, n_c, n_s, n_d, pun = play_round(self.desired, self.boldness, policy[0],
+                                                   policy[1], policy[2], self.kind,
+                                                   self.observe_key, r)
+        else:
+            total, n_c, n_s, n_d, pun = _play_each(self.desired, self.boldness, policy[0],
+                                                   self.severity_of, policy[2], self.kind,
+                                                   self.observe_key, r)
         cost = self.adamancy * total + pun
         if r == 0 or keeps_move(cost, self.previous):
             self.kept = policy
@@ -201,7 +267,9 @@ class DissentChoice(Module):
 
     def _respond(self) -> None:
         p = self.policy
-        self.action = optimal_action(self.desired, self.boldness, p[0], p[1], p[2], self.kind)
+        severity = p[1] if self.severity_of is None else self.severity_of
+        self.action = optimal_action(self.desired, self.boldness, p[0], severity, p[2],
+                                     self.kind)
 
     # outputs --------------------------------------------------------------------------
     def columns(self) -> list[str]:
@@ -261,3 +329,29 @@ def _keep(day, actor, behaviour, driven, keep_keys, action, desired):
             continue
         keep[k] = uniform(keep_keys[b], np.uint64(i), np.uint64(day)) < action[i] / want
     return keep
+
+
+@nb.njit(cache=True)
+def _play_each(desired, boldness, tau, severity, nu, kind, observe_key, rnd):
+    """dissent.play_round with a severity per person (each weighs their own scheme's rules)."""
+    total = 0.0
+    punished = 0.0
+    n_c = 0
+    n_s = 0
+    n_d = 0
+    r = np.uint64(rnd)
+    for i in range(desired.shape[0]):
+        d = desired[i]
+        psi = severity[i]
+        a = optimal_action_one(d, boldness[i], tau, psi, nu, kind)
+        total += a
+        c = category_one(a, d, tau)
+        if c == COMPLIANT:
+            n_c += 1
+        elif c == DEFIANT:
+            n_d += 1
+        else:
+            n_s += 1
+        if a > tau and uniform(observe_key, np.uint64(i), r) < nu + (1.0 - nu) * a:
+            punished += psi if kind == UNIFORM else psi * (a - tau)
+    return total, n_c, n_s, n_d, punished

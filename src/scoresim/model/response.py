@@ -21,8 +21,11 @@ The factors:
   act, m a per-person risk multiplier learnt from experience (Stafford & Warr
   1993: one's own and one's contacts' punishment raise it, punishment
   avoidance lowers it; Sah 1991).
-- chilling (Daymude, Axelrod & Forrest 2025, "Strategic analysis of dissent
-  and self-censorship", arXiv:2509.03731): a person with boldness b and
+- chilling (after Daymude, Axelrod & Forrest 2025, "Strategic analysis of
+  dissent and self-censorship", arXiv:2509.03731, but not their model, which is
+  model/dissent_choice.py's and drives speech wherever a scenario has a
+  `dissent:` section with `response: best`; this rule serves `response:
+  chilling` and scenarios without the section): a person with boldness b and
   desire d (their propensity for the speech act) speaks fully while
   b * d * value >= q * penalty (the defiant), and otherwise self-censors,
   keeping exp(-(q * penalty - b * d * value) / temperature) of their speech;
@@ -51,7 +54,7 @@ from scoresim.model.random import event_counter, name_ids, normal, propensity_z,
 from scoresim.model.rulebook import BANNED, LISTED, SUSPENDED
 from scoresim.model.ties import no_ties
 from scoresim.model.world import World
-from scoresim.scenario.schema import Scenario
+from scoresim.scenario.schema import Scenario, dissent_drives
 
 # flags
 AWARE, LEFT = 1, 2
@@ -149,7 +152,9 @@ class Response(Module):
         region = set(r.avoidance.region_channels) if r.avoidance else set()
         self.camera_channel = np.array([c.kind == "camera" for c in chans.values()] or [False])
         self.region_channel = np.array([c in region for c in chans] or [False])
-        for k, b in enumerate(scenario.behaviours.values()):
+        # speech the paper's choice drives (dissent.response: best) is not chilled here too
+        by_dissent = set(dissent_drives(scenario))
+        for k, (name, b) in enumerate(scenario.behaviours.items()):
             if b.channel is not None:
                 c = chans[b.channel]
                 self.base_q[k] = (c.capture_probability * frs[c.face_recognition].tmr
@@ -159,7 +164,8 @@ class Response(Module):
             self.penalty[k] = max(0.0, -float(points[k])) + (extra if imposing[k] else 0)
             if b.motive == "points":
                 self.kind[k] = FOR_POINTS
-            elif b.speech and r.chilling is not None and self.penalty[k] > 0:
+            elif b.speech and r.chilling is not None and self.penalty[k] > 0 \
+                    and name not in by_dissent:
                 self.kind[k] = CHILLED
             elif not b.speech and r.deterrence is not None and self.penalty[k] > 0:
                 self.kind[k] = DETERRED

@@ -781,16 +781,24 @@ class Dissent(Model):
         None, description="The behaviours whose due events the choice thins to what is "
         "expressed: each is kept with probability dissent / desired_dissent (null: every "
         "speech: true behaviour).")
+    response: Literal["best", "chilling"] = Field(
+        "best", description="What drives the speech behaviours: best, each person's best "
+        "response under this section's model (the paper's mechanism); chilling, "
+        "responses.chilling's older threshold rule (aware people only), with this section's "
+        "choice still computed and reported but thinning nothing.")
     from_scenario: bool = Field(
         False, description="Derive severity and surveillance from the scenario instead of the "
         "numbers given: severity from the rulebook's points for a record of the one driven "
-        "behaviour and the sanctions it triggers, surveillance from what its channel records.")
+        "behaviour and the sanctions it brings on (its triggers, and the travel ban of the grade "
+        "its points lead to from the initial score), per scheme where the scenario has regions; "
+        "surveillance from what its channel records.")
     points_per_severity: Annotated[float, Field(gt=0.0, le=1e9)] = Field(
         100.0, description="With from_scenario: points of penalty worth one unit of severity "
         "(one unit of boldness).")
     sanction_points: Annotated[float, Field(ge=0.0, le=1e9)] = Field(
-        100.0, description="With from_scenario: what a list or media suspension that a record "
-        "triggers is felt to cost, in points (an assumption, not a rule).")
+        100.0, description="With from_scenario: what each sanction a record brings on (a "
+        "listing, a media suspension, a travel or consumption ban) is felt to cost, in points "
+        "(an assumption, not a rule).")
     source: str = DISSENT_SOURCE
 
 
@@ -938,6 +946,14 @@ def dissent_behaviours(scenario: Scenario) -> list[str]:
     return [name for name, b in scenario.behaviours.items() if b.speech]
 
 
+def dissent_drives(scenario: Scenario) -> list[str]:
+    """The behaviours the paper's choice thins: dissent_behaviours, unless response: chilling."""
+    d = scenario.dissent
+    if d is None or d.response != "best":
+        return []
+    return dissent_behaviours(scenario)
+
+
 def _check_dissent(sc: Scenario) -> None:
     """dissent: its behaviours, traits and levels exist; one mechanism per speech act."""
     d = sc.dissent
@@ -961,12 +977,13 @@ def _check_dissent(sc: Scenario) -> None:
                          f"rules and channel; dissent drives {len(driven)} ({', '.join(driven)})"
                          "; name one in dissent.behaviours")
     r = sc.responses
-    if r is not None and r.chilling is not None:
-        both = [b for b in driven if sc.behaviours[b].speech]
-        if both:
-            raise ValueError(f"dissent and responses.chilling both drive {', '.join(both)}: "
-                             "use one (set responses.chilling to null, or leave the behaviour "
-                             "out of dissent.behaviours)")
+    if d.response == "chilling" and (r is None or r.chilling is None):
+        raise ValueError("dissent.response: chilling needs a responses.chilling section (with "
+                         "responses.awareness); set dissent.response to best, or add one")
+    if d.from_scenario and d.adapt is not None and sc.regions is not None:
+        raise ValueError("dissent.adapt: an authority that adapts moves one policy, but with "
+                         "dissent.from_scenario and regions each scheme's rules weigh their own "
+                         "severity; set dissent.adapt to null or from_scenario to false")
 
 
 def _sort_mappings(model: BaseModel) -> None:
