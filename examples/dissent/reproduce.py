@@ -416,15 +416,16 @@ def engine_trajectories(cfg: dict, out: Path) -> None:
 
 # --- inside pilot-city ---------------------------------------------------------------------------
 PILOT_ARMS = {
-    "chilling (responses.chilling, the built-in)": {},
-    "paper's choice (dissent.from_scenario)": {
-        "responses.chilling": None,
-        "dissent": {"from_scenario": True, "tolerance": 0.0, "punishment": "uniform"}},
+    "paper's choice (the built-in)": {},
+    "chilling (dissent.response=chilling)": {"dissent.response": "chilling"},
+    "paper's choice, channel files 100x more": {
+        "channels.online_monitoring.record_probability": 0.03},
+    "paper's choice, no media suspension": {"sanctions.media_suspension": None},
 }
 
 
 def pilot_city(cfg: dict, out: Path) -> None:
-    """pilot-city under its own chilling response and under the paper's choice, and no system.
+    """pilot-city under the paper's choice (as built) and the older chilling rule, and no system.
 
     Same seed, same people: the critical posts each mechanism leaves, what the online
     channel records of them, and the media suspensions that follow.
@@ -461,14 +462,15 @@ def plot_pilot_city(cfg: dict, out: Path) -> None:
 
     daily = pd.read_csv(out / "pilot_city_daily.csv")
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=120)
-    for name, colour in zip(daily.columns[1:], ("#c9a227", "#d1495b", "#2b5c8a"), strict=True):
+    colours = ("#d1495b", "#c9a227", "#6a4c93", "#3c8d5a", "#2b5c8a")
+    for name, colour in zip(daily.columns[1:], colours, strict=True):
         ax.plot(daily["day"], daily[name].rolling(7, min_periods=1).mean(), label=name,
-                color=colour)
+                color=colour, ls="--" if name.startswith("chilling") else "-")
     ax.set_xlabel("day")
     ax.set_ylabel("critical posts a day (7-day mean)")
     ax.set_ylim(bottom=0)
     ax.set_title(f"pilot-city, {cfg['people']:,} people, seed {cfg['seed']}: critical posts")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.38), fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "pilot_city.png")
     print(f"wrote {out / 'pilot_city.png'}")
