@@ -309,3 +309,33 @@ def test_the_example_sweep_files_are_valid_plans():
     assert len(adaptive.members) == 2 * 8 * 6 * 2  # two arms: the given start and random ones
     assert all(m.scenario["dissent"].get("adapt") is None for m in phases.members.values())
     assert all(m.scenario["dissent"]["adapt"] is not None for m in adaptive.members.values())
+
+
+@pytest.mark.parametrize("kind", ["uniform", "proportional"])
+def test_a_severity_per_person_plays_the_papers_round(kind):
+    """The per-person round (regions) is play_round's, person by person.
+
+    With one severity for all it returns play_round's numbers exactly; with a
+    severity per person its sum of dissent and counts are those of each person's
+    closed form at their own severity.
+    """
+    from scoresim.model.dissent import (
+        draw_population,
+        play_round,
+        punishment_code,
+    )
+    from scoresim.model.dissent_choice import _play_each
+    from scoresim.model.random import stream_key
+
+    delta, beta = draw_population(3_000, 5, 0.3, 1.5)
+    key = stream_key(5, "dissent", "observe")
+    code = punishment_code(kind)
+    same = _play_each(delta, beta, 0.1, np.full(delta.shape, 0.8), 0.3, code, key, 4)
+    assert same == play_round(delta, beta, 0.1, 0.8, 0.3, code, key, 4)
+    psi = np.where(np.arange(delta.size) % 3 == 0, 0.2, 2.5)
+    total, n_c, n_s, n_d, _ = _play_each(delta, beta, 0.1, psi, 0.3, code, key, 4)
+    a = optimal_action(delta, beta, 0.1, psi, 0.3, kind)
+    cat = action_category(a, delta, 0.1)
+    assert math.isclose(total, float(a.sum()), rel_tol=1e-12)
+    assert (n_c, n_s, n_d) == tuple(int((cat == c).sum())
+                                    for c in (COMPLIANT, SELF_CENSORING, DEFIANT))
