@@ -16,6 +16,10 @@ from scoresim.cli.common import (
     AsCsv,
     AsJson,
     Quiet,
+    RunAgents,
+    RunDays,
+    Scheduler,
+    Workers,
     app,
     cell,
     one_format,
@@ -44,19 +48,15 @@ def calibrate(
         "--param", help="Free parameter: dotted.path=LOW:HIGH, or LOW:HIGH:log to sample "
         "in log space. Repeat for each.")] = None,
     trials: Annotated[int, typer.Option(help="Trials to add to the study.", min=1)] = 30,
-    agents: Annotated[int | None, typer.Option(help="People simulated per run.", min=1)]
-    = None,
-    days: Annotated[int | None, typer.Option(help="Days per run.", min=1)] = None,
+    agents: RunAgents = None,
+    days: RunDays = None,
     seeds: Annotated[int, typer.Option(
         help="Runs per trial (seeds 1..K from the scenario's seed; the same in every "
         "trial); the loss uses their mean.", min=1)] = 1,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="dotted.path=value override, fixed in every trial.")] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address (default: a local cluster sized to this machine).")]
-    = None,
-    workers: Annotated[int | None, typer.Option(
-        help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
     batch: Annotated[int | None, typer.Option(
         help="Trials proposed at once (default: enough to keep the workers busy). Give it "
         "to reproduce a calibration on another machine.", min=1)] = None,

@@ -43,6 +43,13 @@ Quiet = Annotated[bool, typer.Option(
     "written, and errors.")]
 AsCsv = Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+# The options every study command (sweep, calibrate, sensitivity) shares, said once.
+Scheduler = Annotated[str | None, typer.Option(
+    help="Dask scheduler address (default: a local cluster sized to this machine).")]
+Workers = Annotated[int | None, typer.Option(
+    help="Worker processes of the local cluster (default: one per core).", min=1)]
+RunAgents = Annotated[int | None, typer.Option(help="People simulated per run.", min=1)]
+RunDays = Annotated[int | None, typer.Option(help="Days per run.", min=1)]
 #: Seconds between two plain progress lines when the output is not a terminal.
 PROGRESS_EVERY = 10.0
 #: Environment variable: a factor in (0, 1] on the people of every run, sweep member and

@@ -16,6 +16,10 @@ from scoresim.cli.common import (
     AsCsv,
     AsJson,
     Quiet,
+    RunAgents,
+    RunDays,
+    Scheduler,
+    Workers,
     app,
     cell,
     console,
@@ -53,19 +57,15 @@ def sensitivity(
     seeds: Annotated[int, typer.Option(
         help="Seeds per design row (the same for every row); their spread gives the "
         "seed noise.", min=1)] = 2,
-    agents: Annotated[int | None, typer.Option(help="People simulated per run.", min=1)]
-    = None,
-    days: Annotated[int | None, typer.Option(help="Days per run.", min=1)] = None,
+    agents: RunAgents = None,
+    days: RunDays = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="dotted.path=value override, fixed in every run.")] = None,
     second_order: Annotated[bool, typer.Option(
         "--second-order", help="Sobol: second-order indices too (twice the runs).")] = False,
     design_seed: Annotated[int, typer.Option(help="Seed of SALib's sampler.", min=0)] = 0,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address (default: a local cluster sized to this machine).")]
-    = None,
-    workers: Annotated[int | None, typer.Option(
-        help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
     batch: Annotated[int | None, typer.Option(
         help="Runs per Dask task (default: a few tasks per worker).", min=1)] = None,
     quiet: Quiet = False,

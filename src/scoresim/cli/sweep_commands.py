@@ -16,6 +16,8 @@ from scoresim.cli.common import (
     AsCsv,
     AsJson,
     Quiet,
+    Scheduler,
+    Workers,
     app,
     cell,
     console,
@@ -77,12 +79,9 @@ def record_run(registry: str | None, results: Results, overrides: dict[str, Any]
 def sweep(
     file: Annotated[Path, typer.Argument(help="Sweep file (YAML).")],
     out: Annotated[Path, typer.Option(help="Sweep folder: members/, summary.parquet, ...")],
-    scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address (default: a local cluster sized to this machine).")]
-    = None,
+    scheduler: Scheduler = None,
     registry: RegistryOption = DEFAULT_REGISTRY,
-    workers: Annotated[int | None, typer.Option(
-        help="Worker processes of the local cluster (default: one per core).", min=1)] = None,
+    workers: Workers = None,
     design: Annotated[Path | None, typer.Option(
         help="An explicit design: CSV or Parquet, one row per point, columns named by dotted "
         "path (from SALib, scipy.stats.qmc, EMA Workbench ...); in place of design_file.")]
