@@ -148,6 +148,16 @@ def test_the_report_is_self_contained_and_small(runs, report):
     assert '<html lang="en">' in report
 
 
+def test_the_speech_section_says_what_the_dissent_choice_had_people_do(runs, report):
+    """pilot-city's critical speech is the paper's choice: its last day's counts, in words."""
+    ts = pd.read_parquet(runs["city"] / "timeseries.parquet")
+    last = ts.iloc[-1]
+    n = int(last["n_defiant"] + last["n_self_censoring"] + last["n_compliant"])
+    assert n == AGENTS
+    assert f"of {n:,} people, {int(last['n_defiant']):,} (" in report
+    assert "self-censoring" in report and "reported, not acted on" not in report
+
+
 def test_every_chart_has_data_a_title_and_a_text_alternative(report):
     n = assert_every_chart_has_data(report)
     keys = set(figures(report))

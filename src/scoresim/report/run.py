@@ -793,8 +793,35 @@ def speech(run: Run, baseline: Run | None) -> Section | None:
                             f"the baseline run did not happen under the system."))
     intro = ("Speech is counted whether or not anyone records it." +
              (f" Compared with the paired baseline '{baseline.name}'." if paired else
-              " Give a baseline run (--baseline) to see what the system costs in speech."))
+              " Give a baseline run (--baseline) to see what the system costs in speech.")
+             + dissent_choice_sentence(run))
     return Section("speech", "Speech", intro, charts)
+
+
+def dissent_choice_sentence(run: Run) -> str:
+    """What the run's dissent choice (a `dissent:` section) had people do on its last day."""
+    ts = run.ts
+    names = ("n_defiant", "n_self_censoring", "n_compliant")
+    if not all(c in ts for c in names) or ts.empty:
+        return ""
+    defiant, censoring, compliant = (int(ts[c].iloc[-1]) for c in names)
+    n = defiant + censoring + compliant
+    if n == 0:
+        return ""
+
+    def share(k: int) -> str:
+        return f"{k:,} ({100.0 * k / n:.1f}%)"
+
+    text = (f" On the last day, of {n:,} people, {share(defiant)} said all the dissent they "
+            f"wanted although it is punishable (defiant), {share(censoring)} held some or all "
+            f"of it back (self-censoring) and {share(compliant)} wanted to say nothing "
+            "punishable (compliant): each person's best response to the punishment and "
+            "surveillance they weigh (Daymude, Axelrod & Forrest's model).")
+    dissent = run.scenario.get("dissent") or {}
+    if dissent.get("response", "best") != "best":
+        text += (" In this run that choice is reported, not acted on: its speech follows "
+                 "responses.chilling (dissent.response: chilling).")
+    return text
 
 
 # -- joint punishment, regions, breakdowns, firms --------------------------------------------
