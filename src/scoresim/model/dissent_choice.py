@@ -240,7 +240,16 @@ class DissentChoice(Module):
                                             events.behaviour[keep])
 
     def _play(self, r: int) -> None:
-        """Round r, as dissent.run_rounds plays it: propose, respond, count, keep or revert."""
+        """Round r, as dissent.run_rounds plays it: propose, respond, count, keep or revert.
+
+        A fixed authority's policy never moves, so after round 0 every person's
+        choice, the counts and the dissent said are round 0's again: only the
+        round's number is kept (the punishment handed out, which differs by
+        round, is reported only for an adaptive authority).
+        """
+        if self.adapt is None and self.round >= 0:
+            self.round = r
+            return
         if self.adapt is not None and r > 0:
             policy = propose_policy(self.kept, uniform(self.adapt_key, np.uint64(r), np.uint64(0)),
                                     uniform(self.adapt_key, np.uint64(r), np.uint64(1)),
