@@ -339,3 +339,72 @@ def test_a_severity_per_person_plays_the_papers_round(kind):
     assert math.isclose(total, float(a.sum()), rel_tol=1e-12)
     assert (n_c, n_s, n_d) == tuple(int((cat == c).sum())
                                     for c in (COMPLIANT, SELF_CENSORING, DEFIANT))
+
+
+def _plot_sweeps():
+    """examples/dissent/plot_sweeps.py, imported as a module (it is a script, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "examples" / "dissent" / "plot_sweeps.py"
+    spec = importlib.util.spec_from_file_location("plot_sweeps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_phase_figures_policies_are_in_the_phase_sweep():
+    """Each panel plot_sweeps draws is a member of sweep-phases.yaml (no panel left empty)."""
+    from pathlib import Path
+
+    from scoresim.studies.sweep import load_plan
+
+    plot = _plot_sweeps()
+    here = Path(__file__).parent.parent / "examples" / "dissent"
+    members = load_plan(here / "sweep-phases.yaml").members.values()
+    have = {(m.scenario["dissent"]["punishment"], m.scenario["dissent"]["severity"],
+             m.scenario["dissent"]["surveillance"]) for m in members}
+    for kind, policies in plot.PHASE_POLICIES.items():
+        for psi, nu in policies:
+            assert (kind, psi, nu) in have
+    assert all(m.scenario["dissent"]["tolerance"] == plot.TOLERANCE for m in members)
+
+
+@pytest.mark.slow
+def test_the_sweep_figures_are_drawn_from_the_sweep_outputs(tmp_path):
+    """Tiny versions of the two sweep files, run by scoresim.sweep, drawn by plot_sweeps."""
+    import yaml
+
+    from scoresim.studies.cluster import local_cluster
+
+    phases = {"scenario": "dissent", "agents": 400, "days": 1, "seeds": [1], "records": "none",
+              "set": {"dissent.adapt": None},
+              "grid": {"dissent.punishment": ["uniform", "proportional"],
+                       "dissent.severity": [1.0, 1.5], "dissent.surveillance": [0.0, 0.4, 0.8]}}
+    adaptive = {"scenario": "dissent", "agents": 400, "days": 1200, "seeds": 1,
+                "records": "none",
+                "grid": {"dissent.punishment": ["uniform", "proportional"],
+                         "dissent.boldness.mean": [0.5, 8.0]},
+                "arms": {"given": {}, "random": {"set": {"dissent.adapt.start": "random"}}}}
+    cluster = local_cluster(2)
+    try:
+        for name, spec in (("phases", phases), ("adaptive", adaptive)):
+            (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+            scoresim.sweep(tmp_path / f"{name}.yaml", out=tmp_path / name, scheduler=cluster)
+    finally:
+        cluster.close()
+    out = tmp_path / "fig"
+    assert _plot_sweeps().main([str(tmp_path / "phases"), str(tmp_path / "adaptive"),
+                                "--out", str(out)]) == 0
+    for name in ("engine_phases.png", "engine_phase_shares.png", "engine_adaptive.png",
+                 "engine_suppression.png"):
+        assert (out / name).stat().st_size > 10_000, name
+    times = pd.read_csv(out / "engine_suppression.csv")
+    assert len(times) == 2 * 2 * 2 and set(times["arm"]) == {"given", "random"}
+    # the timid population is suppressed within 1,200 rounds, the bold one is not
+    timid = times[times["boldness"] == 0.5]["suppression_round"]
+    assert np.isfinite(timid).all() and np.isinf(times[times["boldness"] == 8.0][
+        "suppression_round"]).all()
+    shares = pd.read_csv(out / "engine_phase_shares.csv")
+    np.testing.assert_allclose(shares[["share_compliant", "share_self_censoring",
+                                       "share_defiant"]].sum(axis=1), 1.0)
