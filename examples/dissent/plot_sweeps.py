@@ -58,6 +58,12 @@ AUTHORITY = ("tolerance", "severity", "surveillance")
 def members(sweep: Path) -> pd.DataFrame:
     """The sweep's members table, with each member's run folder."""
     table = pd.read_parquet(sweep / "members.parquet")
+
+    def here(folder: str) -> str:
+        # a sweep folder moved or copied since it ran: its members are inside it
+        return folder if Path(folder).exists() else str(sweep / "members" / Path(folder).name)
+
+    table = table.assign(folder=table["folder"].map(here))
     return table[table["folder"].map(lambda f: (Path(f) / "timeseries.parquet").exists())]
 
 
