@@ -354,3 +354,20 @@ def test_cli_run_with_report(tmp_path):
     html = (out / "report.html").read_text()
     assert_self_contained(html)
     assert_every_chart_has_data(html)
+
+
+def test_the_dissent_sentence_says_when_the_choice_is_not_acted_on():
+    """With dissent.response: chilling the counts are reported as computed, not acted on."""
+    from types import SimpleNamespace
+
+    from scoresim.report.run import dissent_choice_sentence
+
+    ts = pd.DataFrame({"n_defiant": [5, 10], "n_self_censoring": [80, 60],
+                       "n_compliant": [15, 30]})
+    best = SimpleNamespace(ts=ts, scenario={"dissent": {"response": "best"}})
+    chilling = SimpleNamespace(ts=ts, scenario={"dissent": {"response": "chilling"}})
+    text = dissent_choice_sentence(best)
+    assert "of 100 people, 10 (10.0%) said all" in text and "60 (60.0%) held" in text
+    assert "not acted on" not in text
+    assert "not acted on" in dissent_choice_sentence(chilling)
+    assert dissent_choice_sentence(SimpleNamespace(ts=ts[["n_defiant"]], scenario={})) == ""
