@@ -159,7 +159,7 @@ class Bench:
 
     def engine(self, scenario: str, n: int, days: int, sets: list[str] | None = None,
                label: str = "", redo_if_compiled: bool = True, repeat: int | None = None,
-               backend: str | None = None) -> dict[str, Any]:
+               backend: str | None = None, records: str = "none") -> dict[str, Any]:
         """Whole-command figures of one `scoresim run`, best wall of --repeat runs."""
         runs = []
         for _ in range(repeat or self.args.repeat):
@@ -167,7 +167,7 @@ class Bench:
             out = self.scratch / f"run-{self.k}"
             cmd = scoresim_command() + [
                 "run", scenario, "--agents", str(n), "--days", str(days),
-                "--seed", str(self.args.seed), "--records", "none", "--quiet", "--out", str(out),
+                "--seed", str(self.args.seed), "--records", records, "--quiet", "--out", str(out),
             ]
             for s in sets or []:
                 cmd += ["--set", s]
@@ -195,6 +195,7 @@ class Bench:
             inside = sum(timings.values())
             runs.append({
                 "scenario": scenario, "agents": n, "days": days, "sets": sets or [],
+                "records": records,
                 "backend": manifest.get("backend", "day"),
                 "wall_seconds": child.wall,
                 "cpu_seconds": child.cpu,

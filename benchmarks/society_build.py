@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from types import SimpleNamespace
 
 from scoresim.model.firms import Firms
 from scoresim.model.society import Society
@@ -31,7 +32,8 @@ def build(n: int, seed: int = 1) -> dict[str, float]:
                           len(soc.levels["occupation"]))
     t["ties"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    firms = Firms(sc, soc, seed, sc.days)
+    # Firms reads only these of the World it is given
+    firms = Firms(SimpleNamespace(scenario=sc, society=soc, seed=seed, days=sc.days))
     t["firms"] = time.perf_counter() - t0
     t["total"] = sum(t.values())
     deg = soc.ties.degree()

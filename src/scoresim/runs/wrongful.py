@@ -129,7 +129,9 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
     scheme_of = (people["scheme"].astype(str).map(rules.schemes.names.index).to_numpy()
                  if "scheme" in people else None)
     cols = {k: table[k][order] for k in ("filed", "behaviour_idx", "points", "correct",
-                                         "expires", "appeal", "error", "channel")}
+                                         "expires", "appeal")}
+    for k in ("error", "channel"):  # names for the candidates' rows only (few of them)
+        cols[k] = table[k + "_names"][table[k][order]]
     rows: list[tuple[int, Wrongful]] = []
     for p, lo, hi in zip(candidates.tolist(), starts.tolist(), ends.tolist(), strict=True):
         entries = [Entry(Filed(int(cols["filed"][k]), int(cols["behaviour_idx"][k]),
@@ -202,7 +204,12 @@ def read_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read(path: Path, index: dict[str, int]) -> dict[str, np.ndarray]:
-    """The credit file's columns the replay needs, as arrays (behaviour as its index)."""
+    """The credit file's columns the replay needs, as arrays (behaviour as its index).
+
+    `channel` and `error` are codes into `channel_names` and `error_names` (object
+    arrays of the strings): only the candidates' few rows need the strings, and an
+    object array of every record (tens of millions at a million people) cost more
+    time than the replay."""
     names = pq.ParquetFile(path).schema_arrow.names
     want = ["day", "subject", "behaviour", "channel", "points", "correct"] + [
         c for c in ("filed_day", "error", "expires_day", "expires_by") if c in names]
@@ -225,7 +232,7 @@ def _read(path: Path, index: dict[str, int]) -> dict[str, np.ndarray]:
            "filed": plain("filed_day" if "filed_day" in names else "day").astype(np.int64),
            "points": plain("points").astype(np.int64),
            "correct": plain("correct").astype(bool),
-           "channel": np.asarray(c_names, dtype=object)[c_codes] if n else np.zeros(0, object)}
+           "channel": c_codes, "channel_names": np.asarray(c_names or [""], dtype=object)}
     lut = np.array([index[b] for b in b_names] or [0], dtype=np.int64)
     out["behaviour_idx"] = lut[b_codes] if n else np.zeros(0, np.int64)
     out["expires"] = plain("expires_day").astype(np.int64) if "expires_day" in names else \
@@ -238,9 +245,10 @@ def _read(path: Path, index: dict[str, int]) -> dict[str, np.ndarray]:
         out["appeal"] = np.zeros(n, dtype=bool)
     if "error" in names:
         r_codes, r_names = codes("error")
-        out["error"] = np.asarray(r_names, dtype=object)[r_codes] if n else np.zeros(0, object)
+        out["error"], out["error_names"] = r_codes, np.asarray(r_names or [""], dtype=object)
     else:  # an older file: wrong, of an unknown kind
-        out["error"] = np.where(out["correct"], ERRORS[0], "unknown").astype(object)
+        out["error"] = (~out["correct"]).astype(np.int64)
+        out["error_names"] = np.asarray([ERRORS[0], "unknown"], dtype=object)
     return out
 
 
