@@ -220,3 +220,35 @@ def test_dates_in_the_timeseries_the_report_and_the_plot(tmp_path: Path) -> None
     # without an origin: no date column, days on the axes
     plain = run(days=50, agents=1_000).timeseries
     assert "date" not in plain.columns
+
+
+SWITCHES = [{"day": 200, "set": {"sanctions.travel_ban.enabled": False,
+                                 "channels.court.enabled": False}},
+            {"day": 400, "set": {"sanctions.travel_ban.enabled": True,
+                                 "channels.court.enabled": True}}]
+
+
+def test_switching_a_ban_and_a_channel_off_and_on() -> None:
+    """Before the switch byte-identical; while off no ban and no court record; switched on
+    again both resume; both backends equal."""
+    base = run(agents=5_000).timeseries
+    day = run(agents=5_000, timeline=SWITCHES)
+    person = run(agents=5_000, timeline=SWITCHES, backend="person")
+    ts = day.timeseries
+    assert_frame_equal(base.iloc[:200], ts.iloc[:200])
+    assert_frame_equal(ts, person.timeseries)
+    assert_frame_equal(day.people, person.people)
+    assert base["n_travel_banned"].iloc[200:400].sum() > 0
+    assert (ts["n_travel_banned"].iloc[200:400] == 0).all()
+    assert (ts["n_records"].iloc[200:400] == 0).all()
+    assert ts["n_travel_banned"].iloc[400:].sum() > 0
+    assert ts["n_records"].iloc[400:].sum() > 0
+
+
+def test_a_switch_needs_its_section_and_a_boolean() -> None:
+    with pytest.raises(ScenarioError, match="no such section"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "channels.nope.enabled": False}}]})
+    with pytest.raises(ScenarioError, match="true or false"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "sanctions.travel_ban.enabled": 0}}]})

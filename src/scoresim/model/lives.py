@@ -143,8 +143,11 @@ class LifeRules(NamedTuple):
     initial: int
     scored: bool
     cuts: np.ndarray  # int64: the scheme's ascending grade cut-offs
-    # status of every (grade, true grade, listed, suspended), by rulebook.status_of
+    # status of every (era, grade, true grade, listed, suspended), by rulebook.status_of;
+    # an era is a stretch of days with the same bans switched off (one era without)
     status_table: np.ndarray
+    era_of: np.ndarray  # int64 [day] (empty: one era)
+    switch_days: np.ndarray  # int64, ascending: the days the era changes (everyone re-derived)
     list_trigger: np.ndarray  # bool [behaviour]
     list_durations: np.ndarray  # the rest: rulebook.ListingRules' fields
     extend_lo: int
@@ -174,10 +177,16 @@ class _Kernel:
         lr = rules.listing
         media = rules.media_duration > 0
         cuts = rules.status.thresholds[0].copy()
+        off = rules.status.off
+        eras, era_of = np.unique(off, return_inverse=True) if off.shape[0] else \
+            (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        era_of = np.asarray(era_of, dtype=np.int64).reshape(-1)
         self.rules = LifeRules(
             points=rules.schemes.points[0].astype(np.int64),
             initial=int(rules.schemes.initial[0]), scored=rules.schemes.enabled, cuts=cuts,
-            status_table=_status_table(cuts, rules.status, media),
+            status_table=np.stack([_status_table(cuts, rules.status._replace(
+                off=np.array([v], dtype=np.int64)), media) for v in eras]),
+            era_of=era_of, switch_days=rules.switch_days,
             list_trigger=rules.list_trigger & rules.status.list_enabled,
             list_durations=lr.durations, extend_lo=lr.extend_lo, extend_hi=lr.extend_hi,
             repeat_key=lr.repeat_key, repay=lr.repay, log_q_repay=lr.log_q_repay,
@@ -322,6 +331,9 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     row = np.zeros((1, 4), dtype=np.int32)
     susp = np.zeros(1, dtype=np.int32)
     cuts, status_table = rules.cuts, rules.status_table
+    era_of, switch_days = rules.era_of, rules.switch_days
+    timed_era = era_of.shape[0] > 0
+    n_sw = switch_days.shape[0]
     blocked = np.zeros(n_b, dtype=np.int64)  # today's acts that a ban may have stopped
     blocked_col = rec.shape[2] - n_b
     cnt_t = cnt[t]
@@ -347,7 +359,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
         row[0, LISTED_UNTIL] = 0
         susp[0] = 0
         g = grade_index(initial, cuts)
-        status = status_table[g, g, 0, 0]
+        status = status_table[era_of[0] if timed_era else 0, g, g, 0, 0]
+        sw = 0  # the next day a ban is switched (switch_days[sw]), if any
         count(status, cnt_t[0], sign, scored)
         list_reason = END_EXPIRY
         k = ilo
@@ -366,10 +379,14 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             su = np.int64(susp[0])
             if media and cur < su < d:
                 d = su
+            while sw < n_sw and switch_days[sw] <= cur:
+                sw += 1
+            if sw < n_sw and switch_days[sw] < d:
+                d = switch_days[sw]
             if d >= days:
                 break
             cur = d
-            touched = lu == d or (media and su == d)
+            touched = lu == d or (media and su == d) or (sw < n_sw and switch_days[sw] == d)
             day_points = 0
             any_blocked = False
             last_b = -1  # the behaviour of today's last act (a pair acts once a day)
@@ -463,7 +480,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                 score = row[0, SCORE]
                 g = grade_index(score, cuts)
                 g_true = grade_index(score - row[0, FALSE_POINTS], cuts)
-                st = status_table[g, g_true, 1 if row[0, LISTED_UNTIL] > d else 0,
+                era = era_of[d] if timed_era else 0
+                st = status_table[era, g, g_true, 1 if row[0, LISTED_UNTIL] > d else 0,
                                   1 if media and susp[0] > d else 0]
                 if st != status:
                     count(status, cnt_t[d], -sign, scored)

@@ -75,6 +75,9 @@ class StatusRules(NamedTuple):
     travel_list: bool  # listed people are travel-banned
     consumption_list: bool  # listed people are consumption-banned
     scheme_scored: np.ndarray  # bool [scheme]: a region without a pilot scores nobody
+    # the status bits a timeline switches off on each day (a ban switched off); empty
+    # where no timeline switches a sanction
+    off: np.ndarray  # int64 [day]
 
 
 class ListingRules(NamedTuple):
@@ -211,6 +214,8 @@ def status_of(day, score, false_points, listed_until, true_listed_until, suspend
     """
     st = 0
     listed = False
+    n_off = r.off.shape[0]
+    off = r.off[min(max(day, 0), n_off - 1)] if n_off else 0
     if r.list_enabled and listed_until > day:
         listed = True
         st |= LISTED
@@ -234,6 +239,7 @@ def status_of(day, score, false_points, listed_until, true_listed_until, suspend
             st |= BANNED
             if not true_listed_until > day:
                 st |= WRONGLY_BANNED
+    st &= ~off  # a ban a timeline switched off: lifted from everyone while it is off
     if collateral_until > day:
         own = st & (BANNED | LISTED | CONSUMPTION_BANNED)
         if collateral_kind & K_CONSUMPTION:
@@ -415,6 +421,17 @@ class Rulebook:
             and scenario.channels[scenario.behaviours[t].channel].kind == "camera"
             for t in triggers
         ) or bool(scenario.abuse and scenario.abuse.fabricated_behaviour in triggers)
+        # bans a timeline switches off and on (scenario/timeline.py): the bits lifted on
+        # each day, and the days the switches flip (everyone's status is re-derived then)
+        off = np.zeros(scenario.days, dtype=np.int64)
+        for name, bits in (("travel_ban", BANNED | WRONGLY_BANNED),
+                           ("consumption_ban", CONSUMPTION_BANNED)):
+            on = timeline.daily(f"sanctions.{name}.enabled")
+            if on is not None:
+                off[on < 0.5] |= bits
+        self.switch_days = (np.flatnonzero(np.diff(off)) + 1).astype(np.int64)
+        if not off.any():
+            off = np.zeros(0, dtype=np.int64)
         travel = self.schemes.travel_grades()
         if tb is None:
             travel[:] = False
@@ -426,6 +443,7 @@ class Rulebook:
             travel_list=bool(tb and tb.dishonest_list),
             consumption_list=bool(s.consumption_ban and s.consumption_ban.dishonest_list),
             scheme_scored=self.schemes.scored,
+            off=off,
         )
 
     @property

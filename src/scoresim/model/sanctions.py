@@ -155,6 +155,7 @@ class Sanctions(Module):
         self.delisted_by_shard = np.zeros(n_shards(), dtype=np.int64)
         self.n_shamed = 0
         self.n_shamed_wrongly = 0
+        self._switch_days = set(rules.switch_days.tolist())
         if world.backend != "person":  # the person backend derives each status as it lives
             _init_status(self.standing, self.counts_by_shard, rules.status,
                          rules.schemes.of_person, self.ends)
@@ -183,6 +184,12 @@ class Sanctions(Module):
         imposing += s.media_suspension.triggers if s.media_suspension else []
         return [f"sanctions: {t} lists or suspends on camera evidence (wrongful listings)"
                 for t in imposing if scenario.behaviours[t].channel in cameras]
+
+    def on_change(self, today: Today, paths: list[str]) -> None:
+        """A ban switched off or on today (rulebook.StatusRules.off): everyone's status is
+        re-derived, once, before the day's records; nobody is re-derived on other days."""
+        if today.day in self._switch_days:
+            self.refresh(today, np.arange(self.standing.shape[0], dtype=np.int64))
 
     def step(self, today: Today) -> None:
         """Lists, suspensions and shaming from today's records; then re-derive who is banned:

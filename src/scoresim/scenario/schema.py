@@ -1174,6 +1174,9 @@ def _check_timeline(sc: Scenario) -> None:
                 raise ValueError(f"{field}: cannot change during a run (paths that can: "
                                  f"{CHANGEABLE})")
             found, current = value_at(base, path)
+            if kind == "switch" and not found:
+                raise ValueError(f"{field}: the scenario has no such section (a timeline "
+                                 "switches sections the scenario has from day 0)")
             if not found or current is None:
                 raise ValueError(f"{field}: the scenario has no such value (a timeline "
                                  "changes values the scenario sets from day 0)")
@@ -1184,6 +1187,11 @@ def _check_timeline(sc: Scenario) -> None:
                 raise ValueError(f"{field}: timeline.{starts[day, path]} changes it on the "
                                  f"same day {day}")
             starts[day, path] = i
+            if kind == "switch":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{field}: a switch is true or false, got "
+                                     f"{type(value).__name__} {value!r}")
+                continue
             trial = _with_value(base, path, value)
             try:
                 Scenario.model_validate(trial)

@@ -17,13 +17,22 @@ each needs the modules that read it to read it on the day:
   when a listing is made, `channels.<c>.record_probability` and
   `capture_probability` when an event is seen): the rule reads the day's value.
 
-Switching a section on or off is done through the value that switches it: a
-behaviour stops with `rate: 0`, a channel goes blind with `record_probability:
-0` (or `capture_probability: 0` for a camera), the list stops listing with
-`duration_days` unchanged and its trigger's rate at 0. Each section is present
-in the scenario from day 0, so everything it needs is built; a timeline moves
-its numbers, never its shape. Anything else is refused (exit 2) with the paths
-that can change.
+- a switch (`channels.<c>.enabled`, `sanctions.travel_ban.enabled`,
+  `sanctions.consumption_ban.enabled`: true or false): a section turned off
+  and on by date. `enabled` is not a field of the section; it is true from day
+  0 and only a timeline sets it. A channel switched off sees nothing from that
+  day (records, false flags, made-up reports: none; a record of an earlier day
+  still in its filing delay is filed). A ban switched off is lifted that day
+  from everyone under it, and nobody is put under it while it is off; switched
+  on again, it is re-derived that day from each person's standing (grade and
+  listing), exactly as if it had never been off, since a ban is a pure
+  function of the standing (rulebook.status_of).
+
+Other sections are switched through their values: a behaviour stops with
+`rate: 0`, the list stops listing when its triggers' rates are 0. Each section
+is present in the scenario from day 0, so everything it needs is built; a
+timeline moves its numbers and switches, never its shape. Anything else is
+refused (exit 2) with the paths that can change.
 
 Every entry may carry `source:` (a citation, or "assumption").
 """
@@ -48,6 +57,15 @@ TIME_VARYING: tuple[tuple[str, str, str], ...] = (
      "channels.<name>.record_probability"),
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.capture_probability", "value",
      "channels.<name>.capture_probability"),
+    (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "channels.<name>.enabled"),
+    (r"sanctions\.(travel_ban|consumption_ban)\.enabled", "switch",
+     "sanctions.<travel_ban|consumption_ban>.enabled"),
+)
+# the sections a switch path turns on and off: every one is on from day 0 (a switch has no
+# value in the scenario itself: `enabled` is the timeline's, and is true until a change)
+SWITCHES: tuple[tuple[str, str], ...] = (
+    (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "channels"),
+    (r"sanctions\.(travel_ban|consumption_ban)\.enabled", "sanctions"),
 )
 CHANGEABLE = ", ".join(t[2] for t in TIME_VARYING)
 
@@ -57,6 +75,16 @@ def kind_of(path: str) -> str | None:
     for pattern, kind, _ in TIME_VARYING:
         if re.fullmatch(pattern, path):
             return kind
+    return None
+
+
+def switch_of(path: str) -> tuple[str, str] | None:
+    """(section kind, name) for a switch path (`channels.court.enabled`: ("channels",
+    "court")); None for any other path."""
+    for pattern, section in SWITCHES:
+        m = re.fullmatch(pattern, path)
+        if m:
+            return section, m.group(1)
     return None
 
 
@@ -106,7 +134,14 @@ class Change(BaseModel):
 
 
 def value_at(data: Any, path: str) -> tuple[bool, Any]:
-    """(found, value) at a dotted path of a scenario's data (mappings and list indices)."""
+    """(found, value) at a dotted path of a scenario's data (mappings and list indices).
+
+    A switch path (`channels.court.enabled`) is found, true, wherever its section is
+    in the data: a section is on from day 0."""
+    sw = switch_of(path)
+    if sw is not None:
+        found, section = value_at(data, path.removesuffix(".enabled"))
+        return (True, True) if found and isinstance(section, dict) else (False, None)
     node = data
     for part in path.split("."):
         if isinstance(node, dict) and part in node:

@@ -254,12 +254,17 @@ def _p_by_day(world: World, chans: list, channel_of: np.ndarray, mode: np.ndarra
     for name, c in zip(names, chans, strict=True):
         field = "capture_probability" if c.kind == "camera" else "record_probability"
         daily.append(timeline.daily(f"channels.{name}.{field}"))
-    if all(v is None for v in daily):
+    # a channel switched off (channels.<c>.enabled: false) sees nothing those days: its
+    # acts, false flags and made-up reports alike (every p_of of its behaviours is 0)
+    on = [timeline.daily(f"channels.{name}.enabled") for name in names]
+    if all(v is None for v in daily) and all(v is None for v in on):
         return np.zeros((0, 0), dtype=np.float64)
     out = np.repeat(p_of[None, :], world.days, axis=0)
     for b, c in enumerate(channel_of.tolist()):
         if c >= 0 and mode[b] == TRUE_EVENT and daily[c] is not None:
             out[:, b] = daily[c]
+        if c >= 0 and on[c] is not None:
+            out[:, b] = np.where(on[c] > 0.5, out[:, b], 0.0)
     return out
 
 
