@@ -133,6 +133,11 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_aware", "People who know the system exists.", "stock", when="with responses"),
     _ts("n_left_region", "People who have left the pilot region (responses.avoidance).",
         "stock", when="with responses"),
+    _ts("approval", "Mean approval of the system over everyone at the end of the day, in "
+        "[0, 1] (opinion model).", "stock", when="with opinion", unit="approval",
+        type="float64"),
+    _ts("approval_<trait>_<level>", "Mean approval over the people of the trait level "
+        "(opinion.breakdown).", "stock", when="with opinion", unit="approval", type="float64"),
     _ts("mean_dissent", "Mean expressed dissent over everyone in the day's round (dissent "
         "model: each person's best response to the authority's policy, in [0, 1]).", "stock",
         when="with dissent", unit="dissent", type="float64"),
@@ -245,6 +250,10 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("left_region", "bool", "", "Has left the pilot region.", "with responses"),
     Column("risk_multiplier", "float32", "", "Perceived risk of being recorded, relative to "
            "the nominal one, learnt from experience (1 = nominal).", "with responses"),
+    Column("approval", "float64", "approval", "The person's approval of the system at the "
+           "end of the run, in [0, 1].", "with opinion"),
+    Column("n_wrongful_records", "int64", "records", "Wrong negative records filed on the "
+           "person over the run (each lowers approval by opinion.wrongful).", "with opinion"),
     Column("desired_dissent", "float64", "dissent", "The dissent the person wants to express, "
            "in [0, 1] (drawn from seed and person alone: no policy moves it).", "with dissent"),
     Column("boldness", "float64", "", "How much the person values saying what they want "
