@@ -41,3 +41,16 @@ def test_start_follows_trait_shifts_and_wrongful_records_lower_approval():
     diff = paired["approval"].to_numpy() - people["approval"].to_numpy()
     assert (diff[wronged] > 0.05).all()
     np.testing.assert_allclose(diff[~wronged], 0.0, atol=1e-12)
+
+
+def test_list_experiment_recovers_approval_that_the_direct_question_overstates():
+    on = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.6}}
+    sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED, overrides=on)
+    s = Simulation(sc).run().frames()["surveys"].iloc[0]
+    assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]
+    assert s["direct"] - s["true_approval"] > 5 * s["direct_se"]
+    off = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.0}}
+    sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED, overrides=off)
+    s = Simulation(sc).run().frames()["surveys"].iloc[0]
+    assert s["direct"] == s["true_approval"]
+    assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]

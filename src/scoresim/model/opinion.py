@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scoresim.model.module import Module, Today
+from scoresim.model.random import stream_key, uniforms
 from scoresim.model.world import World
 
 
@@ -50,6 +52,9 @@ class Opinion(Module):
         self.start = starting_approval(world)
         self.approval = self.start.copy()
         self.n_wrongful = np.zeros(self.n, dtype=np.int64)
+        self.surveys = world.scenario.surveys
+        self.rows: list[dict[str, Any]] = []
+        self.seed = world.seed
         self.groups: list[tuple[str, np.ndarray]] = []
         society = world.society
         for trait in o.breakdown:
@@ -74,6 +79,8 @@ class Opinion(Module):
             np.add.at(self.n_wrongful, filed.subject[wrong], 1)
             a += change
         np.clip(a, 0.0, 1.0, out=a)
+        if self.surveys is not None and today.day in self.surveys.days:
+            self.rows.append(field_survey(self.approval, self.surveys, self.seed, today.day))
 
     def columns(self) -> list[str]:
         return ["approval", *(name for name, _ in self.groups)]
@@ -89,6 +96,11 @@ class Opinion(Module):
     def people(self) -> dict[str, Any]:
         return {"approval": self.approval.copy(), "n_wrongful_records": self.n_wrongful.copy()}
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        if self.surveys is None:
+            return {}
+        return {"surveys": pd.DataFrame(self.rows, columns=list(SURVEY_COLUMNS))}
+
     def state(self) -> dict[str, np.ndarray]:
         return {"approval": self.approval, "n_wrongful": self.n_wrongful}
 
@@ -99,3 +111,40 @@ class Opinion(Module):
     @property
     def nbytes(self) -> int:
         return self.approval.nbytes * 2 + self.n_wrongful.nbytes
+
+
+SURVEY_COLUMNS = ("day", "group", "n", "true_approval", "direct", "direct_se", "list",
+                  "list_se", "falsification_gap")
+
+
+def field_survey(approval: np.ndarray, sv: Any, seed: int, day: int) -> dict[str, Any]:
+    """One survey: a keyed sample asked directly and by a list experiment (difference of means).
+
+    Each respondent holds 'approve' with probability their approval (a keyed
+    uniform); directly, a non-approver says 'approve' with probability
+    sv.falsify; in the list experiment the treated half adds the sensitive item
+    to the control items' count, truthfully (the count hides it).
+    """
+    n = approval.shape[0]
+    people = np.arange(n, dtype=np.uint64)
+    d = np.uint64(day)
+    pick = uniforms(stream_key(seed, "surveys", "sample"), people, d)
+    sample = np.argsort(pick, kind="stable")[: min(sv.sample, n)]
+    counters = sample.astype(np.uint64)
+    holds = uniforms(stream_key(seed, "surveys", "holds"), counters, d) < approval[sample]
+    lie = uniforms(stream_key(seed, "surveys", "falsify"), counters, d) < sv.falsify
+    said = holds | lie
+    treated = uniforms(stream_key(seed, "surveys", "arm"), counters, d) < 0.5
+    count = np.zeros(sample.shape[0])
+    for j, p in enumerate(sv.control):
+        count += uniforms(stream_key(seed, "surveys", f"item:{j}"), counters, d) < p
+    count += treated & holds
+    t, c = count[treated], count[~treated]
+    m = sample.shape[0]
+    direct = float(said.mean())
+    lst = float(t.mean() - c.mean()) if len(t) > 1 and len(c) > 1 else float("nan")
+    lse = (float(np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c)))
+           if len(t) > 1 and len(c) > 1 else float("nan"))
+    return {"day": day, "group": "all", "n": m, "true_approval": float(holds.mean()),
+            "direct": direct, "direct_se": float(np.sqrt(direct * (1 - direct) / m)),
+            "list": lst, "list_se": lse, "falsification_gap": direct - lst}

@@ -376,6 +376,24 @@ FIRM_RECORD_COLUMNS: tuple[Column, ...] = (
     Column("points", "int32", "points", "Credit points of the record."),
 )
 
+SURVEY_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int64", "day", "The day the survey was fielded (surveys.days).", "with surveys"),
+    Column("group", "string", "", "The respondents the row covers (all: the whole sample).",
+           "with surveys"),
+    Column("n", "int64", "people", "Respondents sampled (a keyed draw).", "with surveys"),
+    Column("true_approval", "float64", "approval", "Share of respondents who really approve.",
+           "with surveys"),
+    Column("direct", "float64", "approval", "Share answering 'approve' to the direct question "
+           "(non-approvers falsify with probability surveys.falsify).", "with surveys"),
+    Column("direct_se", "float64", "approval", "Binomial standard error of `direct`.",
+           "with surveys"),
+    Column("list", "float64", "approval", "List-experiment estimate: mean count of the treated "
+           "half minus that of the control half.", "with surveys"),
+    Column("list_se", "float64", "approval", "Standard error of `list`, from the two halves' "
+           "variances.", "with surveys"),
+    Column("falsification_gap", "float64", "approval", "direct minus list.", "with surveys"),
+)
+
 COLLATERAL_COLUMNS: tuple[Column, ...] = (
     Column("day", "int32", "day", "The day the collateral sanction was imposed."),
     Column("kind", "category", "", "school_ban, relative_points, employer_points or "
@@ -587,6 +605,8 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     society_table("firms"): ("one row per firm: the final state (with firms)", FIRM_COLUMNS),
     society_table("firm_records"): ("one row per firm record (with firms)",
                                     FIRM_RECORD_COLUMNS),
+    society_table("surveys"): ("one row per survey day and group (with surveys)",
+                               SURVEY_COLUMNS),
     society_table("collateral"): ("one row per collateral sanction, with its cause (with "
                                   "joint_punishment)", COLLATERAL_COLUMNS),
     MEMBER_TABLE: ("a sweep: one row per (point, arm, seed)", MEMBER_COLUMNS),

@@ -740,6 +740,26 @@ class Opinion(Model):
     source: str = OPINION_SOURCE
 
 
+class Surveys(Model):
+    """Surveys of approval on given days: a direct question and a list experiment.
+
+    A random sample (keyed draw) is asked. Directly, a respondent who does not
+    approve says they do with probability `falsify` (fear of consequences). In
+    the list experiment half the sample counts the items of a control list of
+    `control` probabilities, the other half the same list plus "I approve".
+    """
+
+    days: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0])
+    sample: Annotated[int, Field(ge=2, le=10_000_000)] = Field(1000)
+    falsify: Probability = Field(
+        0.0, description="Chance a non-approver answers the direct question 'approve' "
+        "(Carter, Carter & Schick 2024: >90% direct against 50-70% in list experiments).")
+    control: list[Probability] = Field(default_factory=lambda: [0.5, 0.5, 0.5],
+                                       description="The control items' probabilities.")
+    source: str = ("Carter, Carter & Schick 2024 (direct vs list experiments); "
+                   "falsification rule an assumption")
+
+
 # --- dissent and self-censorship (scoresim.model.dissent) ---------------------------------
 DISSENT_SOURCE = ("Daymude, Axelrod & Forrest, Strategic analysis of dissent and self-censorship, "
                   "arXiv:2509.03731; code and data Zenodo 10.5281/zenodo.15150163")
@@ -875,6 +895,7 @@ class Scenario(Model):
     # absent stays absent in the resolved scenario, so existing runs' manifests do not change
     dissent: Dissent | None = Field(None, exclude_if=lambda v: v is None)
     opinion: Opinion | None = Field(None, exclude_if=lambda v: v is None)
+    surveys: Surveys | None = Field(None, exclude_if=lambda v: v is None)
     # absent stays absent too (manifests of scenarios without a timeline do not change)
     origin: dt.date | None = Field(
         None, exclude_if=lambda v: v is None,
