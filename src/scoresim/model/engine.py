@@ -49,6 +49,7 @@ from scoresim.model.lives import run_lives
 from scoresim.model.metrics import Metrics, Table
 from scoresim.model.module import Module, Today
 from scoresim.model.observation import Observation
+from scoresim.model.opinion import Opinion
 from scoresim.model.peer_rating import PeerRating
 from scoresim.model.redress import Redress
 from scoresim.model.response import Response
@@ -66,6 +67,7 @@ from scoresim.scenario.schema import Scenario
 MODULES: tuple[type[Module], ...] = (
     Behaviour, Observation, CreditFile, Scoring, Sanctions, Metrics, SurveillanceMetrics,
     Breakdown, Response, DissentChoice, Redress, Abuse, Firms, JointPunishment, PeerRating,
+    Opinion,
 )
 
 
@@ -101,6 +103,7 @@ PLAN: tuple[Step, ...] = (
     Step("society", "sanctions", "rejudge", "the status of those it reached",
          after="joint_punishment"),
     Step("response", "response", "learn", "perceived risk and awareness"),
+    Step("metrics", "opinion", "step", "approval moved by the day's records"),
     Step("metrics", "engine", "measure", "the day's row: every module's columns"),
     Step("metrics", "breakdown", "step", "outcomes by trait level"),
     Step("metrics", "credit_file", "archive", "today's records into the credit file"),
@@ -110,7 +113,8 @@ PHASES = ("behaviour", "observation", "credit_file", "scoring", "sanctions", "me
 OPTIONAL_PHASES = ("response", "redress", "society")
 # the timeseries, in this order of the modules' columns
 TIMESERIES = ("metrics", "behaviour", "response", "dissent", "redress", "abuse", "sanctions",
-              "joint_punishment", "firms", "peer_rating", "surveillance")
+              "joint_punishment", "firms", "peer_rating", "surveillance",
+              "opinion")
 
 
 class Simulation:

@@ -133,6 +133,11 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_aware", "People who know the system exists.", "stock", when="with responses"),
     _ts("n_left_region", "People who have left the pilot region (responses.avoidance).",
         "stock", when="with responses"),
+    _ts("approval", "Mean approval of the system over everyone at the end of the day, in "
+        "[0, 1] (opinion model).", "stock", when="with opinion", unit="approval",
+        type="float64"),
+    _ts("approval_<trait>_<level>", "Mean approval over the people of the trait level "
+        "(opinion.breakdown).", "stock", when="with opinion", unit="approval", type="float64"),
     _ts("mean_dissent", "Mean expressed dissent over everyone in the day's round (dissent "
         "model: each person's best response to the authority's policy, in [0, 1]).", "stock",
         when="with dissent", unit="dissent", type="float64"),
@@ -245,6 +250,10 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
     Column("left_region", "bool", "", "Has left the pilot region.", "with responses"),
     Column("risk_multiplier", "float32", "", "Perceived risk of being recorded, relative to "
            "the nominal one, learnt from experience (1 = nominal).", "with responses"),
+    Column("approval", "float64", "approval", "The person's approval of the system at the "
+           "end of the run, in [0, 1].", "with opinion"),
+    Column("n_wrongful_records", "int64", "records", "Wrong negative records filed on the "
+           "person over the run (each lowers approval by opinion.wrongful).", "with opinion"),
     Column("desired_dissent", "float64", "dissent", "The dissent the person wants to express, "
            "in [0, 1] (drawn from seed and person alone: no policy moves it).", "with dissent"),
     Column("boldness", "float64", "", "How much the person values saying what they want "
@@ -365,6 +374,24 @@ FIRM_RECORD_COLUMNS: tuple[Column, ...] = (
     Column("firm", "int64", "firm", "The firm."),
     Column("behaviour", "category", "", "What it did (firms.behaviours)."),
     Column("points", "int32", "points", "Credit points of the record."),
+)
+
+SURVEY_COLUMNS: tuple[Column, ...] = (
+    Column("day", "int64", "day", "The day the survey was fielded (surveys.days).", "with surveys"),
+    Column("group", "string", "", "The respondents the row covers (all: the whole sample).",
+           "with surveys"),
+    Column("n", "int64", "people", "Respondents sampled (a keyed draw).", "with surveys"),
+    Column("true_approval", "float64", "approval", "Share of respondents who really approve.",
+           "with surveys"),
+    Column("direct", "float64", "approval", "Share answering 'approve' to the direct question "
+           "(non-approvers falsify with probability surveys.falsify).", "with surveys"),
+    Column("direct_se", "float64", "approval", "Binomial standard error of `direct`.",
+           "with surveys"),
+    Column("list", "float64", "approval", "List-experiment estimate: mean count of the treated "
+           "half minus that of the control half.", "with surveys"),
+    Column("list_se", "float64", "approval", "Standard error of `list`, from the two halves' "
+           "variances.", "with surveys"),
+    Column("falsification_gap", "float64", "approval", "direct minus list.", "with surveys"),
 )
 
 COLLATERAL_COLUMNS: tuple[Column, ...] = (
@@ -578,6 +605,8 @@ FILES: dict[str, tuple[str, tuple[Column, ...]]] = {
     society_table("firms"): ("one row per firm: the final state (with firms)", FIRM_COLUMNS),
     society_table("firm_records"): ("one row per firm record (with firms)",
                                     FIRM_RECORD_COLUMNS),
+    society_table("surveys"): ("one row per survey day and group (with surveys)",
+                               SURVEY_COLUMNS),
     society_table("collateral"): ("one row per collateral sanction, with its cause (with "
                                   "joint_punishment)", COLLATERAL_COLUMNS),
     MEMBER_TABLE: ("a sweep: one row per (point, arm, seed)", MEMBER_COLUMNS),

@@ -20,7 +20,7 @@ WRONGFUL = "wrongful.parquet"  # each wrongly sanctioned person and sanction, wi
 BREAKDOWN = "breakdown.parquet"  # day x trait x level, where the scenario asks for it
 REPORT = "report.html"  # `scoresim report` / `run --report`
 # the society's tables, where a scenario has them: firms, their credit file, collateral
-SOCIETY_TABLES = ("firms", "firm_records", "collateral")
+SOCIETY_TABLES = ("firms", "firm_records", "collateral", "surveys")
 
 
 def society_table(name: str) -> str:

@@ -705,6 +705,61 @@ class PeerRating(Model):
     source: str = ""
 
 
+# --- approval of the system (scoresim.model.opinion) --------------------------------------
+OPINION_SOURCE = ("Kostka, China's social credit systems and public opinion, New Media & Society "
+                  "21(7), 2019: ~80% approve; higher among wealthier, better educated, urban, "
+                  "older respondents")
+
+
+class Opinion(Model):
+    """Each person's approval of the system in [0, 1], moved by what happens to them.
+
+    Every person starts at `base` plus the shifts of their trait levels; each
+    day approval relaxes towards that start at `recovery`, rises by `reward`
+    per positive record filed on them, falls by `sanction` per negative record
+    and by `wrongful` more per negative record that is wrong. No draws: the
+    module consumes no random stream, so switching it on moves no other number.
+    """
+
+    base: Probability = Field(0.8, description="Mean starting approval (Kostka 2019: ~80%).")
+    by_trait: dict[Name, dict[Name, Annotated[float, Field(ge=-1.0, le=1.0)]]] = Field(
+        default_factory=dict, description="Shifts of the starting approval per trait level, "
+        "e.g. {education: {university: 0.05}} (Kostka 2019's directions of difference).")
+    reward: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.002, description="Rise per positive record filed on the person (assumption).")
+    sanction: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.01, description="Fall per negative record filed on the person (assumption).")
+    wrongful: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.12, description="Further fall per wrong negative record (Xu, Kostka & Cao 2022: "
+        "learning of repression cut support by ~12%; applied to suffering it: assumption).")
+    recovery: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.002, description="Daily share of the gap to the starting approval closed (assumption).")
+    breakdown: list[Name] = Field(
+        default_factory=list, description="Traits whose levels get approval_<trait>_<level> "
+        "timeseries columns.")
+    source: str = OPINION_SOURCE
+
+
+class Surveys(Model):
+    """Surveys of approval on given days: a direct question and a list experiment.
+
+    A random sample (keyed draw) is asked. Directly, a respondent who does not
+    approve says they do with probability `falsify` (fear of consequences). In
+    the list experiment half the sample counts the items of a control list of
+    `control` probabilities, the other half the same list plus "I approve".
+    """
+
+    days: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0])
+    sample: Annotated[int, Field(ge=2, le=10_000_000)] = Field(1000)
+    falsify: Probability = Field(
+        0.0, description="Chance a non-approver answers the direct question 'approve' "
+        "(Carter, Carter & Schick 2024: >90% direct against 50-70% in list experiments).")
+    control: list[Probability] = Field(default_factory=lambda: [0.5, 0.5, 0.5],
+                                       description="The control items' probabilities.")
+    source: str = ("Carter, Carter & Schick 2024 (direct vs list experiments); "
+                   "falsification rule an assumption")
+
+
 # --- dissent and self-censorship (scoresim.model.dissent) ---------------------------------
 DISSENT_SOURCE = ("Daymude, Axelrod & Forrest, Strategic analysis of dissent and self-censorship, "
                   "arXiv:2509.03731; code and data Zenodo 10.5281/zenodo.15150163")
@@ -839,6 +894,8 @@ class Scenario(Model):
     peer_rating: PeerRating | None = None
     # absent stays absent in the resolved scenario, so existing runs' manifests do not change
     dissent: Dissent | None = Field(None, exclude_if=lambda v: v is None)
+    opinion: Opinion | None = Field(None, exclude_if=lambda v: v is None)
+    surveys: Surveys | None = Field(None, exclude_if=lambda v: v is None)
     # absent stays absent too (manifests of scenarios without a timeline do not change)
     origin: dt.date | None = Field(
         None, exclude_if=lambda v: v is None,
