@@ -33,7 +33,9 @@ ABUSE = {"abuse": {"target": "propensity", "behaviour": "criticizing_government"
                    "start_day": 5, "downgrade_points": -200,
                    "fabricated_behaviour": "court_judgment_default",
                    "fabricate_every_days": 10}}
-RUNS = [(name, {}) for name in builtin_names()] + [("pilot-city", ABUSE)]
+# No built-in turns opinion and surveys on yet: one run does, so their columns are checked.
+OPINION = {"opinion": {"breakdown": ["occupation"]}, "surveys": {"days": [10], "sample": 500}}
+RUNS = [(name, {}) for name in builtin_names()] + [("pilot-city", ABUSE), ("pilot-city", OPINION)]
 
 
 def names_of(scenario: dict) -> dict[str, list[str]]:
@@ -45,6 +47,8 @@ def names_of(scenario: dict) -> dict[str, list[str]]:
         "grade": [g["name"] for g in scoring.get("grades", [])],
         "reward": [r["name"] for r in scenario.get("rewards") or []],
         "trait": list((scenario.get("population") or {}).get("attributes") or {}),
+        "level": [lv for a in ((scenario.get("population") or {}).get("attributes") or {})
+                  .values() for lv in (a.get("levels") or [])],
     }
 
 

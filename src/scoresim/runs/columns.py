@@ -72,7 +72,15 @@ class Column:
         if not self.placeholders:
             return column == self.name
         parts = re.split(r"(<[a-z_]+>)", self.name)
-        regex = "".join(f"(?P<{p[1:-1]}>.+)" if p.startswith("<") else re.escape(p)
+
+        def slot(p: str) -> str:
+            # With the scenario's names, a slot is one of them (longest first), so names
+            # holding an underscore (business_owner) split the column where they should.
+            allowed = sorted(set(names.get(p, ())), key=len, reverse=True) if names else None
+            body = "|".join(map(re.escape, allowed)) if allowed else ".+"
+            return f"(?P<{p}>{body})"
+
+        regex = "".join(slot(p[1:-1]) if p.startswith("<") else re.escape(p)
                         for p in parts if p)
         m = re.fullmatch(regex, column)
         if m is None:
