@@ -749,8 +749,10 @@ class Surveys(Model):
     `control` probabilities, the other half the same list plus "I approve".
     """
 
-    days: list[Annotated[int, Field(ge=0)]] = Field(default_factory=lambda: [0])
-    sample: Annotated[int, Field(ge=2, le=10_000_000)] = Field(1000)
+    days: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [0], description="The days a survey is fielded on.")
+    sample: Annotated[int, Field(ge=2, le=10_000_000)] = Field(
+        1000, description="People asked on each survey day (a keyed random sample).")
     falsify: Probability = Field(
         0.0, description="Chance a non-approver answers the direct question 'approve' "
         "(Carter, Carter & Schick 2024: >90% direct against 50-70% in list experiments).")
