@@ -99,7 +99,7 @@ def test_surveys_without_opinion_is_an_error_and_fear_dissent_needs_dissent(tmp_
     with pytest.raises(ScenarioError, match="no opinion section"):
         scoresim.resolve("pilot-city", overrides={"opinion": None})
     with pytest.raises(ScenarioError, match="no dissent section"):
-        scoresim.resolve("pilot-city", overrides={"dissent": None})
+        scoresim.resolve("pilot-city", overrides={"dissent": None, "surveys.fear": "dissent"})
     data = yaml.safe_load(open(Path(scoresim.__file__).parent / "scenario" / "builtin"
                                / "reference.yaml"))
     data["surveys"] = {"days": [3]}
@@ -164,3 +164,15 @@ def test_interrupted_run_resumed_has_the_uninterrupted_surveys(tmp_path):
         b = pq.read_table(tmp_path / "b" / f"{table}.parquet")
         assert a.equals(b), table
     assert pq.read_table(tmp_path / "a" / "surveys.parquet").num_rows == 4 * 13
+
+
+def test_without_dissent_auto_fear_is_the_stated_rule():
+    """pilot-city less its dissent section: fear auto falls back to surveys.falsify (0.75)."""
+    sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED,
+                          overrides={"dissent": None, "surveys.days": [10],
+                                     "surveys.sample": 3000})
+    assert sc.surveys.fear == "auto" and sc.surveys.falsify == 0.75
+    s = Simulation(sc).run().frames()["surveys"].iloc[0]
+    expect = s["true_approval"] + (1 - s["true_approval"]) * 0.75
+    assert abs(s["direct"] - expect) < 4 * s["direct_se"]
+    assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]
