@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 
 import scoresim
 from scoresim.model.engine import Simulation
@@ -11,14 +15,16 @@ N, DAYS, SEED = 3000, 60, 3
 
 
 def run(opinion: dict | None):
-    overrides = {} if opinion is None else {"opinion": opinion}
+    # pilot-city turns opinion and surveys on; these tests set their own (or none)
+    overrides = {"opinion": opinion, "surveys": None}
     sc = scoresim.resolve("pilot-city", agents=N, days=DAYS, seed=SEED, overrides=overrides)
     return Simulation(sc).run()
 
 
 def test_opinion_moves_no_other_number_and_stays_out_when_absent():
-    off = scoresim.resolve("pilot-city", agents=N, days=DAYS, seed=SEED)
-    assert "opinion" not in off.model_dump()
+    off = scoresim.resolve("pilot-city", agents=N, days=DAYS, seed=SEED,
+                           overrides={"opinion": None, "surveys": None})
+    assert "opinion" not in off.model_dump() and "surveys" not in off.model_dump()
     a, b = run(None).timeseries(), run({"breakdown": ["urban"]}).timeseries()
     assert {"approval", "approval_urban_urban", "approval_urban_rural"} <= set(b.columns)
     for column in a.columns:
@@ -44,13 +50,129 @@ def test_start_follows_trait_shifts_and_wrongful_records_lower_approval():
 
 
 def test_list_experiment_recovers_approval_that_the_direct_question_overstates():
-    on = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.6}}
+    on = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.6,
+                                         "fear": "stated"}}
     sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED, overrides=on)
     s = Simulation(sc).run().frames()["surveys"].iloc[0]
     assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]
     assert s["direct"] - s["true_approval"] > 5 * s["direct_se"]
-    off = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.0}}
+    off = {"opinion": {}, "surveys": {"days": [10], "sample": 3000, "falsify": 0.0,
+                                          "fear": "stated"}}
     sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED, overrides=off)
     s = Simulation(sc).run().frames()["surveys"].iloc[0]
     assert s["direct"] == s["true_approval"]
+    assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]
+
+
+def test_pilot_city_surveys_fear_from_dissent_by_group():
+    """pilot-city's surveys: fear from the dissent choice inflates the direct answer only."""
+    sc = scoresim.resolve("pilot-city", agents=N, days=30, seed=SEED,
+                          overrides={"surveys.every": 15, "surveys.sample": 3000})
+    sim = Simulation(sc).run()
+    s = sim.frames()["surveys"]
+    assert sorted(set(s["day"])) == [14, 29]
+    groups = {"all", *(f"{t}={lv}" for t in sc.opinion.breakdown
+                       for lv in sc.population.attributes[t].levels)}
+    assert set(s["group"]) == groups
+    everyone = s[s["group"] == "all"]
+    assert (everyone["direct"] - everyone["true_approval"] > 5 * everyone["direct_se"]).all()
+    assert (abs(everyone["list"] - everyone["true_approval"]) < 3 * everyone["list_se"]).all()
+    # a group's respondents are the whole sample's: the group sizes add up to it
+    day = s[s["day"] == 14]
+    assert day[day["group"].str.startswith("urban=")]["n"].sum() == 3000
+    # the direct lie rate is the dissent choice's hold-back share among non-approvers
+    dissent = sim.modules["dissent"]
+    from scoresim.model.opinion import held_back
+    p = held_back(dissent.action, dissent.desired)
+    row = everyone.iloc[0]
+    expect = row["true_approval"] + (1 - row["true_approval"]) * p.mean()
+    assert abs(row["direct"] - expect) < 4 * row["direct_se"] + 0.01
+
+
+def test_surveys_without_opinion_is_an_error_and_fear_dissent_needs_dissent(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from scoresim.cli import app
+    from scoresim.scenario.loader import ScenarioError
+
+    with pytest.raises(ScenarioError, match="no opinion section"):
+        scoresim.resolve("pilot-city", overrides={"opinion": None})
+    with pytest.raises(ScenarioError, match="no dissent section"):
+        scoresim.resolve("pilot-city", overrides={"dissent": None, "surveys.fear": "dissent"})
+    data = yaml.safe_load(open(Path(scoresim.__file__).parent / "scenario" / "builtin"
+                               / "reference.yaml"))
+    data["surveys"] = {"days": [3]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = CliRunner().invoke(app, ["run", str(bad), "--agents", "100", "--days", "5",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert str(bad) in result.output and "'surveys'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_survey_days_every_and_past_the_end():
+    from scoresim.model.opinion import survey_days
+
+    sc = scoresim.resolve("pilot-city", overrides={"surveys.days": [5, 400], "surveys.every": 182})
+    assert survey_days(sc.surveys, 365) == {5, 181, 363}
+    assert survey_days(sc.surveys, 200) == {5, 181}
+    assert survey_days(None, 365) == frozenset()
+
+
+def test_surveys_resume_from_a_checkpoint(tmp_path):
+    """Surveys fielded before a checkpoint are in the resumed run's surveys.parquet."""
+    from scoresim.runs.checkpoint import load_state, save_state
+
+    sc = scoresim.resolve("pilot-city", agents=2000, days=40, seed=SEED,
+                          overrides={"surveys.every": 10})
+    first = Simulation(sc)
+    for _ in range(25):
+        first.step()
+    save_state(tmp_path, first.state())
+    second = Simulation(sc)
+    second.restore(load_state(tmp_path))
+    first.run()
+    second.run()
+    a, b = first.frames()["surveys"], second.frames()["surveys"]
+    assert len(a) == 4 * 13
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(first.people(), second.people())
+    pd.testing.assert_frame_equal(first.timeseries(), second.timeseries())
+
+
+def test_interrupted_run_resumed_has_the_uninterrupted_surveys(tmp_path):
+    """A run stopped after a checkpoint and resumed writes the same surveys.parquet."""
+    import pyarrow.parquet as pq
+
+    class Stop(Exception):
+        pass
+
+    def stop(day: int) -> None:
+        if day == 25:
+            raise Stop
+
+    kw = {"agents": 2000, "days": 40, "set": {"surveys.every": 10}}
+    with pytest.raises(Stop):
+        scoresim.run("pilot-city", out=tmp_path / "a", checkpoint_every=10, on_day=stop, **kw)
+    assert not (tmp_path / "a").exists()
+    scoresim.resume(tmp_path / "a")
+    scoresim.run("pilot-city", out=tmp_path / "b", **kw)
+    for table in ("surveys", "timeseries", "people"):
+        a = pq.read_table(tmp_path / "a" / f"{table}.parquet")
+        b = pq.read_table(tmp_path / "b" / f"{table}.parquet")
+        assert a.equals(b), table
+    assert pq.read_table(tmp_path / "a" / "surveys.parquet").num_rows == 4 * 13
+
+
+def test_without_dissent_auto_fear_is_the_stated_rule():
+    """pilot-city less its dissent section: fear auto falls back to surveys.falsify (0.75)."""
+    sc = scoresim.resolve("pilot-city", agents=N, days=20, seed=SEED,
+                          overrides={"dissent": None, "surveys.days": [10],
+                                     "surveys.sample": 3000})
+    assert sc.surveys.fear == "auto" and sc.surveys.falsify == 0.75
+    s = Simulation(sc).run().frames()["surveys"].iloc[0]
+    expect = s["true_approval"] + (1 - s["true_approval"]) * 0.75
+    assert abs(s["direct"] - expect) < 4 * s["direct_se"]
     assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]

@@ -371,3 +371,24 @@ def test_the_dissent_sentence_says_when_the_choice_is_not_acted_on():
     assert "not acted on" not in text
     assert "not acted on" in dissent_choice_sentence(chilling)
     assert dissent_choice_sentence(SimpleNamespace(ts=ts[["n_defiant"]], scenario={})) == ""
+
+
+def test_the_opinion_section_says_what_the_surveys_measured(runs, report, tmp_path):
+    """pilot-city's survey of day 181, in words computed from surveys.parquet, with intervals."""
+    from scoresim.report.sentences import Z95
+
+    s = pd.read_parquet(runs["city"] / "surveys.parquet")
+    row = s[(s["group"] == "all") & (s["day"] == s["day"].max())].iloc[0]
+    assert int(row["day"]) == 181 and int(row["n"]) == AGENTS
+    assert "plot-surveys" in figures(report)
+    assert f"of {int(row['n']):,} respondents, {100 * row['direct']:.1f}% (95% interval" in report
+    assert f"puts approval at {100 * row['list']:.1f}% (95% interval" in report
+    gap_se = float(np.hypot(row["direct_se"], row["list_se"]))
+    beyond = abs(row["falsification_gap"]) > Z95 * gap_se
+    assert f"The gap of {100 * row['falsification_gap']:.1f} points" in report
+    assert ("is beyond noise" if beyond else "is within noise: the two") in report
+    # a level order is stated for every trait opinion breaks down
+    for trait in ("income band", "education", "urban", "age band"):
+        assert f"By {trait}, mean approval in the whole population is highest among" in report
+    none = write_report(runs["none"], tmp_path / "none.html").read_text()
+    assert 'id="opinion"' not in none and "plot-surveys" not in figures(none)

@@ -7,6 +7,16 @@ each day, after scoring, approval relaxes towards that start, rises with the
 positive records filed on them and falls with the negative ones, the more so
 when a negative record is wrong (a wrongful sanction). It draws nothing, so
 switching it on moves no other output of a run (no shared stream consumed).
+
+With a `surveys:` section it also fields surveys (field_survey) on surveys.days
+and every surveys.every days: draws keyed by (seed, "surveys", ...) and (person,
+day), no other module's stream. A non-approver's chance of falsifying the
+direct answer is surveys.falsify (fear: stated) or, with fear: dissent (auto
+where the scenario has `dissent:`), the share of desired dissent that their
+best response under the dissent choice holds back today (held_back): the
+same thinning the dissent choice applies to critical posts. One row per
+survey for everyone and one per level of opinion.breakdown's traits; the rows
+fielded so far are part of the checkpointed state.
 """
 
 from __future__ import annotations
@@ -56,11 +66,20 @@ class Opinion(Module):
         self.rows: list[dict[str, Any]] = []
         self.seed = world.seed
         self.groups: list[tuple[str, np.ndarray]] = []
+        # the survey rows of each group: "all", then "<trait>=<level>" of opinion.breakdown
+        self.survey_groups: list[tuple[str, np.ndarray | None]] = [("all", None)]
         society = world.society
         for trait in o.breakdown:
             codes = society.trait(trait)
             for k, level in enumerate(society.levels[trait]):
                 self.groups.append((f"approval_{trait}_{level}", codes == k))
+                self.survey_groups.append((f"{trait}={level}", codes == k))
+        self.survey_days = survey_days(self.surveys, world.days)
+        # with fear from the dissent model the respondents' fear is read on the survey day
+        # from the dissent choice (built before this module); it draws nothing either
+        self.dissent = None
+        if self.surveys is not None and fear_of(world.scenario) == "dissent":
+            self.dissent = world.module("dissent")
 
     def step(self, today: Today) -> None:
         """Relax towards the start; rewards raise, sanctions and wrongful ones lower."""
@@ -79,8 +98,15 @@ class Opinion(Module):
             np.add.at(self.n_wrongful, filed.subject[wrong], 1)
             a += change
         np.clip(a, 0.0, 1.0, out=a)
-        if self.surveys is not None and today.day in self.surveys.days:
-            self.rows.append(field_survey(self.approval, self.surveys, self.seed, today.day))
+        if today.day in self.survey_days:
+            self.rows.extend(field_survey(self.approval, self.surveys, self.seed, today.day,
+                                          self.falsify_probability(), self.survey_groups))
+
+    def falsify_probability(self) -> float | np.ndarray:
+        """Each person's chance of answering 'approve' when they do not (surveys.fear)."""
+        if self.dissent is None:
+            return float(self.surveys.falsify)
+        return held_back(self.dissent.action, self.dissent.desired)
 
     def columns(self) -> list[str]:
         return ["approval", *(name for name, _ in self.groups)]
@@ -102,11 +128,26 @@ class Opinion(Module):
         return {"surveys": pd.DataFrame(self.rows, columns=list(SURVEY_COLUMNS))}
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"approval": self.approval, "n_wrongful": self.n_wrongful}
+        """Approval, wrongful counts, and the surveys fielded so far (their rows as arrays)."""
+        st = {"approval": self.approval, "n_wrongful": self.n_wrongful}
+        if self.surveys is not None:
+            numbers = [c for c in SURVEY_COLUMNS if c != "group"]
+            st["survey_values"] = np.array([[float(r[c]) for c in numbers] for r in self.rows],
+                                           dtype=np.float64).reshape(len(self.rows), len(numbers))
+            st["survey_groups"] = np.array([r["group"] for r in self.rows], dtype=np.str_)
+        return st
 
     def restore(self, st: dict[str, np.ndarray]) -> None:
         self.approval = np.array(st["approval"], dtype=np.float64)
         self.n_wrongful = np.array(st["n_wrongful"], dtype=np.int64)
+        if self.surveys is not None:
+            numbers = [c for c in SURVEY_COLUMNS if c != "group"]
+            self.rows = []
+            for values, group in zip(st["survey_values"], st["survey_groups"], strict=True):
+                row: dict[str, Any] = dict(zip(numbers, (float(v) for v in values), strict=True))
+                row["day"], row["n"] = int(row["day"]), int(row["n"])
+                self.rows.append({c: (str(group) if c == "group" else row[c])
+                                  for c in SURVEY_COLUMNS})
 
     @property
     def nbytes(self) -> int:
@@ -117,13 +158,51 @@ SURVEY_COLUMNS = ("day", "group", "n", "true_approval", "direct", "direct_se", "
                   "list_se", "falsification_gap")
 
 
-def field_survey(approval: np.ndarray, sv: Any, seed: int, day: int) -> dict[str, Any]:
+def fear_of(scenario: Any) -> str:
+    """surveys.fear resolved: auto is dissent where the scenario has a dissent section."""
+    fear = scenario.surveys.fear
+    if fear == "auto":
+        return "dissent" if scenario.dissent is not None else "stated"
+    return fear
+
+
+def survey_days(sv: Any, days: int) -> frozenset[int]:
+    """The days of the run a survey is fielded on: surveys.days, and every surveys.every."""
+    if sv is None:
+        return frozenset()
+    out = {d for d in sv.days if d < days}
+    if sv.every is not None:
+        out.update(range(sv.every - 1, days, sv.every))
+    return frozenset(out)
+
+
+def held_back(action: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """The share of desired dissent a best response holds back: 1 - action / desired.
+
+    The dissent choice keeps a critical post with probability action / desired
+    (dissent_choice._keep); a disapproving answer to a surveyor is speech too,
+    so a non-approver gives it with the same probability and otherwise says
+    'approve'. Who wants to say nothing (desired 0) holds nothing back.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = np.where(desired > 0, action / np.where(desired > 0, desired, 1.0), 1.0)
+    return np.clip(1.0 - kept, 0.0, 1.0)
+
+
+def field_survey(approval: np.ndarray, sv: Any, seed: int, day: int,
+                 falsify: float | np.ndarray | None = None,
+                 groups: list[tuple[str, np.ndarray | None]] | None = None,
+                 ) -> list[dict[str, Any]]:
     """One survey: a keyed sample asked directly and by a list experiment (difference of means).
 
     Each respondent holds 'approve' with probability their approval (a keyed
     uniform); directly, a non-approver says 'approve' with probability
-    sv.falsify; in the list experiment the treated half adds the sensitive item
-    to the control items' count, truthfully (the count hides it).
+    `falsify` (a number, or one per person: surveys.fear; default
+    sv.falsify); in the list experiment the treated half adds the sensitive
+    item to the control items' count, truthfully (the count hides it). One
+    row per group: "all", then each (name, people mask) of `groups` over the
+    same respondents. The draws are keyed by (person, day), so who is asked
+    and what they hold do not depend on the fear rule or the groups.
     """
     n = approval.shape[0]
     people = np.arange(n, dtype=np.uint64)
@@ -132,19 +211,33 @@ def field_survey(approval: np.ndarray, sv: Any, seed: int, day: int) -> dict[str
     sample = np.argsort(pick, kind="stable")[: min(sv.sample, n)]
     counters = sample.astype(np.uint64)
     holds = uniforms(stream_key(seed, "surveys", "holds"), counters, d) < approval[sample]
-    lie = uniforms(stream_key(seed, "surveys", "falsify"), counters, d) < sv.falsify
+    p = sv.falsify if falsify is None else falsify
+    p = p[sample] if isinstance(p, np.ndarray) else p
+    lie = uniforms(stream_key(seed, "surveys", "falsify"), counters, d) < p
     said = holds | lie
     treated = uniforms(stream_key(seed, "surveys", "arm"), counters, d) < 0.5
     count = np.zeros(sample.shape[0])
-    for j, p in enumerate(sv.control):
-        count += uniforms(stream_key(seed, "surveys", f"item:{j}"), counters, d) < p
+    for j, q in enumerate(sv.control):
+        count += uniforms(stream_key(seed, "surveys", f"item:{j}"), counters, d) < q
     count += treated & holds
+    rows = []
+    for name, mine in (groups or [("all", None)]):
+        sub = np.ones(sample.shape[0], dtype=bool) if mine is None else mine[sample]
+        rows.append(estimates(day, name, holds[sub], said[sub], treated[sub], count[sub]))
+    return rows
+
+
+def estimates(day: int, group: str, holds: np.ndarray, said: np.ndarray, treated: np.ndarray,
+              count: np.ndarray) -> dict[str, Any]:
+    """One group's row: true share, direct share (binomial SE), list estimate (its SE), gap."""
+    m = holds.shape[0]
     t, c = count[treated], count[~treated]
-    m = sample.shape[0]
-    direct = float(said.mean())
-    lst = float(t.mean() - c.mean()) if len(t) > 1 and len(c) > 1 else float("nan")
-    lse = (float(np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c)))
-           if len(t) > 1 and len(c) > 1 else float("nan"))
-    return {"day": day, "group": "all", "n": m, "true_approval": float(holds.mean()),
-            "direct": direct, "direct_se": float(np.sqrt(direct * (1 - direct) / m)),
+    nan = float("nan")
+    direct = float(said.mean()) if m else nan
+    ok = len(t) > 1 and len(c) > 1
+    lst = float(t.mean() - c.mean()) if ok else nan
+    lse = float(np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c))) if ok else nan
+    return {"day": day, "group": group, "n": m,
+            "true_approval": float(holds.mean()) if m else nan,
+            "direct": direct, "direct_se": float(np.sqrt(direct * (1 - direct) / m)) if m else nan,
             "list": lst, "list_se": lse, "falsification_gap": direct - lst}

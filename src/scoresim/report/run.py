@@ -37,7 +37,15 @@ from scoresim.report.page import (
     styled,
     table,
 )
-from scoresim.report.sentences import cause_sentence, cause_word, rates_sentence, sanction_word
+from scoresim.report.sentences import (
+    Z95,
+    approval_order_sentence,
+    cause_sentence,
+    cause_word,
+    rates_sentence,
+    sanction_word,
+    survey_sentence,
+)
 from scoresim.runs.layout import BREAKDOWN, WRONGFUL, society_table
 from scoresim.runs.plot import (
     SANCTION_SERIES,
@@ -54,6 +62,7 @@ from scoresim.studies.noise import wilson
 
 COLLATERAL = re.compile(r"^n_(collateral|family|relatives|joint|firm|firms)_?")
 FIRMS = society_table("firms")
+SURVEYS = society_table("surveys")
 MAX_BREAKDOWN_CHARTS = 12
 MAX_LINES = 8
 SANCTION_ORDER = ("travel_ban", "dishonest_list", "consumption_ban", "media_suspension",
@@ -965,6 +974,59 @@ def firms(run: Run, baseline: Run | None) -> Section | None:
                    "run.", html=table(rows, ["measure", "value"], "Firms"))
 
 
+def opinion(run: Run, baseline: Run | None) -> Section | None:
+    """Approval and the surveys that measure it: the last survey by group, in words."""
+    ts = run.ts
+    if "approval" not in ts or ts.empty:
+        return None
+    start, end = float(ts["approval"].iloc[0]), float(ts["approval"].iloc[-1])
+    intro = (f"Mean approval of the system, in [0, 1], went from {start:.3f} on the first day "
+             f"to {end:.3f} on the last (the whole population: no sampling noise).")
+    path = run.optional(SURVEYS)
+    s = pq.read_table(path).to_pandas() if path is not None else pd.DataFrame()
+    if s.empty:
+        return Section("opinion", "Approval and surveys", intro + " No survey was fielded.")
+    last = s[s["day"] == s["day"].max()]
+    said = [survey_sentence(last[last["group"] == "all"].iloc[0])]
+    traits: dict[str, list[str]] = {}
+    for g in last["group"]:
+        if "=" in g:
+            trait, level = g.split("=", 1)
+            traits.setdefault(trait, []).append(level)
+    for trait, levels in traits.items():
+        true = {lv: float(ts[f"approval_{trait}_{lv}"].iloc[-1]) for lv in levels
+                if f"approval_{trait}_{lv}" in ts}
+        if len(true) < 2:
+            continue
+        rows = last.set_index("group")
+        listed = {lv: (float(rows.loc[f"{trait}={lv}", "list"]),
+                       float(rows.loc[f"{trait}={lv}", "list_se"])) for lv in levels}
+        said.append(approval_order_sentence(trait, true, listed))
+    groups = last["group"].tolist()
+    fig = go.Figure()
+    for colour, (col, se, name) in zip(("vermillion", "blue"),
+                                       (("direct", "direct_se", "asked directly"),
+                                        ("list", "list_se", "list experiment")), strict=True):
+        fig.add_trace(go.Bar(
+            x=groups, y=(last[col] * 100).round(2).tolist(), name=name,
+            marker={"color": OKABE_ITO[colour]},
+            error_y={"type": "data", "array": (last[se] * 100 * Z95).round(2).tolist(),
+                     "color": "#333", "thickness": 1}))
+    fig.add_trace(go.Scatter(x=groups, y=(last["true_approval"] * 100).round(2).tolist(),
+                             name="true (respondents)", mode="markers",
+                             marker={"color": "#1a1a1a", "symbol": "line-ew-open", "size": 18,
+                                     "line": {"width": 2}}))
+    styled(fig, f"Survey of day {int(last['day'].iloc[0])}: approval asked directly and by "
+           "list experiment", "respondents", "approve (%)", height=420)
+    fig.update_layout(barmode="group")
+    alt = ("Bar chart by group, direct / list / true approval in %: " + "; ".join(
+        f"{r.group} {100 * r.direct:.1f} / {100 * r.list:.1f} / {100 * r.true_approval:.1f}"
+        for r in last.itertuples()) + ".")
+    chart = Chart("surveys", fig, alt, "Whiskers are 95% intervals (1.96 standard errors). "
+                  + " ".join(said))
+    return Section("opinion", "Approval and surveys", intro, [chart])
+
+
 def _slug(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "x"
 
@@ -1028,6 +1090,6 @@ def activity(run: Run, baseline: Run | None) -> Section | None:
 
 RUN_SECTIONS: list[Callable[[Run, Run | None], Section | None]] = [
     key_numbers, activity, scores_and_grades, grade_flows, sanctions, wrongful, shaming, speech,
-    collateral, breakdowns, firms,
+    collateral, breakdowns, firms, opinion,
 ]
 __all__ = ["RUN_SECTIONS", "Run", "scenario"]

@@ -11,7 +11,9 @@ told from noise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,3 +139,56 @@ def causes_named(text: str) -> set[str]:
     """The causes a text names (by CAUSE_KEYWORDS), for tests and audits of the report."""
     low = text.lower()
     return {c for c, words in CAUSE_KEYWORDS.items() if any(w in low for w in words)}
+
+
+# -- opinion and surveys ---------------------------------------------------------------------
+
+Z95 = 1.959963984540054
+
+
+def _pct_interval(x: float, se: float) -> str:
+    lo, hi = 100 * (x - Z95 * se), 100 * (x + Z95 * se)
+    return f"{100 * x:.1f}% (95% interval {lo:.1f}% to {hi:.1f}%)"
+
+
+def survey_sentence(row: Mapping[str, Any]) -> str:
+    """One survey row in words: direct and list estimates, the true share, and the gap.
+
+    The gap's standard error is sqrt(direct_se^2 + list_se^2), which ignores the
+    covariance of two estimates from the same respondents; the gap is "beyond
+    noise" when its 95% interval excludes zero.
+    """
+    gap, se = float(row["falsification_gap"]), math.hypot(row["direct_se"], row["list_se"])
+    beyond = abs(gap) > Z95 * se
+    verdict = ("beyond noise: the direct question overstates approval" if beyond and gap > 0
+               else "beyond noise: the direct question understates approval" if beyond
+               else "within noise: the two estimates cannot be told apart")
+    return (f"On day {int(row['day'])}, of {int(row['n']):,} respondents, "
+            f"{_pct_interval(float(row['direct']), float(row['direct_se']))} said directly that "
+            f"they approve; the list experiment, which hides each answer, puts approval at "
+            f"{_pct_interval(float(row['list']), float(row['list_se']))}, and "
+            f"{100 * float(row['true_approval']):.1f}% of them really approve. The gap of "
+            f"{100 * gap:.1f} points (95% interval {100 * (gap - Z95 * se):.1f} to "
+            f"{100 * (gap + Z95 * se):.1f}) is {verdict}.")
+
+
+def approval_order_sentence(trait: str, true: Mapping[str, float],
+                            listed: Mapping[str, tuple[float, float]]) -> str:
+    """Which level of a trait approves most and least, and whether the list experiment sees it.
+
+    `true`: each level's mean approval in the whole population (no sampling
+    noise); `listed`: each level's list estimate and SE in the last survey.
+    """
+    hi = max(true, key=lambda k: true[k])
+    lo = min(true, key=lambda k: true[k])
+    text = (f"By {trait.replace('_', ' ')}, mean approval in the whole population is "
+            f"highest among {hi.replace('_', ' ')} ({100 * true[hi]:.1f}%) and lowest among "
+            f"{lo.replace('_', ' ')} ({100 * true[lo]:.1f}%)")
+    if hi in listed and lo in listed:
+        d = listed[hi][0] - listed[lo][0]
+        se = math.hypot(listed[hi][1], listed[lo][1])
+        within = abs(d) <= Z95 * se
+        text += (f"; the list experiment's difference between them, {100 * d:.1f} points "
+                 f"(95% interval {100 * (d - Z95 * se):.1f} to {100 * (d + Z95 * se):.1f}), is "
+                 + ("within noise at this sample size" if within else "beyond noise"))
+    return text + "."

@@ -386,13 +386,16 @@ FIRM_RECORD_COLUMNS: tuple[Column, ...] = (
 
 SURVEY_COLUMNS: tuple[Column, ...] = (
     Column("day", "int64", "day", "The day the survey was fielded (surveys.days).", "with surveys"),
-    Column("group", "string", "", "The respondents the row covers (all: the whole sample).",
+    Column("group", "string", "", "The respondents the row covers: all, the whole sample, or "
+           "<trait>=<level> for each level of opinion.breakdown's traits (the same respondents).",
            "with surveys"),
     Column("n", "int64", "people", "Respondents sampled (a keyed draw).", "with surveys"),
     Column("true_approval", "float64", "approval", "Share of respondents who really approve.",
            "with surveys"),
     Column("direct", "float64", "approval", "Share answering 'approve' to the direct question "
-           "(non-approvers falsify with probability surveys.falsify).", "with surveys"),
+           "(non-approvers falsify: with probability surveys.falsify, or with surveys.fear: "
+           "dissent with the share of desired dissent their best response holds back).",
+           "with surveys"),
     Column("direct_se", "float64", "approval", "Binomial standard error of `direct`.",
            "with surveys"),
     Column("list", "float64", "approval", "List-experiment estimate: mean count of the treated "

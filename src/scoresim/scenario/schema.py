@@ -750,12 +750,23 @@ class Surveys(Model):
     """
 
     days: list[Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: [0], description="The days a survey is fielded on.")
+        default_factory=lambda: [0], description="The days a survey is fielded on (days past "
+        "the run's last day are not fielded).")
+    every: Days | None = Field(
+        None, description="Also field one every this many days, at the end of each period "
+        "(days every - 1, 2 every - 1, ...): 182 gives two a year whatever the run's length.")
     sample: Annotated[int, Field(ge=2, le=10_000_000)] = Field(
         1000, description="People asked on each survey day (a keyed random sample).")
     falsify: Probability = Field(
         0.0, description="Chance a non-approver answers the direct question 'approve' "
-        "(Carter, Carter & Schick 2024: >90% direct against 50-70% in list experiments).")
+        "(Carter, Carter & Schick 2024: >90% direct against 50-70% in list experiments); "
+        "the stated rule, used when fear is stated.")
+    fear: Literal["auto", "stated", "dissent"] = Field(
+        "auto", description="Who falsifies the direct answer. stated: a non-approver, with "
+        "probability `falsify`; dissent: a non-approver, with the share of their desired "
+        "dissent that their best response under the dissent model holds back (1 - dissent / "
+        "desired_dissent: a disapproving answer is speech, thinned as critical posts are); "
+        "auto: dissent where the scenario has a dissent section, otherwise stated.")
     control: list[Probability] = Field(default_factory=lambda: [0.5, 0.5, 0.5],
                                        description="The control items' probabilities.")
     source: str = ("Carter, Carter & Schick 2024 (direct vs list experiments); "
@@ -957,6 +968,7 @@ class Scenario(Model):
                     raise _ref_error(where, g, "grade", grade_names)
         self._responses_resolve()
         _check_dissent(self)
+        _check_opinion(self)
         _check_society(self)
         _check_score_range(self)
         _check_timeline(self)
@@ -1163,6 +1175,40 @@ def _worst(multipliers: dict[str, list[float]], pick) -> float:
     for values in multipliers.values():
         out *= pick(values)
     return out
+
+
+def _check_opinion(sc: Scenario) -> None:
+    """opinion's traits and levels exist; surveys ask about the approval opinion holds."""
+    attrs = _trait_levels_by_name(sc)
+    o = sc.opinion
+    if o is not None:
+        for trait, shifts in o.by_trait.items():
+            if trait not in attrs:
+                raise _ref_error("opinion.by_trait", trait, "trait", attrs)
+            for level in shifts:
+                if level not in attrs[trait]:
+                    raise _ref_error(f"opinion.by_trait.{trait}", level, "level", attrs[trait])
+        for trait in o.breakdown:
+            if trait not in attrs:
+                raise _ref_error("opinion.breakdown", trait, "trait", attrs)
+    sv = sc.surveys
+    if sv is None:
+        return
+    if o is None:
+        raise ValueError("surveys: a survey asks about the approval the opinion model holds, "
+                         "and the scenario has no opinion section; add one (`opinion: {}` "
+                         "takes its defaults) or remove surveys")
+    if sv.fear == "dissent" and sc.dissent is None:
+        raise ValueError("surveys.fear: dissent takes each respondent's fear from the dissent "
+                         "model, and the scenario has no dissent section; set fear to stated "
+                         "(with surveys.falsify) or add a dissent section")
+
+
+def _trait_levels_by_name(sc: Scenario) -> dict[str, list[str]]:
+    """Every trait the society draws (population.attributes and the group), with its levels."""
+    levels = {name: list(a.levels) for name, a in sc.population.attributes.items()}
+    levels["group"] = [str(g) for g in range(len(sc.population.group_shares))]
+    return levels
 
 
 def _check_society(sc: Scenario) -> None:
