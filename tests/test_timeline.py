@@ -252,3 +252,75 @@ def test_a_switch_needs_its_section_and_a_boolean() -> None:
     with pytest.raises(ScenarioError, match="true or false"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.travel_ban.enabled": 0}}]})
+
+
+LIST_OFF = [{"day": 200, "set": {"sanctions.dishonest_list.enabled": False}},
+            {"day": 400, "set": {"sanctions.dishonest_list.enabled": True}}]
+
+
+def test_switching_the_dishonest_list_off_and_on() -> None:
+    """While off nobody is listed, nor banned for a listing; switched on again the listing
+    in force returns (re-derived from standing); both backends equal."""
+    base = run(agents=5_000).timeseries
+    day = run(agents=5_000, timeline=LIST_OFF)
+    person = run(agents=5_000, timeline=LIST_OFF, backend="person")
+    ts = day.timeseries
+    assert_frame_equal(base.iloc[:200], ts.iloc[:200])
+    assert_frame_equal(ts, person.timeseries)
+    assert_frame_equal(day.people, person.people)
+    assert base["n_dishonest"].iloc[200:400].min() > 0
+    assert (ts["n_dishonest"].iloc[200:400] == 0).all()
+    assert (ts["n_consumption_banned"].iloc[200:400] == 0).all()
+    assert (ts["n_dishonest"].iloc[400:] == base["n_dishonest"].iloc[400:]).all()
+
+
+def _switched(scenario: str, timeline: list, days: int = 240, backend: str = "day"):
+    return scoresim.run(scenario, agents=5_000, days=days, records="none", backend=backend,
+                        set={"timeline": timeline})
+
+
+def test_switching_media_suspension_off_and_on() -> None:
+    """china-list with court defaults suspending accounts: while off nobody is suspended,
+    switched on the suspensions in force return; both backends equal."""
+    media = {"triggers": ["court_judgment_default"], "duration_days": 300}
+    off = [{"day": 200, "set": {"sanctions.media_suspension.enabled": False}},
+           {"day": 400, "set": {"sanctions.media_suspension.enabled": True}}]
+    base = run(agents=5_000, **{"sanctions.media_suspension": media}).timeseries
+    day = run(agents=5_000, timeline=off, **{"sanctions.media_suspension": media})
+    person = run(agents=5_000, timeline=off, backend="person",
+                 **{"sanctions.media_suspension": media})
+    ts = day.timeseries
+    assert_frame_equal(base.iloc[:200], ts.iloc[:200])
+    assert_frame_equal(ts, person.timeseries)
+    assert_frame_equal(day.people, person.people)
+    assert base["n_media_suspended"].iloc[200:400].min() > 0
+    assert (ts["n_media_suspended"].iloc[200:400] == 0).all()
+    assert (ts["n_media_suspended"].iloc[400:] == base["n_media_suspended"].iloc[400:]).all()
+
+
+def test_switching_a_pilot_scheme_off_and_on() -> None:
+    """A pilot scheme switched off: its region's people are graded by nobody (like a region
+    without a pilot) and banned for their grade by nobody; switched on again, graded."""
+    off = [{"day": 100, "set": {"schemes.rongcheng.enabled": False}},
+           {"day": 200, "set": {"schemes.rongcheng.enabled": True}}]
+    base = scoresim.run("china", agents=5_000, days=300, records="none").timeseries
+    ts = _switched("china", off, days=300).timeseries
+    assert_frame_equal(base.iloc[:100], ts.iloc[:100])
+    graded = [c for c in ts.columns if c.startswith("n_grade_")]
+    during = ts[graded].iloc[100:200].sum(axis=1)
+    assert (during < base[graded].iloc[100:200].sum(axis=1)).all()
+    # about a tenth of the people live in Rongcheng (china.yaml: share 0.1)
+    assert 300 < (base[graded].iloc[150].sum() - during.iloc[50]) < 700
+    assert (ts[graded].iloc[200:].sum(axis=1) > during.iloc[-1]).all()
+
+
+def test_scheme_and_list_switches_are_validated() -> None:
+    with pytest.raises(ScenarioError, match="no region runs scheme"):
+        load_scenario("china", {"regions.rongcheng.scheme": None, "timeline": [
+            {"day": 5, "set": {"schemes.rongcheng.enabled": False}}]})
+    with pytest.raises(ScenarioError, match="no such section"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "sanctions.media_suspension.enabled": False}}]})
+    with pytest.raises(ScenarioError, match="cannot change during a run"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "sanctions.shaming.enabled": False}}]})

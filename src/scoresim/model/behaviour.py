@@ -107,6 +107,12 @@ class Behaviour(Module):
                                    days)
         self.lbits = self.layers.lbits
         self.timed = bool((self.layers.row_of >= 0).any())
+        # before the first change starts every event stands and each pair has one (the
+        # layers' own clocks have not started): those days need no survival pass
+        lay = self.layers
+        self.first_change = min((int(lay.layer_start[r, 1:lay.n_layers[r] + 1].min())
+                                 for r in range(lay.n_layers.shape[0]) if lay.n_layers[r]),
+                                default=world.days)
         # the layer clocks that start on each day
         self._starting: dict[int, list[int]] = {}
         for s, start in enumerate(self.layers.slot_start.tolist()):
@@ -206,9 +212,11 @@ class Behaviour(Module):
         actor, behaviour, next_day, layer = _advance(keys, day, self.shift, self.lbits,
                                                      lay.slot_keys, lay.slot_table, codes, level)
         self.calendar.push(codes, next_day, level)
-        if self.timed:  # changed rates: each layer's events that stand, one per pair
-            keep = np.flatnonzero(keep_events(day, actor, behaviour, layer, level, lay))
-            actor, behaviour = actor[keep], behaviour[keep]
+        if self.timed and day >= self.first_change:
+            # changed rates: each layer's events that stand, one per pair (compacted in
+            # place; the arrays are today's own)
+            n = keep_events(day, actor, behaviour, layer, level, lay)
+            actor, behaviour = actor[:n], behaviour[:n]
         today.events = Events(day, actor, behaviour)
 
     def release(self) -> None:

@@ -133,23 +133,30 @@ def survives(i, b, j, t, level, row_of, n_layers, layer_start, layer_rate, mult,
 
 @nb.njit(cache=True)
 def keep_events(day, actor, behaviour, layer, level, lay: Layers):
-    """The events of today that stand: layers' survival, then one event per pair."""
+    """The events of today that stand: layers' survival, then one event per pair.
+
+    Compacts `actor` and `behaviour` in place, in their order, and returns how many
+    stand (the first that many entries); events of behaviours whose rate never changes
+    stand without a look at the layers."""
     row_of, n_layers, layer_start, layer_rate = (lay.row_of, lay.n_layers, lay.layer_start,
                                                  lay.layer_rate)
     mult, e_max, boost_keys, thin_keys = lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys
     n = actor.shape[0]
-    keep = np.zeros(n, dtype=np.bool_)
+    m = 0
     last_i = -1
     last_b = -1
     for k in range(n):
         i, b = actor[k], behaviour[k]
         if i == last_i and b == last_b:
             continue  # this pair already has today's event
-        if survives(i, b, layer[k], day, level[k], row_of, n_layers, layer_start, layer_rate,
-                    mult, e_max, boost_keys, thin_keys):
-            keep[k] = True
+        if row_of[b] < 0 or survives(i, b, layer[k], day, level[k], row_of, n_layers,
+                                     layer_start, layer_rate, mult, e_max, boost_keys,
+                                     thin_keys):
+            actor[m] = i
+            behaviour[m] = b
+            m += 1
             last_i, last_b = i, b
-    return keep
+    return m
 
 
 def levels_table(sigma: float, levels: int) -> np.ndarray:

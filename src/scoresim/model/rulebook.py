@@ -38,6 +38,10 @@ BANNED, WRONGLY_BANNED, LISTED, SUSPENDED, CONSUMPTION_BANNED = 8, 16, 32, 64, 1
 # joint punishment: sanctioned only because of someone else's record
 COLLATERAL, SCHOOL_BANNED = 256, 512
 NO_SCORE = 1024  # lives in a region without a pilot: no grade, only the national list
+# a timeline's switches (StatusRules.off): a pilot scheme k switched off is bit
+# SCHEME_OFF << k of the day's off bits (never a status bit); its people are then scored
+# by nobody, as in a region without a pilot
+SCHEME_OFF = 1 << 16
 # the kinds of collateral sanction (a person's collateral_kind bits)
 K_CONSUMPTION, K_SCHOOL = 1, 2
 
@@ -216,14 +220,14 @@ def status_of(day, score, false_points, listed_until, true_listed_until, suspend
     listed = False
     n_off = r.off.shape[0]
     off = r.off[min(max(day, 0), n_off - 1)] if n_off else 0
-    if r.list_enabled and listed_until > day:
+    if r.list_enabled and listed_until > day and not off & LISTED:
         listed = True
         st |= LISTED
         if r.consumption_list:
             st |= CONSUMPTION_BANNED
-    if suspended_until > day:
+    if suspended_until > day and not off & SUSPENDED:
         st |= SUSPENDED
-    if r.scored and r.scheme_scored[scheme]:
+    if r.scored and r.scheme_scored[scheme] and not (off >> scheme) & SCHEME_OFF:
         g = grade_at(score, r.thresholds, scheme)
         st |= g
         if r.travel_grades[scheme, g] or (r.travel_list and listed):
@@ -424,9 +428,14 @@ class Rulebook:
         # bans a timeline switches off and on (scenario/timeline.py): the bits lifted on
         # each day, and the days the switches flip (everyone's status is re-derived then)
         off = np.zeros(scenario.days, dtype=np.int64)
-        for name, bits in (("travel_ban", BANNED | WRONGLY_BANNED),
-                           ("consumption_ban", CONSUMPTION_BANNED)):
-            on = timeline.daily(f"sanctions.{name}.enabled")
+        switched = [(f"sanctions.{name}.enabled", bits) for name, bits in (
+            ("travel_ban", BANNED | WRONGLY_BANNED), ("consumption_ban", CONSUMPTION_BANNED),
+            ("dishonest_list", LISTED), ("media_suspension", SUSPENDED))]
+        if scenario.regions is not None and scenario.scoring is not None:
+            switched += [(f"schemes.{name}.enabled", SCHEME_OFF << k)
+                         for k, name in enumerate(self.schemes.names[:-1])]
+        for path, bits in switched:
+            on = timeline.daily(path)
             if on is not None:
                 off[on < 0.5] |= bits
         self.switch_days = (np.flatnonzero(np.diff(off)) + 1).astype(np.int64)

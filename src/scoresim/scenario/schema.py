@@ -1282,6 +1282,13 @@ def _check_timeline(sc: Scenario) -> None:
             if kind == "switch" and not found:
                 raise ValueError(f"{field}: the scenario has no such section (a timeline "
                                  "switches sections the scenario has from day 0)")
+            if kind == "switch" and path.startswith("schemes."):
+                scheme = path.split(".")[1]
+                users = [r for r, reg in (base.get("regions") or {}).items()
+                         if reg.get("scheme") == scheme]
+                if not users or base.get("scoring") is None:
+                    raise ValueError(f"{field}: no region runs scheme {scheme!r} (a scheme "
+                                     "is switched where a region of `regions` has it)")
             if not found or current is None:
                 raise ValueError(f"{field}: the scenario has no such value (a timeline "
                                  "changes values the scenario sets from day 0)")

@@ -18,15 +18,20 @@ each needs the modules that read it to read it on the day:
   `capture_probability` when an event is seen): the rule reads the day's value.
 
 - a switch (`channels.<c>.enabled`, `sanctions.travel_ban.enabled`,
-  `sanctions.consumption_ban.enabled`: true or false): a section turned off
-  and on by date. `enabled` is not a field of the section; it is true from day
-  0 and only a timeline sets it. A channel switched off sees nothing from that
-  day (records, false flags, made-up reports: none; a record of an earlier day
-  still in its filing delay is filed). A ban switched off is lifted that day
+  `sanctions.consumption_ban.enabled`, `sanctions.dishonest_list.enabled`,
+  `sanctions.media_suspension.enabled`, `schemes.<s>.enabled`: true or
+  false): a section turned off and on by date. `enabled` is not a field of
+  the section; it is true from day 0 and only a timeline sets it. A channel
+  switched off sees nothing from that day (records, false flags, made-up
+  reports: none; a record of an earlier day still in its filing delay is
+  filed). A ban switched off is lifted that day
   from everyone under it, and nobody is put under it while it is off; switched
   on again, it is re-derived that day from each person's standing (grade and
   listing), exactly as if it had never been off, since a ban is a pure
-  function of the standing (rulebook.status_of).
+  function of the standing (rulebook.status_of). The list and media
+  suspension likewise: the standing keeps the listings and suspensions the
+  records make, the status shows none while off. A pilot scheme switched off
+  grades nobody (its people as in a region without a pilot).
 
 Other sections are switched through their values: a behaviour stops with
 `rate: 0`, the list stops listing when its triggers' rates are 0. Each section
@@ -58,14 +63,17 @@ TIME_VARYING: tuple[tuple[str, str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.capture_probability", "value",
      "channels.<name>.capture_probability"),
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "channels.<name>.enabled"),
-    (r"sanctions\.(travel_ban|consumption_ban)\.enabled", "switch",
-     "sanctions.<travel_ban|consumption_ban>.enabled"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
+     "switch", "sanctions.<travel_ban|consumption_ban|dishonest_list|media_suspension>.enabled"),
+    (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "schemes.<name>.enabled"),
 )
 # the sections a switch path turns on and off: every one is on from day 0 (a switch has no
 # value in the scenario itself: `enabled` is the timeline's, and is true until a change)
 SWITCHES: tuple[tuple[str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "channels"),
-    (r"sanctions\.(travel_ban|consumption_ban)\.enabled", "sanctions"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
+     "sanctions"),
+    (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "schemes"),
 )
 CHANGEABLE = ", ".join(t[2] for t in TIME_VARYING)
 
