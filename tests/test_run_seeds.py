@@ -47,3 +47,35 @@ def test_run_without_seeds_is_unchanged(tmp_path) -> None:
     assert json.loads(body[: body.rindex("}") + 1])["seed"] == 1
     assert not (tmp_path / "one" / SEEDS_FILE).exists()
     assert (tmp_path / "one" / "manifest.json").is_file()
+
+
+def test_seeds_report_shows_the_intervals_of_seeds_parquet(tmp_path) -> None:
+    import html as html_lib
+    import re
+
+    from scoresim.report import _num
+
+    out = tmp_path / "three"
+    result = CliRunner().invoke(app, ["run", "pilot-city", "--agents", "2000", "--days", "30",
+                                      "--seed", "4", "--seeds", "3", "--records", "none",
+                                      "--out", str(out), "--registry", "none", "--quiet",
+                                      "--report"])
+    assert result.exit_code == 0, result.output
+    page = html_lib.unescape((out / "report.html").read_text())
+    table = pd.read_parquet(out / SEEDS_FILE).set_index("measure")
+    assert "Over 3 seeds" in page
+    for measure in ("n_travel_banned", "wrongful_travel_ban_per_1000_gap"):
+        r = table.loc[measure]
+        assert f"{_num(r['ci_low'])} to {_num(r['ci_high'])}" in page, measure
+    # each gap in words, its interval from seeds.parquet, within or beyond noise as it holds 0
+    for measure in ("wrongful_travel_ban_per_1000_gap", "wrongful_shaming_per_1000_gap"):
+        r = table.loc[measure]
+        what = measure.removesuffix("_gap").removesuffix("_per_1000").replace("_", " ")
+        said = re.search(rf"The gap in {what} per 1,000.*?noise:[^.]*\.", page)
+        assert said, what
+        low, high = (f"{v:.2f}" if abs(v) < 100 else f"{v:,.0f}"
+                     for v in (r["ci_low"], r["ci_high"]))
+        assert f"95% interval {low} to {high} per 1,000" in said.group(0)
+        assert "t interval over 3 seeds" in said.group(0)
+        noise = "within noise" if r["ci_low"] <= 0 <= r["ci_high"] else "beyond noise"
+        assert noise in said.group(0)

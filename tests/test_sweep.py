@@ -24,10 +24,12 @@ from typer.testing import CliRunner
 
 import scoresim
 from scoresim.cli import app
+from scoresim.runs import columns
 from scoresim.runs.layout import MANIFEST
 from scoresim.runs.registry import query
 from scoresim.scenario import ScenarioError
 from scoresim.studies.cluster import local_cluster
+from scoresim.studies.outputs import group_rates
 from scoresim.studies.sweep import (
     Design,
     SweepError,
@@ -188,6 +190,15 @@ def test_members_equal_direct_runs_and_summary_is_their_statistics(tmp_path, clu
         pd.testing.assert_frame_equal(member.timeseries, direct.timeseries)
         pd.testing.assert_frame_equal(member.people, direct.people)
         assert member.manifest["scenario"] == direct.manifest["scenario"]
+        # the per-group outputs, each group's rate per 1,000 and the gap, as `run --seeds`
+        rates = group_rates(member)
+        assert "wrongful_travel_ban_per_1000_gap" in rates
+        for name, value in rates.items():
+            assert row[name] == pytest.approx(value, nan_ok=True), name
+    assert columns.undefined("members.parquet", table.columns) == []
+    gap = summary[(summary.point == 1) & (summary.output == "wrongful_shaming_per_1000_gap")]
+    assert len(gap) == 1 and gap.iloc[0]["mean"] == pytest.approx(
+        table[table.point == 1]["wrongful_shaming_per_1000_gap"].mean())
     # the override took effect: same seed, harsher points, a lower mean score
     by = table.set_index(["seed", JAYWALKING])["mean_score"]
     for seed in (1, 2, 3):

@@ -117,8 +117,9 @@ def run(
     checkpoint_every: Annotated[int | None, typer.Option(
         help="Keep a checkpoint every DAYS days; `scoresim resume RUN` continues a killed run.",
         min=1)] = None,
-    report: Annotated[bool, typer.Option("--report", help="Also write RUN/report.html.")]
-    = False,
+    report: Annotated[bool, typer.Option("--report", help=(
+        "Also write RUN/report.html (with --seeds, OUT/report.html: the first seed's "
+        "report, opened by every headline's interval over the seeds)."))] = False,
     backend: Annotated[str, typer.Option(
         help="auto, day or person: the day-by-day engine, or each person's run at once "
              "(same numbers; scenarios without interactions, --records none). auto picks.")]
@@ -152,10 +153,9 @@ def run(
              f"(about {size.rows:,.0f} records); --records sample or --records none keep "
              "less")
     if seeds is not None:
-        if report:
-            fail("--report: give it to `scoresim report` on one seed's folder")
         run_seeds(resolved, folder, seeds, out is None, registry, parse_sets(set_), quiet,
-                  csv, as_json, force=force, checkpoint_every=checkpoint_every, backend=backend)
+                  csv, as_json, report=report, force=force,
+                  checkpoint_every=checkpoint_every, backend=backend)
         return
     # what to do once the run is finished, kept in its checkpoint so that `resume` does it too
     where = registry_path(registry)
@@ -188,7 +188,8 @@ def after_run(results: Results, asked: dict, csv: bool, as_json: bool, quiet: bo
 
 
 def run_seeds(resolved, folder: Path, seeds: int, unique: bool, registry: str,
-              sets: dict, quiet: bool, csv: bool, as_json: bool, **run_args) -> None:
+              sets: dict, quiet: bool, csv: bool, as_json: bool, report: bool = False,
+              **run_args) -> None:
     """`run --seeds K`: K runs into FOLDER/seed-<s>/, the headlines with their intervals."""
     machine = csv or as_json
     if unique and folder.exists():
@@ -211,6 +212,11 @@ def run_seeds(resolved, folder: Path, seeds: int, unique: bool, registry: str,
     print_frame_as(table, csv, as_json, lambda: seeds_table(table, title))
     say("run folders: ", (str(folder), "bold"), f"/seed-*; intervals: {folder / SEEDS_FILE}",
         to_err=machine)
+    if report:  # the first seed's report, opened by every headline's interval over the seeds
+        from scoresim.report import REPORT, write_report
+
+        say("report: ", (str(write_report(runs[0], folder / REPORT, seeds=table)), "bold"),
+            quiet=quiet, to_err=machine)
 
 
 def seeds_table(table: pd.DataFrame, title: str) -> Table:

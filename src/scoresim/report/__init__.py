@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from scoresim.report.assumed import notes as assumption_notes
 from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
-from scoresim.report.page import Section, render_page
-from scoresim.report.run import RUN_SECTIONS, Run, scenario
+from scoresim.report.page import Section, render_page, table
+from scoresim.report.run import RUN_SECTIONS, Run, label_of, scenario
+from scoresim.report.sentences import seed_gap_sentence
 from scoresim.report.sweep import sweep_report_html
 from scoresim.runs.folder import RunFolderError, check_replaceable, write_text_atomic
 from scoresim.runs.layout import MANIFEST, MEMBERS, REPORT, SUMMARY_FILE
@@ -48,8 +50,12 @@ def _results(source: Results | str | Path, what: str) -> Results:
 
 
 def run_report_html(results: Results | str | Path, baseline: Results | str | Path | None = None,
-                    story_budget: int = DEFAULT_BUDGET) -> str:
-    """The report of one run as an HTML string (optionally against a paired baseline run)."""
+                    story_budget: int = DEFAULT_BUDGET, seeds: pd.DataFrame | None = None) -> str:
+    """The report of one run as an HTML string (optionally against a paired baseline run).
+
+    `seeds`: the seeds.parquet table of a `run --seeds K` this run is one seed of; the
+    report then opens with every headline's interval over the seeds, so no one reads one
+    seed's numbers as the finding."""
     run = Run(_results(results, "RUN"))
     base = Run(_results(baseline, "--baseline")) if baseline is not None else None
     try:
@@ -59,6 +65,8 @@ def run_report_html(results: Results | str | Path, baseline: Results | str | Pat
                 f"but the run has {run.agents:,} people over {run.days} days; a baseline must "
                 "be the same society over the same days")
         sections = [s for s in (build(run, base) for build in RUN_SECTIONS) if s is not None]
+        if seeds is not None:
+            sections.insert(0, over_seeds_section(seeds, run))
         data = embedded_stories(run.results, story_budget)
         where = str(run.folder) if run.folder is not None else "RUN"
         sections.append(Section("lookup", "Look up a person",
@@ -85,9 +93,34 @@ def run_report_html(results: Results | str | Path, baseline: Results | str | Pat
                        scripts=[LOOKUP_SCRIPT] if data else None)
 
 
+def _num(x: float) -> str:
+    if pd.isna(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def over_seeds_section(seeds: pd.DataFrame, run: Run) -> Section:
+    """Every headline of seeds.parquet with its mean and 95% interval over the seeds, and
+    each group gap in words: within noise where its interval holds zero."""
+    n = int(seeds["n"].max()) if len(seeds) else 0
+    rows = [[label_of(r.measure) if "@" not in r.measure and not r.measure.endswith("_gap")
+             else r.measure.replace("_", " "),
+             _num(r.mean), "-" if pd.isna(r.ci_low) else f"{_num(r.ci_low)} to {_num(r.ci_high)}"]
+            for r in seeds.itertuples(index=False)]
+    said = [seed_gap_sentence(r["measure"], r) for _, r in seeds.iterrows()
+            if str(r["measure"]).endswith("_gap")]
+    intro = (f"This run is seed {run.manifest['seed']} of {n} runs that differ only in their "
+             "seed. Each headline's mean over the seeds and its 95% interval of the mean "
+             "(Student t over the seeds, from seeds.parquet); the sections below are this "
+             "seed's alone. " + " ".join(said))
+    return Section("over-seeds", f"Over {n} seeds", intro,
+                   html=table(rows, ["measure", "mean over seeds", "95% interval"],
+                              "Headlines over seeds (seeds.parquet)", numeric=False))
+
+
 def write_report(source: Results | str | Path, out: str | Path | None = None, *,
                  baseline: Results | str | Path | None = None,
-                 story_budget: int = DEFAULT_BUDGET) -> Path:
+                 story_budget: int = DEFAULT_BUDGET, seeds: pd.DataFrame | None = None) -> Path:
     """Write the report of a run folder or a sweep folder; returns the file written.
 
     The default file is SOURCE/report.html. It is written whole to a temporary
@@ -95,7 +128,7 @@ def write_report(source: Results | str | Path, out: str | Path | None = None, *,
     """
     if isinstance(source, Results):
         default_dir = source.folder
-        html = run_report_html(source, baseline, story_budget)
+        html = run_report_html(source, baseline, story_budget, seeds)
     else:
         folder = Path(source)
         if not folder.is_dir():
@@ -108,7 +141,7 @@ def write_report(source: Results | str | Path, out: str | Path | None = None, *,
 
             html = sweep_report_html(folder)
         else:
-            html = run_report_html(folder, baseline, story_budget)
+            html = run_report_html(folder, baseline, story_budget, seeds)
     inside = None
     if out is None:
         if default_dir is None:

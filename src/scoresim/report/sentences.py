@@ -192,3 +192,15 @@ def approval_order_sentence(trait: str, true: Mapping[str, float],
                  f"(95% interval {100 * (d - Z95 * se):.1f} to {100 * (d + Z95 * se):.1f}), is "
                  + ("within noise at this sample size" if within else "beyond noise"))
     return text + "."
+
+
+def seed_gap_sentence(measure: str, row: Mapping[str, float]) -> str:
+    """One group gap of seeds.parquet in words, with its interval over the seeds and whether
+    it is within noise (the interval holds zero) or beyond it."""
+    what = measure.removesuffix("_gap").removesuffix("_per_1000").replace("_", " ")
+    n = int(row["n"])
+    d = Difference(float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]),
+                   f"t interval over {n} seeds" if n > 1 else "one seed")
+    return (f"The gap in {what} per 1,000, the last group minus the first, "
+            f"{_per(d.estimate, 1)} per 1,000 on average over {n} seeds"
+            + noise_clause(d, 1, " per 1,000") + ".")

@@ -446,6 +446,16 @@ MEMBER_COLUMNS: tuple[Column, ...] = _SWEEP_KEYS + (
            "records kept (all or sample)"),
     Column("wrongful_<sanction>_by_<cause>_group_<group>", "float64", "people", "The same, "
            "of one demographic group.", "records kept (all or sample)"),
+    Column("wrongful_travel_ban_per_1000@group=<group>", "float64", "per 1,000",
+           "Wrongly travel-banned people per 1,000 of the group on the last day.",
+           "a breakdown by group"),
+    Column("wrongful_shaming_per_1000@group=<group>", "float64", "per 1,000",
+           "People shown wrongly on screens per 1,000 of the group over the run.",
+           "a breakdown by group"),
+    Column("wrongful_travel_ban_per_1000_gap", "float64", "per 1,000", "The last group's "
+           "wrongful travel bans per 1,000 minus the first's.", "a breakdown by group"),
+    Column("wrongful_shaming_per_1000_gap", "float64", "per 1,000", "The last group's "
+           "wrongful shaming per 1,000 minus the first's.", "a breakdown by group"),
     Column("only_in_arm_<flag>", "int64", "people", "People with the people.parquet flag "
            "(travel_banned, listed, consumption_banned, media_suspended, wrongly_banned) in "
            "the arm and not in the paired baseline, person by person.", "paired arms"),

@@ -227,3 +227,35 @@ def exclusive(folder: Path, lock_name: str, what: str) -> Iterator[None]:
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+#: seconds without a finished future before the workers' health is checked
+HEALTH_CHECK_SECONDS = 5.0
+
+
+def drain(pending: Any, on_done: Callable[[Any], None], watch: WorkerWatch,
+          error: type[Exception], futures: list[Any]) -> None:
+    """Hand each finished future of `pending` (a distributed.as_completed) to `on_done`
+    until none is left, checking the workers whenever none has finished for
+    HEALTH_CHECK_SECONDS, so a study whose workers all died fails with `error` instead
+    of waiting for ever; on the way out (done, failed or interrupted) every future in
+    `futures` is cancelled. One loop for sweeps and sensitivity studies; `on_done` may
+    add futures to `pending` and `futures`."""
+    try:
+        quiet_since = time.monotonic()
+        while not pending.is_empty():
+            if pending.has_ready():
+                for future in pending.next_batch(block=False):
+                    on_done(future)
+                quiet_since = time.monotonic()
+                continue
+            time.sleep(0.02)  # as_completed cannot wait with a timeout
+            if time.monotonic() - quiet_since > HEALTH_CHECK_SECONDS:
+                try:
+                    watch.check()
+                except NoWorkersError as exc:
+                    raise error(str(exc)) from None
+                quiet_since = time.monotonic()
+    finally:
+        for f in futures:
+            f.cancel()

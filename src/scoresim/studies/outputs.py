@@ -249,3 +249,26 @@ def _split_pair(text: str, levels: Sequence[str]) -> tuple[str, str] | None:
                 text[:i] != text[i + 1:]:
             return text[:i], text[i + 1:]
     return None
+
+
+#: Per-group rates of every run's headlines (seeds) and every sweep member's outputs.
+GROUP_RATES = ("wrongful_travel_ban_per_1000", "wrongful_shaming_per_1000")
+
+
+def group_rates(results: Any) -> dict[str, float]:
+    """Where the run keeps a breakdown by group: each GROUP_RATES rate per 1,000 of each
+    group (`<rate>@group=<g>`) and, with two groups or more, the gap last group minus first
+    (`<rate>_gap`); nothing otherwise. One definition for `run --seeds` and the sweeps."""
+    out: dict[str, float] = {}
+    bd = results.breakdown
+    if bd is None or not len(bd) or not (bd["dimension"].astype(str) == "group").any():
+        return out
+    levels = sorted(set(bd[bd["dimension"].astype(str) == "group"]["value"].astype(str)))
+    for rate in GROUP_RATES:
+        for g in levels:
+            o = Output(f"{rate}@group={g}", rate, "rate", None, None, "group", g)
+            out[o.name] = o.value(results.timeseries, {}, bd, {"group": levels})
+        if len(levels) > 1:
+            o = Output(f"{rate}_gap", rate, "gap", None, None, "group")
+            out[o.name] = o.value(results.timeseries, {}, bd, {"group": levels})
+    return out

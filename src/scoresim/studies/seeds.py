@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from scoresim.runs.results import Results
-from scoresim.studies.outputs import Output
+from scoresim.studies.outputs import GROUP_RATES, group_rates
 from scoresim.studies.sweep import t975
 
-#: Per-group rates shown with the headlines (where the run keeps a breakdown by group).
-GROUP_RATES = ("wrongful_travel_ban_per_1000", "wrongful_shaming_per_1000")
+__all__ = ["GROUP_RATES", "SEED_COLUMNS", "headlines", "seed_intervals"]
 NOT_HEADLINES = ("scenario", "agents", "days", "seed", "wall_seconds")
 SEED_COLUMNS = ["measure", "n", "mean", "std", "ci_low", "ci_high"]
 
@@ -29,16 +28,7 @@ def headlines(results: Results) -> dict[str, float]:
     """One run's headline numbers: its summary and, with a group breakdown, group rates."""
     out = {k: float(v) for k, v in results.summary().items()
            if k not in NOT_HEADLINES and isinstance(v, int | float) and not isinstance(v, bool)}
-    bd = results.breakdown
-    if bd is not None and len(bd) and (bd["dimension"].astype(str) == "group").any():
-        levels = sorted(set(bd[bd["dimension"].astype(str) == "group"]["value"].astype(str)))
-        for rate in GROUP_RATES:
-            for g in levels:
-                o = Output(f"{rate}@group={g}", rate, "rate", None, None, "group", g)
-                out[o.name] = o.value(results.timeseries, {}, bd, {"group": levels})
-            if len(levels) > 1:
-                o = Output(f"{rate}_gap", rate, "gap", None, None, "group")
-                out[o.name] = o.value(results.timeseries, {}, bd, {"group": levels})
+    out.update(group_rates(results))
     return out
 
 

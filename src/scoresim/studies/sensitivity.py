@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ from scoresim.runs.simulate import resolve
 from scoresim.scenario.loader import ScenarioError
 from scoresim.scenario.schema import Scenario
 from scoresim.studies.batch import run_batch, simulate_member
-from scoresim.studies.cluster import NoWorkersError, WorkerWatch, exclusive, progress_bar
+from scoresim.studies.cluster import WorkerWatch, drain, exclusive, progress_bar
 from scoresim.studies.cluster import client as client_of
 from scoresim.studies.outputs import (
     NOT_OUTPUTS,
@@ -85,7 +84,6 @@ BOOTSTRAP = 200
 #: that a task's round trip is small beside its runs.
 TASKS_PER_WORKER = 4
 MAX_BATCH = 64
-HEALTH_CHECK_SECONDS = 5.0
 
 
 class SensitivityError(RuntimeError):
@@ -333,32 +331,17 @@ def _execute(client: Any, base: Scenario, parameters: list[Parameter],
     watch = WorkerWatch(client, own_cluster)
     pending = as_completed(futures)
     with progress_bar(progress, "sensitivity", "runs", len(todo)) as advance:
-        try:
-            quiet_since = time.monotonic()
-            while not pending.is_empty():
-                if pending.has_ready():
-                    for f in pending.next_batch(block=False):
-                        try:
-                            rows = f.result()
-                        except Exception as exc:  # noqa: BLE001 - reported below
-                            failures.append(exc)
-                            continue
-                        for row in rows:
-                            new[tuple(row["key"])] = {**row["outputs"],
-                                                      "seconds": row["seconds"]}
-                        advance(len(rows))
-                    quiet_since = time.monotonic()
-                    continue
-                time.sleep(0.02)
-                if time.monotonic() - quiet_since > HEALTH_CHECK_SECONDS:
-                    try:
-                        watch.check()
-                    except NoWorkersError as exc:
-                        raise SensitivityError(str(exc)) from None
-                    quiet_since = time.monotonic()
-        finally:
-            for f in futures:
-                f.cancel()
+        def collect(f: Any) -> None:
+            try:
+                rows = f.result()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                return
+            for row in rows:
+                new[tuple(row["key"])] = {**row["outputs"], "seconds": row["seconds"]}
+            advance(len(rows))
+
+        drain(pending, collect, watch, SensitivityError, futures)
     if failures:
         exc = failures[0]
         raise SensitivityError(f"{len(failures)} of {len(futures)} batches failed (after "

@@ -52,6 +52,7 @@ from scoresim.runs import registry as reg
 from scoresim.runs import simulate
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
 from scoresim.runs.layout import (
+    BREAKDOWN,
     MANIFEST,
     MEMBER_TABLE,
     MEMBERS,
@@ -79,8 +80,8 @@ from scoresim.scenario.loader import (
 from scoresim.scenario.schema import Days, Model, Name
 from scoresim.studies.attribution import outputs as wrongful_outputs
 from scoresim.studies.cluster import (
-    NoWorkersError,
     WorkerWatch,
+    drain,
     exclusive,
     hold_numba_threads,
     progress_bar,
@@ -88,6 +89,7 @@ from scoresim.studies.cluster import (
 )
 from scoresim.studies.cluster import client as client_of
 from scoresim.studies.design_file import read_design
+from scoresim.studies.outputs import group_rates
 from scoresim.studies.stats import t975
 
 #: Timeseries columns that count what happened on the day (summed over the run);
@@ -104,7 +106,6 @@ MAX_MEMBERS = 100_000
 #: Members submitted to Dask ahead of those finished (far more than workers, bounded memory).
 SUBMIT_WINDOW = 4_000
 #: How often a sweep waiting on its members checks that the cluster still has workers.
-HEALTH_CHECK_SECONDS = 5.0
 # Set by `seeds`, so refused in grids and overrides where it would silently lose.
 RESERVED_PATHS = ("seed",)
 
@@ -800,24 +801,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
         submit_next()
     watch = WorkerWatch(client, own_cluster)
     with progress_bar(progress, plan.name, "members", len(plan.members)) as advance:
-        try:
-            quiet_since = time.monotonic()
-            while not pending.is_empty():
-                if pending.has_ready():
-                    for future in pending.next_batch(block=False):
-                        collect(future, advance)
-                    quiet_since = time.monotonic()
-                    continue
-                time.sleep(0.02)  # as_completed cannot wait with a timeout
-                if time.monotonic() - quiet_since > HEALTH_CHECK_SECONDS:
-                    try:
-                        watch.check()
-                    except NoWorkersError as exc:
-                        raise SweepError(str(exc)) from None
-                    quiet_since = time.monotonic()
-        finally:
-            for f in submitted:
-                f.cancel()
+        drain(pending, lambda future: collect(future, advance), watch, SweepError, submitted)
     failures.sort(key=lambda item: item[0].startswith("pair "))
     return results, pairs, failures
 
@@ -837,6 +821,8 @@ def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
         records = path / RECORDS
         results = Results(manifest, timeseries, people,
                           records if records.is_file() else None, path)
+        if (path / BREAKDOWN).is_file():  # the per-group outputs, as a member that ran has
+            results.breakdown = pq.read_table(path / BREAKDOWN).to_pandas()
         summary = results.summary()
         status = "skipped"
     else:
@@ -844,6 +830,7 @@ def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
         timeseries, summary, status = results.timeseries, results.summary(), "ran"
     outputs = member_outputs(timeseries)
     outputs.update(wrongful_outputs(results))  # by sanction, cause and group
+    outputs.update(group_rates(results))  # per 1,000 of each group, and the gap
     return {"folder": folder, "status": status, "outputs": outputs,
             "summary": summary, "seconds": time.perf_counter() - t0}
 
