@@ -68,7 +68,8 @@ def test_the_api_refuses_too(tmp_path: Path) -> None:
 def test_normal_sizes_are_accepted() -> None:
     for name in scoresim.builtin_names():
         estimate = check_memory(resolve(name, agents=200_000, days=365))
-        assert estimate.total < 1 * GIB
+        # the process itself is ~272 MiB; pilot-city's replay of a year's credit file most
+        assert estimate.total < 2 * GIB
     result = runner.invoke(app, ["run", "reference", "--agents", "1000", "--days", "5",
                                  "--out", "small", "--quiet", "--registry", "none"])
     assert result.exit_code == 0, result.output

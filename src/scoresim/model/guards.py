@@ -111,10 +111,11 @@ OUTPUT_BYTES = 30
 PERSON_OUTPUT_BYTES = 16  # the same, for the person backend (measured: 31-33 B/person in all)
 OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
 # wrongful._read per kept record: the Arrow columns it reads (day, filed_day, points,
-# expires_day int32, subject int64, four int8 dictionary codes, a bool: 29 B), the int64
-# copies it returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and
-# two bools) and one int64 code array at a time while they are made
-REPLAY_BYTES = 29 + 56 + 2 + 8
+# expires_day int32, subject int64, four int8 dictionary codes, a bool: 29 B), as much
+# again of Parquet's decode buffers that Arrow's memory pool keeps, the int64 copies it
+# returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and two
+# bools) and the two int64 code arrays (behaviour, expires_by) alive while they are made
+REPLAY_BYTES = 2 * 29 + 56 + 2 + 2 * 8
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
