@@ -8,62 +8,45 @@ estimates the peak memory of the run from the scenario alone, by arithmetic,
 and refuses at once (exit code 2 at the command line) when the estimate
 exceeds the memory available now, unless forced.
 
-The estimate follows the engine's arrays (engine.py, Simulation.memory_bytes)
-through the three phases of a run; the peak is the largest of them:
+The estimate is a model of the whole process's peak resident set size, what
+`/usr/bin/time -v` reports (runs/peak.py measures it that way):
 
-    resident, per person
-        society          1 B   demographic group (uint8), and 1 B per population attribute
-        standing        16 B   score, false points, list end, status (4 x int32)
-        dissent         24 B   desired dissent, boldness, expressed dissent (float64), with dissent:
-        other modules   20 B   sanctions (status bits, suspension ends), filing delays,
-                               responses, redress, firms, peer ratings: a few bytes each
-                               where enabled (16 B for pilot-city, which enables most)
-    the calendar of clocks, e + 2 B per entry: the (person, behaviour) code (e = 4,
-        uint32; 8 past 2**32 codes) and the pair's propensity level (uint16). It is
-        allocated once, for the pairs whose next event falls inside the horizon
-        (1 - (1 - rate)**days per behaviour: an upper bound by Jensen's inequality,
-        the propensity having mean 1), plus a block of 2,048 entries per day.
-    building       the resident arrays and one chunk of 2**20 people's first event
-                   days (int64 codes and days, uint16 levels, the masks of those
-                   inside the horizon, and the calendar's codes)
-    a day          the resident arrays, about 40 B per event of the busiest day, and
-                   the credit file's buffer of up to one row group (2**20 records,
-                   about 128 B each while they are written)
-    the output     the calendar is released after the last day; the other resident
-                   arrays and about 75 B per person (4 more per population attribute):
-                   the people table, pandas' consolidated copy and its Arrow table
-    and, at any size, 16 MiB for allocator arenas, threads and small tables.
+    peak = the process + the largest of (building, a day, the output)
 
-Calibration: peak RSS above the process's RSS after a warm-up run (VmHWM in
-/proc/self/status, reset between phases through /proc/self/clear_refs, and
-getrusage for whole runs), built-in scenarios, 2 cores, Linux, NumPy 2, numba
-0.6x, the engine of the working tree of issue 10 (clocks carry a uint16
-propensity level, the calendar is released before the outputs; pilot-city has
-15 behaviours and six population attributes). B = bytes per person.
+    the process    the interpreter, NumPy, pandas, pyarrow, numba and the compiled
+                   kernels loaded from numba's cache: PROCESS_BYTES, measured (a
+                   2,000 x 3 run of a built-in, whose own arrays are < 1 MiB)
+    resident, per person, from the arrays' dtypes (Simulation.memory_bytes)
+        society     1 B group (uint8), 1 B per population attribute, 1 B region;
+                    households: household (int32), role (uint8) and a block start
+                    (int64) per household; ties: offsets (int64) and one int32 per
+                    tie end (mean degree (degree_min + degree_max) / 2)
+        standing   16 B score, false points, list end, status (4 x int32)
+        dissent    24 B desired dissent, boldness, expressed dissent (float64)
+        firms       4 B employer (int32), and per firm (per_person of them) its score,
+                    legal representative (int64), list end, sector, flags
+        other      20 B sanctions, filing delays, responses, redress, peer ratings
+        the calendar of clocks, e + 2 B per entry (a uint32/uint64 code and a uint16
+                    propensity level), for the pairs due within the horizon
+    building   the society's build (ties: each person's draws, int32, and the
+               cursors and offsets, int64, beside the final CSR), then the resident
+               arrays and one chunk of 2**20 people's first event days (int64 code
+               and day, uint16 level, the e-byte code, the horizon masks)
+    a day      the resident arrays, about 40 B per event of the busiest day, and
+               the credit file's buffer of up to one row group (2**20 records,
+               about 128 B each while they are written)
+    the output the people table (about 75 B per person, 32 on the person
+               backend) while Parquet encodes it (WRITER_BYTES: its buffers, from
+               about 1e5 people on); with a credit file kept, the replay of every
+               kept record (runs/wrongful.py reads records.parquet whole: Arrow
+               columns, then int64 copies of each; REPLAY_BYTES per record)
 
-    scenario      agents  days  records      measured B   estimated B
-    pilot-city    1e5     365   none          430          768
-    pilot-city    1e5     365   all, saved   1279         1729
-    pilot-city    1e6     365   none          401          520
-    pilot-city    1e6      30   none          367          477
-    pilot-city    3e6      30   none          200          211
-    reference     1e6     365   none          196          280
-
-By phase at 3e6 people: building 200 B measured (206 estimated), the output
-142 (142). At 1e5 people the fixed costs (16 MiB, a page per day and
-calendar) dominate, at 1e6 one chunk's first event days; beyond a few
-million people the estimate tends to the larger of the output phase and
-the resident arrays plus a day: about 140 B per person for pilot-city over
-a year, so 100 million people need about 13 GiB. The estimate errs high, by
-up to a third from a million people up, the safe side for a refusal;
-`--force` is there when a user knows better.
-
-The engine's memory changed three times while this was written (a
-propensity cache, then log(1-p) carried in the calendar, then a 2-byte
-level). tests/test_guards.py checks the resident part against a real
-Simulation's `memory_bytes()`, so a change that outgrows these constants
-fails a test: update them from `memory_bytes()` and re-run the slow tests
-there, which re-measure peaks.
+BENCHMARKS.md has the estimate beside measured peaks for every built-in at
+2e5 and 1e6 people (benchmarks/memory_guard.py); tests/test_guards.py checks
+the resident part against a real Simulation's `memory_bytes()`, and (slow)
+the whole estimate against measured peaks within 10%. The guard refuses a
+run only when the estimate exceeds the memory available (no further margin):
+the estimate is meant to err high by a few per cent, never by more than 10%.
 """
 
 from __future__ import annotations
@@ -76,25 +59,63 @@ import psutil
 from scoresim.scenario.loader import ScenarioError
 from scoresim.scenario.schema import Scenario
 
+MIB = 2**20
+# The process itself, before its run allocates anything that grows with people. Measured
+# (2026-12-03, 2 cores, Linux, Python 3.11, NumPy 2, numba 0.6x, pyarrow), warm cache:
+#   the whole run: RSS (/proc/self/statm) of a process after a 2,000 x 3 `scoresim.run`
+#     of a built-in: 270.9-272.1 MiB, day loop and person backend alike (numba's kernels
+#     loaded; a run refused by its arguments peaks at 197 MiB, the imports alone);
+#   building: VmHWM after `Simulation(resolve(NAME, agents=2000, days=3)).behaviour.calendar`
+#     in a fresh process: 256-262 MiB (reference, no-system, nosedive, china-history):
+#     only the society's and the calendar's kernels are loaded by then.
+PROCESS_BYTES = 272 * MIB
+BUILD_PROCESS_BYTES = 262 * MIB
+# Parquet's writer (column encoders, zstd contexts, Arrow's memory pool): about 20 MiB
+# for a tiny run (a fresh 2,000 x 3 run peaks at 279-295 MiB, /usr/bin/time -v), growing
+# to about 44 MiB from some 1e5 people on (the output phase's peak above a warm process's
+# RSS, less the people table, sampled in-process: 42-45 MiB at 2e5 and 1e6 people).
+WRITER_BYTES = 20 * MIB
+WRITER_GROWTH_BYTES = 24 * MIB
+WRITER_PEOPLE = 100_000  # people at which the writer's buffers reach their full size
 # Resident bytes per person, by module (see the module docstring).
 SOCIETY_BYTES = 1
 STANDING_BYTES = 16
 MODULE_BYTES = 20  # the other modules' per-person arrays, all of them enabled
 DISSENT_BYTES = 24  # dissent_choice: desire, boldness, action (float64 each)
+HOUSEHOLD_BYTES = 4 + 1  # households.py: household (int32) and role (uint8) per person
+HOUSEHOLD_START_BYTES = 8  # households.py: start (int64) per household
+TIE_END_BYTES = 4  # ties.py: neighbours (int32), one per tie end
+TIE_PERSON_BYTES = 8  # ties.py: offsets (int64) per person
+# ties.py build_ties at its peak (_fill): order, draw counts (int32), draw offsets,
+# offsets, cursors (int64) per person, and the draws (int32, half the degree) beside the
+# final neighbours (int32)
+TIE_BUILD_PERSON_BYTES = 4 + 4 + 8 + 8 + 8
+TIE_BUILD_END_BYTES = 4 // 2 + 4
+EMPLOYER_BYTES = 4  # firms.py: employer (int32) per person
+FIRM_BYTES = 8 + 8 + 4 + 1 + 1 + 8  # firms.py: score, legal_rep (int64), listed_until, ...
 # The calendar of clocks and the build.
 CLOCK_PAYLOAD_BYTES = 2  # the pair's propensity level travels with each clock (uint16)
 CALENDAR_SLACK = 1.01  # the calendar is allocated once, for the expected clocks (behaviour.py)
 CALENDAR_BLOCK = 2048  # entries per block; each day may hold one part-filled block
 BUILD_CHUNK = 1 << 20  # people whose first event days are drawn at once (behaviour.CHUNK)
-BUILD_PAIR_BYTES = 22  # int64 code and day, uint16 level, horizon masks, per pair of a chunk
+# behaviour._first_days per pair of a chunk: int64 code and day, uint16 level; then
+# the calendar's e-byte code (astype) and push's horizon mask (bool)
+BUILD_PAIR_BYTES = 8 + 8 + 2 + 1
 # A day and the output.
 EVENT_BYTES = 40  # per event of the busiest day: events, observations, records
 ROW_GROUP = 1 << 20  # records buffered before a row group is written (credit_file.ROW_GROUP)
 RECORD_BUFFER_BYTES = 128
-OUTPUT_BYTES = 75  # per person, while the people table is built and written
-PERSON_OUTPUT_BYTES = 32  # the same, for the person backend (Arrow columns, no DataFrame)
+# per person, while the people table is built and written (beyond the resident arrays);
+# measured as above: 45-47 B/person of the day loop's output phase at 1e6 people
+OUTPUT_BYTES = 30
+PERSON_OUTPUT_BYTES = 16  # the same, for the person backend (measured: 31-33 B/person in all)
 OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
-FIXED_BYTES = 16 * 2**20  # allocator arenas, worker threads, small tables, at any size
+# wrongful._read per kept record: the Arrow columns it reads (day, filed_day, points,
+# expires_day int32, subject int64, four int8 dictionary codes, a bool: 29 B), as much
+# again of Parquet's decode buffers that Arrow's memory pool keeps, the int64 copies it
+# returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and two
+# bools) and the two int64 code arrays (behaviour, expires_by) alive while they are made
+REPLAY_BYTES = 2 * 29 + 56 + 2 + 2 * 8
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
@@ -148,14 +169,21 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
 
     `backend` "person" (lives.py) keeps no calendar and no module arrays: the
     standing rows and the group while it runs, then the people table.
+    `parts` names each term (bytes): the process, the society's arrays, the
+    three phases beyond the process, the writer, the replay of the credit file.
     """
     n = scenario.agents
+    writer = WRITER_BYTES + WRITER_GROWTH_BYTES * min(1.0, n / WRITER_PEOPLE)
     if backend == "person":
         people = n * (SOCIETY_BYTES + STANDING_BYTES)
-        output = people + n * PERSON_OUTPUT_BYTES
-        return MemoryEstimate(int(output + FIXED_BYTES), people / n,
-                              {"building": int(people), "day": int(people),
-                               "output": int(output), "calendars": 0})
+        output = people + n * PERSON_OUTPUT_BYTES + writer
+        process = PROCESS_BYTES
+        return MemoryEstimate(int(process + output), people / n,
+                              {"process": process, "society": n * SOCIETY_BYTES,
+                               "ties": 0, "households": 0, "firms": 0,
+                               "building": int(people), "day": int(people),
+                               "output": int(output), "writer": int(writer), "replay": 0,
+                               "calendars": 0})
     n_b = len(scenario.behaviours)
     e = clock_bytes(scenario)
     pending = pending_per_person(scenario)
@@ -164,24 +192,81 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
     # population attributes (sex, age band...) are one uint8 each, drawn when first used
     traits = len(getattr(scenario.population, "attributes", None) or {})
-    people = n * (SOCIETY_BYTES * (1 + traits) + STANDING_BYTES + MODULE_BYTES
-                  + (DISSENT_BYTES if scenario.dissent is not None else 0))
+    society = n * SOCIETY_BYTES * (1 + traits + (scenario.regions is not None))
+    households = 0.0
+    if scenario.households is not None:
+        shares = scenario.households.size_shares
+        mean_size = sum((k + 1) * s for k, s in enumerate(shares)) / max(sum(shares), 1e-12)
+        households = n * (HOUSEHOLD_BYTES + HOUSEHOLD_START_BYTES / max(mean_size, 1.0))
+    ties = ties_build = 0.0
+    if scenario.network is not None:
+        degree = (scenario.network.degree_min + scenario.network.degree_max) / 2
+        ties = n * (TIE_PERSON_BYTES + TIE_END_BYTES * degree)
+        ties_build = n * (TIE_BUILD_PERSON_BYTES + TIE_BUILD_END_BYTES * degree)
+    firms = 0.0
+    if scenario.firms is not None:
+        firms = n * (EMPLOYER_BYTES + scenario.firms.per_person * FIRM_BYTES)
+    people = (society + households + ties + firms
+              + n * (STANDING_BYTES + MODULE_BYTES
+                     + (DISSENT_BYTES if scenario.dissent is not None else 0)))
     resident = people + clocks
 
-    building = resident + chunk * n_b * (BUILD_PAIR_BYTES + e)
+    # the society is built first (its ties' temporaries gone before the clocks exist)
+    building = max(society + households + ties_build,
+                   resident + chunk * n_b * (BUILD_PAIR_BYTES + e))
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
     buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
-    # the calendar is released when the last day is done, before the outputs are built
+    # the calendar is released when the last day is done, before the outputs are built;
+    # then the people table is written, and the kept credit file replayed (wrongful.py)
+    replay = n * scenario.days * records_per_person_day(scenario) * kept * REPLAY_BYTES
     output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
-                           + (DISSENT_BYTES if scenario.dissent is not None else 0))
+                           + (DISSENT_BYTES if scenario.dissent is not None else 0)) \
+        + writer + replay
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
-    parts = {"building": int(building), "day": int(day), "output": int(output),
-             "calendars": int(calendars)}
-    total = max(building, day, output) + calendars + FIXED_BYTES
+    process = PROCESS_BYTES
+    parts = {"process": process, "society": int(society), "ties": int(ties),
+             "households": int(households), "firms": int(firms),
+             "building": int(building), "day": int(day), "output": int(output),
+             "writer": int(writer), "replay": int(replay), "calendars": int(calendars)}
+    # the society and the calendar are built before the day's and the output's kernels load
+    total = max(BUILD_PROCESS_BYTES + building, process + max(day, output)) + calendars
     return MemoryEstimate(int(total), resident / n, parts)
+
+
+def records_per_person_day(scenario: Scenario) -> float:
+    """Expected records per person and day, before the share of files kept."""
+    total = 0.0
+    flagged = {c.false_flag.behaviour: c.false_flag.probability
+               for c in scenario.channels.values() if c.false_flag is not None}
+    reported = {c.malicious_report.behaviour: c.malicious_report.probability
+                for c in scenario.channels.values() if c.malicious_report is not None}
+    for name, b in scenario.behaviours.items():
+        if b.channel is None or b.channel not in scenario.channels:
+            continue
+        c = scenario.channels[b.channel]
+        if name in flagged or name in reported:
+            p = c.record_probability * flagged.get(name, reported.get(name, 0.0))
+        elif c.kind == "camera":
+            fr = scenario.face_recognition[c.face_recognition]
+            p = c.capture_probability * _mean_coverage(scenario, c) * min(
+                1.0, fr.tmr + max(fr.fmr, default=0.0))
+        else:
+            p = c.record_probability
+        total += min(1.0, b.rate) * p
+    return total
+
+
+def _mean_coverage(scenario: Scenario, channel) -> float:
+    if channel.coverage_by is None:
+        return 1.0
+    if channel.coverage_by == "group":
+        shares = scenario.population.group_shares
+    else:
+        shares = scenario.population.attributes[channel.coverage_by].shares
+    return sum(s * c for s, c in zip(shares, channel.coverage, strict=True))
 
 
 def available_memory() -> int:
@@ -209,9 +294,10 @@ def check_memory(scenario: Scenario, *, force: bool = False,
     return estimate
 
 
-#: Resident memory of one Dask worker process before its member allocates anything: the
-#: interpreter, numpy, numba's compiled kernels, pyarrow, pandas and distributed.
-WORKER_PROCESS_BYTES = 400 * 2**20
+#: What one Dask worker process holds beyond the process of a `scoresim run`, which each
+#: member's estimate already counts (PROCESS_BYTES): distributed and its worker state.
+#: The 400 MiB of a worker (interpreter to distributed, not re-measured) less PROCESS_BYTES.
+WORKER_PROCESS_BYTES = 400 * MIB - PROCESS_BYTES
 
 
 def check_sweep_memory(estimates: list[MemoryEstimate], workers: int, *,

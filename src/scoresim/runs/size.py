@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from scoresim.model.guards import ResourceError, human_bytes
+from scoresim.model.guards import ResourceError, human_bytes, records_per_person_day
 from scoresim.scenario.schema import Scenario
 
 #: Bytes per record in records.parquet, on the high side of what was measured.
@@ -37,39 +37,6 @@ class RecordsSize:
 
     def __str__(self) -> str:
         return human_bytes(self.bytes)
-
-
-def records_per_person_day(scenario: Scenario) -> float:
-    """Expected records per person and day, before the share of files kept."""
-    total = 0.0
-    flagged = {c.false_flag.behaviour: c.false_flag.probability
-               for c in scenario.channels.values() if c.false_flag is not None}
-    reported = {c.malicious_report.behaviour: c.malicious_report.probability
-                for c in scenario.channels.values() if c.malicious_report is not None}
-    for name, b in scenario.behaviours.items():
-        if b.channel is None or b.channel not in scenario.channels:
-            continue
-        c = scenario.channels[b.channel]
-        if name in flagged or name in reported:
-            p = c.record_probability * flagged.get(name, reported.get(name, 0.0))
-        elif c.kind == "camera":
-            fr = scenario.face_recognition[c.face_recognition]
-            p = c.capture_probability * _mean_coverage(scenario, c) * min(
-                1.0, fr.tmr + max(fr.fmr, default=0.0))
-        else:
-            p = c.record_probability
-        total += min(1.0, b.rate) * p
-    return total
-
-
-def _mean_coverage(scenario: Scenario, channel) -> float:
-    if channel.coverage_by is None:
-        return 1.0
-    if channel.coverage_by == "group":
-        shares = scenario.population.group_shares
-    else:
-        shares = scenario.population.attributes[channel.coverage_by].shares
-    return sum(s * c for s, c in zip(shares, channel.coverage, strict=True))
 
 
 def records_size(scenario: Scenario) -> RecordsSize:
