@@ -19,17 +19,21 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from _shared import HARSH_PILOT
 
 import scoresim
 from scoresim.runs import columns
 from scoresim.runs.layout import WRONGFUL
+from scoresim.scenario.loader import builtin_text
 from scoresim.studies import explain as ex
 from scoresim.studies.stats import t975
 
 AGENTS, DAYS, SEED = 3_000, 365, 4_242
-REGISTERS = ("community_register", "community_inspector", "utility", "bank", "traffic_police",
-             "neighbourhood_informants")
+# every channel of pilot-city with linkage errors, read from the scenario so that a channel
+# added later (hospital_register, say) has them zeroed too and the runs stay "alone"
+REGISTERS = tuple(c for c, ch in yaml.safe_load(builtin_text("pilot-city"))["channels"].items()
+                  if ch.get("linkage_error"))
 NO_LINKAGE = {f"channels.{c}.linkage_error": 0.0 for c in REGISTERS}
 NO_LIES = {"channels.neighbourhood_informants.malicious_report": None}
 ONLY_FALSE_MATCHES = {**HARSH_PILOT, **NO_LINKAGE, **NO_LIES,
