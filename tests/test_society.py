@@ -386,8 +386,10 @@ def test_society_tables_survive_the_run_folder(tmp_path):
     r = scoresim.run("china", agents=3000, days=20, seed=SEED, records="none",
                      out=tmp_path / "run")
     back = scoresim.runs.results.load(tmp_path / "run")
-    assert set(back.tables) == {"firms", "firm_records", "collateral"}
+    # china also fields surveys (opinion: and surveys: are on in the built-in)
+    assert set(back.tables) == {"firms", "firm_records", "collateral", "surveys"}
     pd.testing.assert_frame_equal(back.firms, r.firms)
+    pd.testing.assert_frame_equal(back.tables["surveys"], r.tables["surveys"])
     assert {"household", "region", "employer", "consumption_banned", "collateral"} <= set(
         back.people.columns)
     assert "n_collateral_sanctioned" in back.timeseries
