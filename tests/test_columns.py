@@ -33,8 +33,10 @@ ABUSE = {"abuse": {"target": "propensity", "behaviour": "criticizing_government"
                    "start_day": 5, "downgrade_points": -200,
                    "fabricated_behaviour": "court_judgment_default",
                    "fabricate_every_days": 10}}
-# No built-in turns opinion and surveys on yet: one run does, so their columns are checked.
-OPINION = {"opinion": {"breakdown": ["occupation"]}, "surveys": {"days": [10], "sample": 500}}
+# Opinion broken down by another trait, a survey inside 30 days, and the crossing's voice
+# warning (on in no built-in): so that those columns are checked too.
+OPINION = {"opinion": {"breakdown": ["occupation"]}, "surveys": {"days": [10], "sample": 500},
+           "channels.street_camera.voice_warning": 0.3}
 RUNS = [(name, {}) for name in builtin_names()] + [("pilot-city", ABUSE), ("pilot-city", OPINION)]
 
 

@@ -114,7 +114,7 @@ OPTIONAL_PHASES = ("response", "redress", "society")
 # the timeseries, in this order of the modules' columns
 TIMESERIES = ("metrics", "behaviour", "response", "dissent", "redress", "abuse", "sanctions",
               "joint_punishment", "firms", "peer_rating", "surveillance",
-              "opinion")
+              "opinion", "observation")
 
 
 class Simulation:

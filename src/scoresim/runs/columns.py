@@ -232,6 +232,12 @@ TIMESERIES_COLUMNS: tuple[Column, ...] = (
     _ts("n_seen_correct_<channel>", "Of those, the correct ones: precision = n_seen_correct / "
         "n_seen, recall = n_seen_correct / n_true_events.", "flow", when="metrics.channels",
         unit="records"),
+    _ts("n_voice_warnings", "Captures during the day at a camera whose loudspeaker warns "
+        "the captured person to step back (channels.<c>.voice_warning).", "flow",
+        when="a camera with voice_warning", unit="events"),
+    _ts("n_stepped_back", "Of those, the people who stepped back: the act is counted among "
+        "the true events but never recorded.", "flow", when="a camera with voice_warning",
+        unit="events"),
 )
 
 PEOPLE_COLUMNS: tuple[Column, ...] = (

@@ -173,6 +173,13 @@ class Channel(Model):
         None, description="register: benign events this channel misreads as offences.")
     malicious_report: MaliciousReport | None = Field(
         None, description="register: fabricated reports about a neighbour.")
+    voice_warning: Probability | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="camera: the crossing's loudspeaker warns a captured person (\"You are "
+        "crossing the road illegally, step back!\"), who steps back with this probability "
+        "before the offence is completed: the act is counted among the true events, but no "
+        "record is made, so no points are taken and nobody is recognised, rightly or "
+        "wrongly. Absent: no warning (the day loop only).")
     source: str = ""
 
     @model_validator(mode="after")
@@ -187,6 +194,8 @@ class Channel(Model):
                                       or self.malicious_report):
             raise ValueError("linkage_error, false_flag and malicious_report apply to "
                              "register channels only (cameras err through face recognition)")
+        if self.kind == "register" and self.voice_warning is not None:
+            raise ValueError("voice_warning applies to camera channels only")
         if (self.coverage_by is None) != (not self.coverage):
             raise ValueError("coverage_by and coverage go together")
         if self.delay_max_days < self.delay_min_days:

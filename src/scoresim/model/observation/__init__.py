@@ -139,6 +139,9 @@ class Channels(NamedTuple):
     near_key: np.uint64
     # p_of on each day where a timeline changes a channel's probability ([0, 0]: never)
     p_day: np.ndarray  # float64 [day, behaviour]
+    # camera: the chance a warned person steps back (0: no warning), and its draws' keys
+    step_back: np.ndarray  # float64 [channel]
+    warn_keys: np.ndarray  # uint64 [channel]
 
 
 class Observation(Module):
@@ -203,7 +206,12 @@ class Observation(Module):
             pick_key=stream_key(seed, "observation", "false-match-pick"),
             near_key=stream_key(seed, "observation", "nearby-pick"),
             p_day=_p_by_day(world, chans, channel_of, mode, p_of),
+            step_back=np.array([c.voice_warning or 0.0 for c in chans] or [0.0],
+                               dtype=np.float64),
+            warn_keys=keys("voice-warning"),
         )
+        self.warns = bool(self.channels.step_back.max() > 0)
+        self.n_warned = self.n_stepped_back = 0
         self.channel_of, self.mode, self.kind = channel_of, mode, kind
         self.delays = bool(self.channels.delay_hi.max() > 0)
         self.n_people = society.n
@@ -218,7 +226,18 @@ class Observation(Module):
                 why.append(f"channels.{name}.linkage_error: records filed under a neighbour")
             if c.false_flag is not None or c.malicious_report is not None:
                 why.append(f"channels.{name}: false flags and malicious reports")
+            if c.voice_warning:
+                why.append(f"channels.{name}.voice_warning: the crossing's warning")
         return why
+
+    def columns(self) -> list[str]:
+        # only where a crossing warns, so that no other scenario's columns move
+        return ["n_voice_warnings", "n_stepped_back"] if self.warns else []
+
+    def measure(self, today: Today, row: dict) -> None:
+        if self.warns:
+            row["n_voice_warnings"] = self.n_warned
+            row["n_stepped_back"] = self.n_stepped_back
 
     def step(self, today: Today) -> None:
         """What the channels record of today's events, with their errors."""
@@ -227,8 +246,9 @@ class Observation(Module):
         today.seen = self.observe(today.events)
 
     def observe(self, events: Events) -> Records:
-        subject, true_actor, behaviour, channel, error, delay = _observe(
+        subject, true_actor, behaviour, channel, error, delay, warned, back = _observe(
             events.day, events.actor, events.behaviour, self.channels)
+        self.n_warned, self.n_stepped_back = int(warned), int(back)
         return Records(events.day, subject, true_actor, behaviour, channel, error == NO_ERROR,
                        np.zeros(subject.shape[0], dtype=np.int32), error,
                        np.full(subject.shape[0], events.day, dtype=np.int32), delay)
@@ -269,16 +289,18 @@ def _p_by_day(world: World, chans: list, channel_of: np.ndarray, mode: np.ndarra
 
 
 @nb.njit(cache=True)
-def _observe_chunk(lo, hi, day, actor, behaviour, t: Channels, subj, err, delay):
+def _observe_chunk(lo, hi, day, actor, behaviour, t: Channels, subj, err, delay, warn):
     (behaviour_id, channel_of, mode, p_of, kind, profile_of, tmr, fmr, cell, coverage,
      region, covered, delay_lo, delay_hi, linkage, window, seen_keys, match_keys, link_keys,
-     delay_keys, pick_key, near_key) = (
+     delay_keys, pick_key, near_key, step_back, warn_keys) = (
         t.behaviour_id, t.channel_of, t.mode, t.p_of, t.kind, t.profile_of, t.tmr, t.fmr,
         t.cell, t.coverage, t.region, t.covered, t.delay_lo, t.delay_hi, t.linkage, t.window,
-        t.seen_keys, t.match_keys, t.link_keys, t.delay_keys, t.pick_key, t.near_key)
+        t.seen_keys, t.match_keys, t.link_keys, t.delay_keys, t.pick_key, t.near_key,
+        t.step_back, t.warn_keys)
     n_people = cell.shape[0]
     for k in range(lo, hi):
         subj[k] = -1
+        warn[k] = 0
         b = behaviour[k]
         c = channel_of[b]
         if c < 0:
@@ -294,6 +316,11 @@ def _observe_chunk(lo, hi, day, actor, behaviour, t: Channels, subj, err, delay)
         e = NO_ERROR
         if m == TRUE_EVENT:
             if kind[c] == CAMERA:
+                if step_back[c] > 0.0:  # the crossing's warning, a draw of its own key
+                    warn[k] = 1
+                    if uniform(warn_keys[c], np.uint64(i), ctr) < step_back[c]:
+                        warn[k] = 2  # stepped back: the offence is not completed
+                        continue
                 u = uniform(match_keys[c], np.uint64(i), ctr)
                 s = recognise(i, profile_of[c], u, tmr, fmr, cell, pick_key, ctr)
                 if s < 0:
@@ -330,10 +357,16 @@ def _observe(day, actor, behaviour, t: Channels):
     subj = np.empty(n, dtype=np.int64)
     err = np.empty(n, dtype=np.uint8)
     dly = np.empty(n, dtype=np.int32)
+    warn = np.empty(n, dtype=np.uint8)
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
     for c in nb.prange(n_chunks):
         _observe_chunk(c * PAR_CHUNK, min(n, (c + 1) * PAR_CHUNK), day, actor, behaviour, t,
-                       subj, err, dly)
+                       subj, err, dly, warn)
+    warned = back = 0
+    if t.step_back.max() > 0.0:
+        for k in range(n):
+            warned += warn[k] > 0
+            back += warn[k] == 2
     keep = np.flatnonzero(subj >= 0)
     m = keep.shape[0]
     subject = np.empty(m, dtype=np.int64)
@@ -352,4 +385,4 @@ def _observe(day, actor, behaviour, t: Channels):
         chan[r] = channel_of[b]
         error[r] = err[k]
         delay[r] = dly[k]
-    return subject, true_actor, beh, chan, error, delay
+    return subject, true_actor, beh, chan, error, delay, warned, back
