@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from scoresim._version import __version__
+from scoresim.model.random import stream_key
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
 from scoresim.runs.layout import (
     INDICES_FILE,
@@ -444,7 +445,7 @@ def analyse(method: str, parameters: list[Parameter], unit: np.ndarray, runs: pd
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             res = None if flat else _salib(method, prob, unit, ybar, second_order, num_levels,
-                                           conf_level, seed)
+                                           conf_level, bootstrap_seed(seed, o.name))
         for j, name in enumerate(names):
             if method in ("sobol", "fast"):
                 for index in ("S1", "ST"):
@@ -469,6 +470,13 @@ def analyse(method: str, parameters: list[Parameter], unit: np.ndarray, runs: pd
                             res["S2_conf"][i, j])
         add(o.name, SEED_NOISE_PARAMETER, "seed_noise", noise[0], low=noise[1], high=noise[2])
     return pd.DataFrame(rows, columns=INDEX_COLUMNS)
+
+
+def bootstrap_seed(seed: int, output: str) -> int:
+    """The seed of one output's bootstrap, keyed by the output's name (never by its place
+    among the outputs) and never 0: SALib's sobol.analyze ignores a falsy seed and draws
+    from numpy's global generator, which made the intervals differ from run to run."""
+    return int(stream_key(seed, "sensitivity", f"bootstrap:{output}")) % (2**31 - 1) + 1
 
 
 def _salib(method: str, prob: dict[str, Any], unit: np.ndarray, y: np.ndarray,
