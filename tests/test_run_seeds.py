@@ -53,7 +53,7 @@ def test_seeds_report_shows_the_intervals_of_seeds_parquet(tmp_path) -> None:
     import html as html_lib
     import re
 
-    from scoresim.report import _num
+    from scoresim.report.page import fmt
 
     out = tmp_path / "three"
     result = CliRunner().invoke(app, ["run", "pilot-city", "--agents", "2000", "--days", "30",
@@ -66,7 +66,7 @@ def test_seeds_report_shows_the_intervals_of_seeds_parquet(tmp_path) -> None:
     assert "Over 3 seeds" in page
     for measure in ("n_travel_banned", "wrongful_travel_ban_per_1000_gap"):
         r = table.loc[measure]
-        assert f"{_num(r['ci_low'])} to {_num(r['ci_high'])}" in page, measure
+        assert f"{fmt(float(r['ci_low']))} to {fmt(float(r['ci_high']))}" in page, measure
     # each gap in words, its interval from seeds.parquet, within or beyond noise as it holds 0
     for measure in ("wrongful_travel_ban_per_1000_gap", "wrongful_shaming_per_1000_gap"):
         r = table.loc[measure]

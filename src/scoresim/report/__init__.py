@@ -17,7 +17,7 @@ from plotly.offline import get_plotlyjs
 
 from scoresim.report.assumed import notes as assumption_notes
 from scoresim.report.lookup import DEFAULT_BUDGET, LOOKUP_SCRIPT, embedded_stories, lookup_html
-from scoresim.report.page import Section, render_page, table
+from scoresim.report.page import Section, fmt, render_page, table
 from scoresim.report.run import RUN_SECTIONS, Run, label_of, scenario
 from scoresim.report.sentences import seed_gap_sentence
 from scoresim.report.sweep import sweep_report_html
@@ -93,19 +93,15 @@ def run_report_html(results: Results | str | Path, baseline: Results | str | Pat
                        scripts=[LOOKUP_SCRIPT] if data else None)
 
 
-def _num(x: float) -> str:
-    if pd.isna(x):
-        return "-"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
 def over_seeds_section(seeds: pd.DataFrame, run: Run) -> Section:
     """Every headline of seeds.parquet with its mean and 95% interval over the seeds, and
     each group gap in words: within noise where its interval holds zero."""
     n = int(seeds["n"].max()) if len(seeds) else 0
     rows = [[label_of(r.measure) if "@" not in r.measure and not r.measure.endswith("_gap")
              else r.measure.replace("_", " "),
-             _num(r.mean), "-" if pd.isna(r.ci_low) else f"{_num(r.ci_low)} to {_num(r.ci_high)}"]
+             fmt(float(r.mean)),
+             fmt(float("nan")) if pd.isna(r.ci_low)
+             else f"{fmt(float(r.ci_low))} to {fmt(float(r.ci_high))}"]
             for r in seeds.itertuples(index=False)]
     said = [seed_gap_sentence(r["measure"], r) for _, r in seeds.iterrows()
             if str(r["measure"]).endswith("_gap")]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoresim.studies.noise import Difference, over_seeds, rate_difference, wilson
+from scoresim.studies.noise import Z95, Difference, over_seeds, rate_difference, wilson
 
 #: how the report names each cause of wrongful.parquet (model/attribution.py's CAUSES)
 CAUSE_WORDS = {
@@ -142,8 +142,6 @@ def causes_named(text: str) -> set[str]:
 
 
 # -- opinion and surveys ---------------------------------------------------------------------
-
-Z95 = 1.959963984540054
 
 
 def _pct_interval(x: float, se: float) -> str:
