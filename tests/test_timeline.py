@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
@@ -228,16 +229,23 @@ SWITCHES = [{"day": 200, "set": {"sanctions.travel_ban.enabled": False,
                                  "channels.court.enabled": True}}]
 
 
-def test_switching_a_ban_and_a_channel_off_and_on() -> None:
-    """Before the switch byte-identical; while off no ban and no court record; switched on
-    again both resume; both backends equal."""
+def _switched_on_both(timeline: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run without the timeline and with it (day loop), having checked what every
+    switch must keep: byte-identical before its day 200, both backends equal."""
     base = run(agents=5_000).timeseries
-    day = run(agents=5_000, timeline=SWITCHES)
-    person = run(agents=5_000, timeline=SWITCHES, backend="person")
+    day = run(agents=5_000, timeline=timeline)
+    person = run(agents=5_000, timeline=timeline, backend="person")
     ts = day.timeseries
     assert_frame_equal(base.iloc[:200], ts.iloc[:200])
     assert_frame_equal(ts, person.timeseries)
     assert_frame_equal(day.people, person.people)
+    return base, ts
+
+
+def test_switching_a_ban_and_a_channel_off_and_on() -> None:
+    """Before the switch byte-identical; while off no ban and no court record; switched on
+    again both resume; both backends equal."""
+    base, ts = _switched_on_both(SWITCHES)
     assert base["n_travel_banned"].iloc[200:400].sum() > 0
     assert (ts["n_travel_banned"].iloc[200:400] == 0).all()
     assert (ts["n_records"].iloc[200:400] == 0).all()
@@ -261,13 +269,7 @@ LIST_OFF = [{"day": 200, "set": {"sanctions.dishonest_list.enabled": False}},
 def test_switching_the_dishonest_list_off_and_on() -> None:
     """While off nobody is listed, nor banned for a listing; switched on again the listing
     in force returns (re-derived from standing); both backends equal."""
-    base = run(agents=5_000).timeseries
-    day = run(agents=5_000, timeline=LIST_OFF)
-    person = run(agents=5_000, timeline=LIST_OFF, backend="person")
-    ts = day.timeseries
-    assert_frame_equal(base.iloc[:200], ts.iloc[:200])
-    assert_frame_equal(ts, person.timeseries)
-    assert_frame_equal(day.people, person.people)
+    base, ts = _switched_on_both(LIST_OFF)
     assert base["n_dishonest"].iloc[200:400].min() > 0
     assert (ts["n_dishonest"].iloc[200:400] == 0).all()
     assert (ts["n_consumption_banned"].iloc[200:400] == 0).all()
