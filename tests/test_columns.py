@@ -60,9 +60,39 @@ def run_folders(tmp_path_factory):
     out = []
     for k, (name, sets) in enumerate(RUNS):
         folder = base / f"{k}-{name}"
-        scoresim.run(name, agents=2_000, days=30, seed=2, records="all", set=sets, out=folder)
+        IN_MEMORY[folder] = scoresim.run(name, agents=2_000, days=30, seed=2, records="all",
+                                         set=sets, out=folder)
         out.append(folder)
     return out
+
+
+IN_MEMORY: dict = {}  # each run folder's Results as the run returned them
+
+
+def test_a_loaded_run_has_the_categories_of_the_run_in_memory(run_folders) -> None:
+    """Parquet keeps a dictionary with the data pages, so an empty table (china's collateral
+    at this size) came back with no categories; columns.read_parquet puts them back."""
+    import pandas as pd
+
+    from scoresim.runs.results import load
+
+    checked = 0
+    for folder in run_folders:
+        mem, disk = IN_MEMORY[folder], load(folder)
+        pairs = [("timeseries", mem.timeseries, disk.timeseries),
+                 ("people", mem.people, disk.people), ("breakdown", mem.breakdown, disk.breakdown),
+                 *((n, t, disk.tables.get(n)) for n, t in mem.tables.items())]
+        for name, a, b in pairs:
+            if a is None:
+                continue
+            for col in a.columns:
+                if isinstance(a[col].dtype, pd.CategoricalDtype):
+                    checked += 1
+                    assert isinstance(b[col].dtype, pd.CategoricalDtype), (folder, name, col)
+                    assert list(b[col].cat.categories) == list(a[col].cat.categories), \
+                        (folder.name, name, col, len(a))
+                    assert b[col].cat.ordered == a[col].cat.ordered
+    assert checked > 20
 
 
 def test_every_run_folder_column_is_defined(run_folders) -> None:

@@ -46,6 +46,7 @@ from scoresim.report.sentences import (
     sanction_word,
     survey_sentence,
 )
+from scoresim.runs.columns import read_parquet
 from scoresim.runs.layout import BREAKDOWN, WRONGFUL, society_table
 from scoresim.runs.plot import (
     SANCTION_SERIES,
@@ -889,7 +890,7 @@ def breakdowns(run: Run, baseline: Run | None) -> Section | None:
     path = run.optional(BREAKDOWN)
     if path is None:
         return None
-    df = pq.read_table(path).to_pandas()
+    df = read_parquet(path)
     if not {"day", "dimension", "value"} <= set(df.columns):
         return None
     metrics = [c for c in df.columns if c not in ("day", "dimension", "value", "n_people")
@@ -961,7 +962,7 @@ def firms(run: Run, baseline: Run | None) -> Section | None:
     path = run.optional(FIRMS)
     if path is None:
         return None
-    df = pq.read_table(path).to_pandas()
+    df = read_parquet(path)
     if df.empty:
         return None
     rows: list[list[Any]] = [["firms", len(df)]]
@@ -983,7 +984,7 @@ def opinion(run: Run, baseline: Run | None) -> Section | None:
     intro = (f"Mean approval of the system, in [0, 1], went from {start:.3f} on the first day "
              f"to {end:.3f} on the last (the whole population: no sampling noise).")
     path = run.optional(SURVEYS)
-    s = pq.read_table(path).to_pandas() if path is not None else pd.DataFrame()
+    s = read_parquet(path) if path is not None else pd.DataFrame()
     if s.empty:
         return Section("opinion", "Approval and surveys", intro + " No survey was fielded.")
     last = s[s["day"] == s["day"].max()]

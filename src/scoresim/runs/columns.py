@@ -20,11 +20,14 @@ a new tuple and an entry in FILES); the test says which ones are missing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scoresim.runs.layout import (
     BREAKDOWN,
@@ -677,22 +680,52 @@ def undefined(file: str, columns: Iterable[str],
     return [c for c in columns if lookup(file, c, names) is None]
 
 
+CATEGORIES = b"categories"
+
+
 def describe(table: pa.Table, file: str) -> pa.Table:
     """`table` with each column's meaning in its Parquet field metadata (`description`),
-    so a file read without scoresim still says what its columns are."""
+    so a file read without scoresim still says what its columns are.
+
+    A category column also keeps its categories there (`categories`, JSON): Parquet
+    stores a dictionary with the column's data pages, so a table with no rows (no
+    pages) would come back with none, and a count by category read from the run
+    folder would lose the zero rows an in-memory run shows (read_parquet puts them back).
+    """
     fields = []
-    for f in table.schema:
-        c = lookup(file, f.name)
-        if c is None:
-            fields.append(f)
-            continue
+    for i, f in enumerate(table.schema):
         meta = dict(f.metadata or {})
-        meta[b"description"] = c.meaning.encode()
-        if c.unit:
-            meta[b"unit"] = c.unit.encode()
-        fields.append(f.with_metadata(meta))
+        c = lookup(file, f.name)
+        if c is not None:
+            meta[b"description"] = c.meaning.encode()
+            if c.unit:
+                meta[b"unit"] = c.unit.encode()
+        if pa.types.is_dictionary(f.type):
+            chunks = table.column(i).chunks
+            if chunks:
+                meta[CATEGORIES] = json.dumps(chunks[0].dictionary.to_pylist()).encode()
+        fields.append(f.with_metadata(meta) if meta else f)
     return pa.Table.from_arrays(table.columns,
                                 schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def read_parquet(path: object, columns: list[str] | None = None) -> pd.DataFrame:
+    """A file scoresim wrote, as the frame that was written: categories as describe kept them.
+
+    Every reader of a run folder's tables goes through here, so a loaded run and the
+    run in memory have the same categories even where a table is empty.
+    """
+    table = pq.read_table(path, columns=columns)
+    frame = table.to_pandas()
+    for f in table.schema:
+        stored = (f.metadata or {}).get(CATEGORIES)
+        if stored is None or not isinstance(frame[f.name].dtype, pd.CategoricalDtype):
+            continue
+        categories = json.loads(stored)
+        col = frame[f.name]
+        if list(col.cat.categories) != categories and set(col.cat.categories) <= set(categories):
+            frame[f.name] = col.cat.set_categories(categories, ordered=col.cat.ordered)
+    return frame
 
 
 def dictionary_markdown() -> str:

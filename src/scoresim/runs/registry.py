@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
+from scoresim.runs.columns import read_parquet
 from scoresim.runs.folder import RunFolderError, check_replaceable
 from scoresim.runs.layout import (
     DEFAULT_REGISTRY,
@@ -219,7 +219,7 @@ def _run_row(entry: RunEntry) -> dict[str, Any]:
         manifest = json.loads(manifest_path.read_text())
         summary = entry.summary
         if summary is None:
-            timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
+            timeseries = read_parquet(folder / TIMESERIES)
             summary = Results(manifest, timeseries, pd.DataFrame()).summary()
     except (OSError, ValueError) as exc:
         raise RegistryError(f"{folder}: unreadable run folder ({exc}); nothing registered") \

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from scoresim.model.credit_file import RECORD_SCHEMA
 from scoresim.model.surveillance_metrics import channel_quality
 from scoresim.runs import wrongful as wrongful_table
-from scoresim.runs.columns import describe
+from scoresim.runs.columns import describe, read_parquet
 from scoresim.runs.folder import RunFolderError, is_partial, staging, write_json
 from scoresim.runs.layout import (
     BREAKDOWN,
@@ -317,9 +317,9 @@ def _read(folder: Path) -> Results:
     manifest = verify(folder)
     records = folder / RECORDS
     try:
-        timeseries = pq.read_table(folder / TIMESERIES).to_pandas()
-        people = pq.read_table(folder / PEOPLE).to_pandas()
-        breakdown = (pq.read_table(folder / BREAKDOWN).to_pandas()
+        timeseries = read_parquet(folder / TIMESERIES)
+        people = read_parquet(folder / PEOPLE)
+        breakdown = (read_parquet(folder / BREAKDOWN)
                      if (folder / BREAKDOWN).is_file() else None)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise RunFolderError(f"{folder}: unreadable run folder ({exc})") from None
@@ -328,7 +328,7 @@ def _read(folder: Path) -> Results:
         path = folder / society_table(name)
         if path.is_file():
             try:
-                tables[name] = pq.read_table(path).to_pandas()
+                tables[name] = read_parquet(path)
             except (OSError, ValueError, pa.ArrowException) as exc:
                 raise RunFolderError(f"{folder}: unreadable {path.name} ({exc})") from None
     return Results(manifest, timeseries, people, records if records.exists() else None, folder,

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from scoresim.runs.columns import read_parquet
 from scoresim.runs.layout import PEOPLE
 from scoresim.runs.results import Results, load
 from scoresim.runs.wrongful import empty as empty_wrongful
@@ -111,7 +112,7 @@ def _person_flags(res: Results) -> tuple[pd.DataFrame, int]:
     if res.folder is not None and (Path(res.folder) / PEOPLE).is_file():
         names = pq.read_schema(Path(res.folder) / PEOPLE).names
         cols = [c for c in ("id", "group", *(f for f, _ in FLAGS)) if c in names]
-        people = pq.read_table(Path(res.folder) / PEOPLE, columns=cols).to_pandas()
+        people = read_parquet(Path(res.folder) / PEOPLE, columns=cols)
     else:
         people = res.people_columns(("id", "group", *(f for f, _ in FLAGS)))
     people = people.sort_values("id").reset_index(drop=True)

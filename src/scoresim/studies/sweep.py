@@ -50,6 +50,7 @@ from scoresim.model.backends import choose_backend
 from scoresim.model.guards import check_sweep_memory, estimate_memory
 from scoresim.runs import registry as reg
 from scoresim.runs import simulate
+from scoresim.runs.columns import read_parquet
 from scoresim.runs.folder import RunFolderError, write_parquet_atomic, write_text_atomic
 from scoresim.runs.layout import (
     BREAKDOWN,
@@ -816,13 +817,13 @@ def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     if (path / MANIFEST).is_file():
         manifest = json.loads((path / MANIFEST).read_text())
-        timeseries = pq.read_table(path / TIMESERIES).to_pandas()
-        people = pq.read_table(path / PEOPLE, columns=["id", "group"]).to_pandas()
+        timeseries = read_parquet(path / TIMESERIES)
+        people = read_parquet(path / PEOPLE, columns=["id", "group"])
         records = path / RECORDS
         results = Results(manifest, timeseries, people,
                           records if records.is_file() else None, path)
         if (path / BREAKDOWN).is_file():  # the per-group outputs, as a member that ran has
-            results.breakdown = pq.read_table(path / BREAKDOWN).to_pandas()
+            results.breakdown = read_parquet(path / BREAKDOWN)
         summary = results.summary()
         status = "skipped"
     else:
