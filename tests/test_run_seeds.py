@@ -77,5 +77,10 @@ def test_seeds_report_shows_the_intervals_of_seeds_parquet(tmp_path) -> None:
                      for v in (r["ci_low"], r["ci_high"]))
         assert f"95% interval {low} to {high} per 1,000" in said.group(0)
         assert "t interval over 3 seeds" in said.group(0)
+        # which group is subtracted from which, as outputs.group_rates took them
+        groups = sorted(m.split("@group=")[1] for m in table.index
+                        if m.startswith(measure.removesuffix("_gap") + "@group="))
+        assert len(groups) >= 2
+        assert f"group {groups[-1]} minus group {groups[0]}" in said.group(0)
         noise = "within noise" if r["ci_low"] <= 0 <= r["ci_high"] else "beyond noise"
         assert noise in said.group(0)

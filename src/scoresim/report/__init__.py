@@ -103,8 +103,14 @@ def over_seeds_section(seeds: pd.DataFrame, run: Run) -> Section:
              fmt(float("nan")) if pd.isna(r.ci_low)
              else f"{fmt(float(r.ci_low))} to {fmt(float(r.ci_high))}"]
             for r in seeds.itertuples(index=False)]
-    said = [seed_gap_sentence(r["measure"], r) for _, r in seeds.iterrows()
-            if str(r["measure"]).endswith("_gap")]
+    measures = [str(m) for m in seeds["measure"]]
+
+    def levels_of(gap: str) -> list[str]:  # the groups of a gap's rate, as group_rates took them
+        head = gap.removesuffix("_gap") + "@group="
+        return sorted(m.removeprefix(head) for m in measures if m.startswith(head))
+
+    said = [seed_gap_sentence(r["measure"], r, levels_of(str(r["measure"])))
+            for _, r in seeds.iterrows() if str(r["measure"]).endswith("_gap")]
     intro = (f"This run is seed {run.manifest['seed']} of {n} runs that differ only in their "
              "seed. Each headline's mean over the seeds and its 95% interval of the mean "
              "(Student t over the seeds, from seeds.parquet); the sections below are this "

@@ -12,7 +12,7 @@ told from noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -192,13 +192,21 @@ def approval_order_sentence(trait: str, true: Mapping[str, float],
     return text + "."
 
 
-def seed_gap_sentence(measure: str, row: Mapping[str, float]) -> str:
+def seed_gap_sentence(measure: str, row: Mapping[str, float],
+                      levels: Sequence[str] = ()) -> str:
     """One group gap of seeds.parquet in words, with its interval over the seeds and whether
-    it is within noise (the interval holds zero) or beyond it."""
+    it is within noise (the interval holds zero) or beyond it.
+
+    `levels`: the groups the gap was taken over, in the order outputs.group_rates takes
+    them (sorted by name; the gap is the last minus the first), so the sentence names
+    which group is subtracted from which rather than leaving the reader to guess.
+    """
     what = measure.removesuffix("_gap").removesuffix("_per_1000").replace("_", " ")
     n = int(row["n"])
     d = Difference(float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]),
                    f"t interval over {n} seeds" if n > 1 else "one seed")
-    return (f"The gap in {what} per 1,000, the last group minus the first, "
+    which = (f"group {levels[-1]} minus group {levels[0]}" if len(levels) > 1
+             else "the last group minus the first")
+    return (f"The gap in {what} per 1,000, {which}, "
             f"{_per(d.estimate, 1)} per 1,000 on average over {n} seeds"
             + noise_clause(d, 1, " per 1,000") + ".")
