@@ -32,3 +32,25 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+def run_and_resume(scenario, day: int, folder: Path):
+    """Two Simulations of `scenario`: one run straight through, one restored from the first's
+    checkpoint of `day` (saved to and loaded from `folder`) and run on from there.
+
+    What a checkpoint test compares: anything that differs between the two was lost or
+    changed by saving and restoring the state.
+    """
+    from scoresim.model.engine import Simulation
+    from scoresim.runs.checkpoint import load_state, save_state
+
+    first = Simulation(scenario)
+    for _ in range(day):
+        first.step()
+    save_state(folder, first.state())
+    second = Simulation(scenario)
+    second.restore(load_state(folder))
+    assert second.day == day
+    first.run()
+    second.run()
+    return first, second

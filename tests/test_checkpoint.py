@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from _shared import run_and_resume
 
 import scoresim
 from scoresim.runs.checkpoint import CHECKPOINT
@@ -95,20 +96,9 @@ def test_cli_resume_reports_clean_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["china", "nosedive"])
 def test_restore_mid_run_covers_the_society(name: str, tmp_path: Path) -> None:
     """Firms, joint punishment and peer ratings resume too: same tables, same people."""
-    from scoresim.model.engine import Simulation
-    from scoresim.runs.checkpoint import load_state, save_state
     from scoresim.runs.simulate import resolve
 
-    scenario = resolve(name, agents=8_000, days=80)
-    first = Simulation(scenario)
-    for _ in range(35):
-        first.step()
-    save_state(tmp_path, first.state())
-    second = Simulation(scenario)
-    second.restore(load_state(tmp_path))
-    assert second.day == 35
-    first.run()
-    second.run()
+    first, second = run_and_resume(resolve(name, agents=8_000, days=80), 35, tmp_path)
     pd.testing.assert_frame_equal(first.timeseries(), second.timeseries())
     pd.testing.assert_frame_equal(first.people(), second.people())
     for key, table in first.frames().items():

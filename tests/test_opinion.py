@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _shared import run_and_resume
 
 import scoresim
 from scoresim.model.engine import Simulation
@@ -123,18 +124,9 @@ def test_survey_days_every_and_past_the_end():
 
 def test_surveys_resume_from_a_checkpoint(tmp_path):
     """Surveys fielded before a checkpoint are in the resumed run's surveys.parquet."""
-    from scoresim.runs.checkpoint import load_state, save_state
-
     sc = scoresim.resolve("pilot-city", agents=2000, days=40, seed=SEED,
                           overrides={"surveys.every": 10})
-    first = Simulation(sc)
-    for _ in range(25):
-        first.step()
-    save_state(tmp_path, first.state())
-    second = Simulation(sc)
-    second.restore(load_state(tmp_path))
-    first.run()
-    second.run()
+    first, second = run_and_resume(sc, 25, tmp_path)
     a, b = first.frames()["surveys"], second.frames()["surveys"]
     assert len(a) == 4 * 13
     pd.testing.assert_frame_equal(a, b)
