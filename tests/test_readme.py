@@ -9,6 +9,10 @@ are not run: `pip install ...` (the package is installed) and the test suite
 itself (`python -m pytest`, which CI runs). A non-zero exit fails the test,
 naming the block and showing its output.
 
+The whole tour takes minutes on two cores, so it is marked slow; the default
+suite runs the Quick start's `scoresim run` as written (unscaled, the default
+scenario at its default size) and the sweep script below.
+
 The Python blocks are run too: the API block as a script at full size (slow),
 and, fast, a script that calls `scoresim.sweep` at its top level without
 `if __name__ == "__main__":`, which used to make every Dask worker run the
@@ -82,6 +86,28 @@ def test_the_readme_has_shell_blocks_to_run() -> None:
         "the Quick start is exactly these two command lines"
 
 
+def test_the_quick_start_runs(clone) -> None:
+    """The Quick start's first line as a newcomer types it (less `pip install`), unscaled.
+
+    Fast, so that the default suite proves the one command every reader runs first:
+    the default scenario at its default size, a run folder with its tables written.
+    """
+    (first, _) = blocks(README.read_text())[0].strip().splitlines()
+    command = runnable(first)
+    assert command == "scoresim run"
+    env = environment(clone)
+    env.pop("SCORESIM_SCALE")
+    proc = subprocess.run(["bash", "-c", command], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (folder,) = [p for p in (clone / "runs").iterdir() if p.is_dir()]
+    assert folder.name.endswith("-pilot-city"), folder.name
+    for table in ("timeseries.parquet", "people.parquet", "records.parquet", "manifest.json"):
+        assert (folder / table).is_file(), f"{table} missing from {folder}"
+    assert str(folder.name) in proc.stdout, "the command says where it wrote the run"
+
+
+@pytest.mark.slow
 def test_every_shell_block_of_the_readme_runs(clone) -> None:
     env = environment(clone)
     for k, block in enumerate(blocks(README.read_text())):
