@@ -168,3 +168,65 @@ def test_without_dissent_auto_fear_is_the_stated_rule():
     expect = s["true_approval"] + (1 - s["true_approval"]) * 0.75
     assert abs(s["direct"] - expect) < 4 * s["direct_se"]
     assert abs(s["list"] - s["true_approval"]) < 3 * s["list_se"]
+
+
+@pytest.mark.parametrize("recovery", [0.0, 0.002, 0.3, 1.0])
+def test_event_driven_approval_is_the_daily_update(recovery, monkeypatch):
+    """The module keeps approval as start + dev * decay and touches only the people with
+    records; a straightforward daily update of everyone, fed the same records, must give
+    the same numbers up to rounding (0.3 rescales the deviations every 26 days, 1.0 on
+    every day). Tolerance: a sequential sum of N terms in [0, 1] is off by at most
+    N eps, one daily step by a few eps, so (N + 8 DAYS) eps bounds every mean and value."""
+    from scoresim.model import opinion as module
+    seen: dict[int, tuple] = {}
+    surveyed: dict[int, np.ndarray] = {}
+    real_step, real_survey = module.Opinion.step, module.field_survey
+
+    def step(self, today):
+        f = today.filed
+        seen[today.day] = (None if f is None else
+                           (f.subject.copy(), f.points.copy(), f.correct.copy()))
+        self.captured_start = self.start.copy()
+        real_step(self, today)
+
+    def survey(approval, *args, **kwargs):
+        surveyed[args[2]] = approval.copy()
+        return real_survey(approval, *args, **kwargs)
+
+    monkeypatch.setattr(module.Opinion, "step", step)
+    monkeypatch.setattr(module, "field_survey", survey)
+    o = {"reward": 0.05, "sanction": 0.1, "wrongful": 0.2, "recovery": recovery,
+         "breakdown": ["urban", "income_band"]}
+    sc = scoresim.resolve("pilot-city", agents=N, days=DAYS, seed=SEED,
+                          overrides={"opinion": o, "surveys": {"days": [DAYS // 2],
+                                                                "sample": 500}})
+    sim = Simulation(sc)
+    res = sim.run()
+    ts, people = res.timeseries(), res.people()
+    start = sim.modules["opinion"].captured_start
+    society = sim.world.society
+    groups = {f"approval_{t}_{lv}": society.trait(t) == k for t in o["breakdown"]
+              for k, lv in enumerate(society.levels[t])}
+    atol = (N + 8 * DAYS) * np.finfo(float).eps
+    a = start.copy()
+    n_records = 0
+    for day in range(DAYS):
+        a += recovery * (start - a)
+        if seen[day] is not None:
+            subject, points, correct = seen[day]
+            n_records += subject.shape[0]
+            change = np.zeros(N)
+            np.add.at(change, subject[points > 0], 0.05)
+            np.add.at(change, subject[points < 0], -0.1)
+            np.add.at(change, subject[(points < 0) & ~correct], -0.2)
+            a += change
+        np.clip(a, 0.0, 1.0, out=a)
+        assert abs(ts["approval"].iloc[day] - a.mean()) <= atol, day
+        for name, mine in groups.items():
+            assert abs(ts[name].iloc[day] - a[mine].mean()) <= atol, (day, name)
+        if day in surveyed:
+            np.testing.assert_allclose(surveyed[day], a, rtol=0, atol=atol)
+    assert n_records > N, "the run must file many records for the comparison to mean much"
+    assert list(surveyed) == [DAYS // 2]
+    np.testing.assert_allclose(people["approval"].to_numpy(), a, rtol=0, atol=atol)
+    assert a.std() > 0.01, "approval must have moved"

@@ -44,8 +44,23 @@ def starting_approval(world: World) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+# Below this decay factor the deviations are rescaled and their sums taken afresh (a few
+# times a run at most; at recovery 0.002 every 4,600 days), so that neither underflows.
+RESCALE_BELOW = 1e-4
+
+
 class Opinion(Module):
-    """Everyone's approval, updated daily from the records filed on them."""
+    """Everyone's approval, updated daily from the records filed on them.
+
+    Event-driven: between a person's records approval relaxes geometrically
+    towards their start, so it is held as start + dev * decay, with one decay
+    factor for everyone, multiplied by (1 - recovery) each day, and each
+    person's dev touched only on the days records are filed on them. The day's
+    means come from running sums of dev per breakdown level, so a day costs
+    what its records cost, not the population (at 1M people the dense update
+    and the per-group means were half of pilot-city's run). The values are
+    those of the daily update up to floating-point rounding.
+    """
 
     name = "opinion"
     section = "opinion"
@@ -60,20 +75,29 @@ class Opinion(Module):
         self.n = world.n
         self.o = o
         self.start = starting_approval(world)
-        self.approval = self.start.copy()
+        self.dev = np.zeros(self.n)
+        self.decay = 1.0
         self.n_wrongful = np.zeros(self.n, dtype=np.int64)
         self.surveys = world.scenario.surveys
         self.rows: list[dict[str, Any]] = []
         self.seed = world.seed
-        self.groups: list[tuple[str, np.ndarray]] = []
+        # breakdown traits: each person's level code, and each level's column name,
+        # people and mean starting approval; running sums of dev overall and per level
+        society = world.society
+        self.breakdown: list[tuple[np.ndarray, list[str], np.ndarray, np.ndarray]] = []
         # the survey rows of each group: "all", then "<trait>=<level>" of opinion.breakdown
         self.survey_groups: list[tuple[str, np.ndarray | None]] = [("all", None)]
-        society = world.society
         for trait in o.breakdown:
-            codes = society.trait(trait)
-            for k, level in enumerate(society.levels[trait]):
-                self.groups.append((f"approval_{trait}_{level}", codes == k))
+            codes = np.asarray(society.trait(trait), dtype=np.int64)
+            levels = list(society.levels[trait])
+            size = np.bincount(codes, minlength=len(levels))
+            start_sum = np.bincount(codes, weights=self.start, minlength=len(levels))
+            self.breakdown.append((codes, [f"approval_{trait}_{lv}" for lv in levels],
+                                   size, start_sum))
+            for k, level in enumerate(levels):
                 self.survey_groups.append((f"{trait}={level}", codes == k))
+        self.start_mean = float(self.start.mean()) if self.n else float("nan")
+        self.sums = self._sums()
         self.survey_days = survey_days(self.surveys, world.days)
         # with fear from the dissent model the respondents' fear is read on the survey day
         # from the dissent choice (built before this module); it draws nothing either
@@ -81,26 +105,60 @@ class Opinion(Module):
         if self.surveys is not None and fear_of(world.scenario) == "dissent":
             self.dissent = world.module("dissent")
 
+    @property
+    def approval(self) -> np.ndarray:
+        """Everyone's approval today (materialised: O(n), for surveys and the people table)."""
+        return np.clip(self.start + self.dev * self.decay, 0.0, 1.0)
+
+    def _sums(self) -> np.ndarray:
+        """dev summed over everyone, then over each breakdown level, trait by trait."""
+        parts = [np.array([self.dev.sum()])]
+        parts += [np.bincount(codes, weights=self.dev, minlength=size.shape[0])
+                  for codes, _, size, _ in self.breakdown]
+        return np.concatenate(parts)
+
     def step(self, today: Today) -> None:
         """Relax towards the start; rewards raise, sanctions and wrongful ones lower."""
         o = self.o
-        a = self.approval
-        a += o.recovery * (self.start - a)
+        decay = self.decay * (1.0 - o.recovery)
+        if decay < RESCALE_BELOW:
+            self.dev *= decay
+            self.decay = 1.0
+            self.sums = self._sums()
+        else:
+            self.decay = decay
         filed = today.filed
         if filed is not None and len(filed.subject):
-            pos = filed.points > 0
-            neg = filed.points < 0
-            wrong = neg & ~filed.correct
-            change = np.zeros(self.n)
-            np.add.at(change, filed.subject[pos], o.reward)
-            np.add.at(change, filed.subject[neg], -o.sanction)
-            np.add.at(change, filed.subject[wrong], -o.wrongful)
-            np.add.at(self.n_wrongful, filed.subject[wrong], 1)
-            a += change
-        np.clip(a, 0.0, 1.0, out=a)
+            self._file(filed)
         if today.day in self.survey_days:
             self.rows.extend(field_survey(self.approval, self.surveys, self.seed, today.day,
                                           self.falsify_probability(), self.survey_groups))
+
+    def _file(self, filed) -> None:
+        """Move the approval of the people with records today (and only theirs)."""
+        o = self.o
+        pos = filed.points > 0
+        neg = filed.points < 0
+        wrong = neg & ~filed.correct
+        who, at = np.unique(filed.subject, return_inverse=True)
+        k = who.shape[0]
+        change = (np.bincount(at[pos], minlength=k) * o.reward
+                  - np.bincount(at[neg], minlength=k) * o.sanction
+                  - np.bincount(at[wrong], minlength=k) * o.wrongful)
+        np.add.at(self.n_wrongful, filed.subject[wrong], 1)
+        start = self.start[who]
+        old = self.dev[who]
+        now = np.clip(start + old * self.decay, 0.0, 1.0) + change
+        np.clip(now, 0.0, 1.0, out=now)
+        new = (now - start) / self.decay
+        self.dev[who] = new
+        delta = new - old
+        self.sums[0] += delta.sum()
+        at0 = 1
+        for codes, _, size, _ in self.breakdown:
+            self.sums[at0:at0 + size.shape[0]] += np.bincount(codes[who], weights=delta,
+                                                              minlength=size.shape[0])
+            at0 += size.shape[0]
 
     def falsify_probability(self) -> float | np.ndarray:
         """Each person's chance of answering 'approve' when they do not (surveys.fear)."""
@@ -109,18 +167,24 @@ class Opinion(Module):
         return held_back(self.dissent.action, self.dissent.desired)
 
     def columns(self) -> list[str]:
-        return ["approval", *(name for name, _ in self.groups)]
+        return ["approval", *(name for _, names, _, _ in self.breakdown for name in names)]
 
     def float_columns(self) -> tuple[str, ...]:
         return tuple(self.columns())
 
     def measure(self, today: Today, row: dict[str, Any]) -> None:
-        row["approval"] = float(self.approval.mean()) if self.n else float("nan")
-        for name, mine in self.groups:
-            row[name] = float(self.approval[mine].mean()) if mine.any() else float("nan")
+        row["approval"] = (self.start_mean + self.decay * self.sums[0] / self.n
+                           if self.n else float("nan"))
+        at = 1
+        for _, names, size, start_sum in self.breakdown:
+            for j, name in enumerate(names):
+                m = size[j]
+                row[name] = ((start_sum[j] + self.decay * self.sums[at + j]) / m
+                             if m else float("nan"))
+            at += size.shape[0]
 
     def people(self) -> dict[str, Any]:
-        return {"approval": self.approval.copy(), "n_wrongful_records": self.n_wrongful.copy()}
+        return {"approval": self.approval, "n_wrongful_records": self.n_wrongful.copy()}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         if self.surveys is None:
@@ -128,8 +192,10 @@ class Opinion(Module):
         return {"surveys": pd.DataFrame(self.rows, columns=list(SURVEY_COLUMNS))}
 
     def state(self) -> dict[str, np.ndarray]:
-        """Approval, wrongful counts, and the surveys fielded so far (their rows as arrays)."""
-        st = {"approval": self.approval, "n_wrongful": self.n_wrongful}
+        """dev, its decay and running sums (so a resumed run is the uninterrupted one bit
+        for bit), wrongful counts, and the surveys fielded so far (their rows as arrays)."""
+        st = {"approval_dev": self.dev, "approval_decay": np.array([self.decay]),
+              "approval_sums": self.sums, "n_wrongful": self.n_wrongful}
         if self.surveys is not None:
             numbers = [c for c in SURVEY_COLUMNS if c != "group"]
             st["survey_values"] = np.array([[float(r[c]) for c in numbers] for r in self.rows],
@@ -138,7 +204,14 @@ class Opinion(Module):
         return st
 
     def restore(self, st: dict[str, np.ndarray]) -> None:
-        self.approval = np.array(st["approval"], dtype=np.float64)
+        if "approval_dev" in st:
+            self.dev = np.array(st["approval_dev"], dtype=np.float64)
+            self.decay = float(st["approval_decay"][0])
+            self.sums = np.array(st["approval_sums"], dtype=np.float64)
+        else:  # a checkpoint of the daily update: its approval, as today's deviation
+            self.dev = np.array(st["approval"], dtype=np.float64) - self.start
+            self.decay = 1.0
+            self.sums = self._sums()
         self.n_wrongful = np.array(st["n_wrongful"], dtype=np.int64)
         if self.surveys is not None:
             numbers = [c for c in SURVEY_COLUMNS if c != "group"]
@@ -151,7 +224,7 @@ class Opinion(Module):
 
     @property
     def nbytes(self) -> int:
-        return self.approval.nbytes * 2 + self.n_wrongful.nbytes
+        return self.start.nbytes + self.dev.nbytes + self.n_wrongful.nbytes
 
 
 SURVEY_COLUMNS = ("day", "group", "n", "true_approval", "direct", "direct_se", "list",
