@@ -115,7 +115,12 @@ OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, c
 # again of Parquet's decode buffers that Arrow's memory pool keeps, the int64 copies it
 # returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and two
 # bools) and the two int64 code arrays (behaviour, expires_by) alive while they are made
-REPLAY_BYTES = 2 * 29 + 56 + 2 + 2 * 8
+# the Arrow part, taken from the pool the buffer left behind: the columns (29 B) and about
+# half as much again of Parquet's decode buffers that the pool keeps (fitted to pilot-city,
+# records all, at 2e5 and 1e6 people: 0.95 and 1.03 of the measured peaks; the whole
+# 29 B again gave 1.03 and 1.15)
+REPLAY_ARROW_BYTES = 29 + 14
+REPLAY_BYTES = REPLAY_ARROW_BYTES + 56 + 2 + 2 * 8
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
@@ -211,9 +216,14 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
                      + (DISSENT_BYTES if scenario.dissent is not None else 0)))
     resident = people + clocks
 
-    # the society is built first (its ties' temporaries gone before the clocks exist)
+    # the society is built first (its ties' temporaries gone before the clocks exist), then
+    # the calendar, first of the modules (engine.MODULES): its build temporaries meet the
+    # society, the standing rows and the clocks, not the arrays of the modules built after
+    # it (firms, dissent, sanctions...; counting them overstated pilot-city's build at 1e6
+    # people by 12% and china's by 7%)
+    before_modules = society + households + ties + n * STANDING_BYTES + clocks
     building = max(society + households + ties_build,
-                   resident + chunk * n_b * (BUILD_PAIR_BYTES + e))
+                   before_modules + chunk * n_b * (BUILD_PAIR_BYTES + e))
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
@@ -221,7 +231,13 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built;
     # then the people table is written, and the kept credit file replayed (wrongful.py)
-    replay = n * scenario.days * records_per_person_day(scenario) * kept * REPLAY_BYTES
+    replayed = n * scenario.days * records_per_person_day(scenario) * kept
+    # Arrow's memory pool keeps the pages of the credit file's buffer when its last row
+    # group is written, so they stay resident through the output phase; the replay's Arrow
+    # columns reuse them, its NumPy copies do not (china with records: sample, whose whole
+    # credit file is one part-filled buffer, measured 0.84 of its peak without this)
+    replay = (max(buffered * RECORD_BUFFER_BYTES, replayed * REPLAY_ARROW_BYTES)
+              + replayed * (REPLAY_BYTES - REPLAY_ARROW_BYTES))
     output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
                            + (DISSENT_BYTES if scenario.dissent is not None else 0)) \
         + writer + replay
@@ -255,8 +271,31 @@ def records_per_person_day(scenario: Scenario) -> float:
                 1.0, fr.tmr + max(fr.fmr, default=0.0))
         else:
             p = c.record_probability
-        total += min(1.0, b.rate) * p
+        total += min(1.0, b.rate) * p * _done_share(scenario, name)
     return total
+
+
+def _done_share(scenario: Scenario, name: str) -> float:
+    """The share of a behaviour's base rate that people act on (model/response.py).
+
+    Acts done for the points (`motive: points`) are done only by aware, motivated
+    people, at a rate that grows with the points on offer: pilot-city's
+    volunteering_for_points is 1.6% of its base rate, so counting it whole
+    overstated that scenario's credit file by 40% (and the replay's memory with
+    it). Awareness is taken at its initial share: it grows only with sanctions,
+    which touch few people in a year. Deterrence and avoidance thin other acts
+    by a few per cent and are left out (the estimate errs high there).
+    """
+    r = scenario.responses
+    b = scenario.behaviours[name]
+    if r is None or b.motive != "points":
+        return 1.0
+    gv = r.gamified_virtue
+    points = float(scenario.scoring.points.get(name, 0)) if scenario.scoring else 0.0
+    if gv is None or points <= 0.0:
+        return 0.0
+    return r.awareness.initial_share * gv.motivated_share * min(
+        1.0, points / gv.points_for_full_rate)
 
 
 def _mean_coverage(scenario: Scenario, channel) -> float:
