@@ -359,7 +359,8 @@ def check_sweep_memory(estimates: list[MemoryEstimate], workers: int, *,
             f"{workers} member{'s' * (workers != 1)} at once need about {human_bytes(need)} "
             f"of memory (the largest member about {human_bytes(largest[0])}, plus "
             f"{human_bytes(WORKER_PROCESS_BYTES)} per worker process), and "
-            f"{human_bytes(free)} is available; use fewer --workers or fewer agents",
+            f"{human_bytes(free)} is available; use fewer --workers or fewer agents, or "
+            "--force to try anyway",
             field="agents",
         )
     return need
