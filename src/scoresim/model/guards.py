@@ -29,9 +29,11 @@ The estimate is a model of the whole process's peak resident set size, what
         the calendar of clocks, e + 2 B per entry (a uint32/uint64 code and a uint16
                     propensity level), for the pairs due within the horizon
     building   the society's build (ties: each person's draws, int32, and the
-               cursors and offsets, int64, beside the final CSR), then the resident
-               arrays and one chunk of 2**20 people's first event days (int64 code
-               and day, uint16 level, the e-byte code, the horizon masks)
+               cursors and offsets, int64, beside the final CSR), then the calendar,
+               the first module built: the society, the standing rows, the clocks and
+               one chunk of 2**20 people's first event days (int64 code and day,
+               uint16 level, the e-byte code, the horizon masks); the modules built
+               after it (firms, dissent, sanctions...) are not there yet
     a day      the resident arrays, about 40 B per event of the busiest day, and
                the credit file's buffer of up to one row group (2**20 records,
                about 128 B each while they are written)
@@ -39,10 +41,13 @@ The estimate is a model of the whole process's peak resident set size, what
                backend) while Parquet encodes it (WRITER_BYTES: its buffers, from
                about 1e5 people on); with a credit file kept, the replay of every
                kept record (runs/wrongful.py reads records.parquet whole: Arrow
-               columns, then int64 copies of each; REPLAY_BYTES per record)
+               columns, then int64 copies of each; REPLAY_BYTES per record), beside
+               the credit file's buffer, whose pages Arrow's pool keeps (the replay's
+               Arrow columns reuse them, its NumPy copies do not)
 
-BENCHMARKS.md has the estimate beside measured peaks for every built-in at
-2e5 and 1e6 people (benchmarks/memory_guard.py); tests/test_guards.py checks
+BENCHMARKS.md has the estimate beside measured peaks for a year of every
+built-in at 2e5 and 1e6 people (31 of 32 within 10%; pilot-city with records
+none at 2e5 is 0.87: its Parquet writer and kernels are larger than counted) (benchmarks/memory_guard.py); tests/test_guards.py checks
 the resident part against a real Simulation's `memory_bytes()`, and (slow)
 the whole estimate against measured peaks within 10%. The guard refuses a
 run only when the estimate exceeds the memory available (no further margin):
