@@ -46,12 +46,13 @@ The estimate is a model of the whole process's peak resident set size, what
                Arrow columns reuse them, its NumPy copies do not)
 
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
-built-in at 2e5 and 1e6 people (31 of 32 within 10%; pilot-city with records
-none at 2e5 is 0.87: its Parquet writer and kernels are larger than counted) (benchmarks/memory_guard.py); tests/test_guards.py checks
-the resident part against a real Simulation's `memory_bytes()`, and (slow)
-the whole estimate against measured peaks within 10%. The guard refuses a
-run only when the estimate exceeds the memory available (no further margin):
-the estimate is meant to err high by a few per cent, never by more than 10%.
+built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
+10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
+kernels larger than counted). tests/test_guards.py checks the resident part
+against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
+against measured peaks within 10%. The guard refuses a run only when the
+estimate exceeds the memory available (no further margin): the estimate is
+meant to err high by a few per cent, never by more than 10%.
 """
 
 from __future__ import annotations
