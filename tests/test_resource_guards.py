@@ -75,3 +75,19 @@ def test_the_folder_estimate_bounds_a_real_folder(tmp_path, name) -> None:
 
 def test_free_space_looks_at_the_nearest_folder_that_exists(tmp_path) -> None:
     assert size.free_space(tmp_path / "not" / "yet" / "there") > 0
+
+
+def test_force_runs_a_sweep_the_guards_would_refuse(tmp_path, monkeypatch):
+    """As for `run`: --force skips the sweep's memory and disk checks, and each member's own
+    memory check in its worker (before, a sweep had no way past the guards)."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("scenario: reference\nagents: 500\ndays: 3\nseeds: 2\nrecords: none\n")
+    monkeypatch.setattr(guards, "available_memory", lambda: 1 << 16)
+    monkeypatch.setattr(size, "free_space", lambda folder: 10_000)
+    args = ["sweep", sweep, "--workers", "1", "--registry", "none", "-q"]
+    refused = invoke(*args, "--out", tmp_path / "refused")
+    assert refused.exit_code == 2 and "--force" in refused.output, refused.output
+    assert not (tmp_path / "refused").exists()
+    forced = invoke(*args, "--out", tmp_path / "forced", "--force")
+    assert forced.exit_code == 0, (forced.output, forced.exception)
+    assert len(list((tmp_path / "forced" / "members").glob("*/manifest.json"))) == 2

@@ -89,6 +89,9 @@ def sweep(
     quiet: Quiet = False,
     csv: AsCsv = False,
     as_json: AsJson = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Run even if the estimated memory (the members running at once) or "
+        "disk space exceeds what is available.")] = False,
 ) -> None:
     """Run a sweep: scenario settings x seeds (x paired arms), each member a run folder."""
     one_format(csv, as_json)
@@ -98,7 +101,8 @@ def sweep(
         plan = load_plan(file, agents=scale_agents(agents, quiet), design=design)
     try:
         summary = run_plan(plan, out, scheduler=scheduler, registry=registry_path(registry),
-                           workers=workers, progress=study_progress(plan.name, "members", quiet))
+                           workers=workers, progress=study_progress(plan.name, "members", quiet),
+                           force=force)
     except SweepError as exc:
         say(("error:", "bold red"), f" {exc}", to_err=True)
         raise typer.Exit(1) from None

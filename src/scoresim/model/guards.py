@@ -29,9 +29,11 @@ The estimate is a model of the whole process's peak resident set size, what
         the calendar of clocks, e + 2 B per entry (a uint32/uint64 code and a uint16
                     propensity level), for the pairs due within the horizon
     building   the society's build (ties: each person's draws, int32, and the
-               cursors and offsets, int64, beside the final CSR), then the resident
-               arrays and one chunk of 2**20 people's first event days (int64 code
-               and day, uint16 level, the e-byte code, the horizon masks)
+               cursors and offsets, int64, beside the final CSR), then the calendar,
+               the first module built: the society, the standing rows, the clocks and
+               one chunk of 2**20 people's first event days (int64 code and day,
+               uint16 level, the e-byte code, the horizon masks); the modules built
+               after it (firms, dissent, sanctions...) are not there yet
     a day      the resident arrays, about 40 B per event of the busiest day, and
                the credit file's buffer of up to one row group (2**20 records,
                about 128 B each while they are written)
@@ -39,14 +41,18 @@ The estimate is a model of the whole process's peak resident set size, what
                backend) while Parquet encodes it (WRITER_BYTES: its buffers, from
                about 1e5 people on); with a credit file kept, the replay of every
                kept record (runs/wrongful.py reads records.parquet whole: Arrow
-               columns, then int64 copies of each; REPLAY_BYTES per record)
+               columns, then int64 copies of each; REPLAY_BYTES per record), beside
+               the credit file's buffer, whose pages Arrow's pool keeps (the replay's
+               Arrow columns reuse them, its NumPy copies do not)
 
-BENCHMARKS.md has the estimate beside measured peaks for every built-in at
-2e5 and 1e6 people (benchmarks/memory_guard.py); tests/test_guards.py checks
-the resident part against a real Simulation's `memory_bytes()`, and (slow)
-the whole estimate against measured peaks within 10%. The guard refuses a
-run only when the estimate exceeds the memory available (no further margin):
-the estimate is meant to err high by a few per cent, never by more than 10%.
+BENCHMARKS.md has the estimate beside measured peaks for a year of every
+built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
+10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
+kernels larger than counted). tests/test_guards.py checks the resident part
+against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
+against measured peaks within 10%. The guard refuses a run only when the
+estimate exceeds the memory available (no further margin): the estimate is
+meant to err high by a few per cent, never by more than 10%.
 """
 
 from __future__ import annotations
@@ -115,7 +121,12 @@ OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, c
 # again of Parquet's decode buffers that Arrow's memory pool keeps, the int64 copies it
 # returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and two
 # bools) and the two int64 code arrays (behaviour, expires_by) alive while they are made
-REPLAY_BYTES = 2 * 29 + 56 + 2 + 2 * 8
+# the Arrow part, taken from the pool the buffer left behind: the columns (29 B) and about
+# half as much again of Parquet's decode buffers that the pool keeps (fitted to pilot-city,
+# records all, at 2e5 and 1e6 people: 0.95 and 1.03 of the measured peaks; the whole
+# 29 B again gave 1.03 and 1.15)
+REPLAY_ARROW_BYTES = 29 + 14
+REPLAY_BYTES = REPLAY_ARROW_BYTES + 56 + 2 + 2 * 8
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
@@ -211,9 +222,14 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
                      + (DISSENT_BYTES if scenario.dissent is not None else 0)))
     resident = people + clocks
 
-    # the society is built first (its ties' temporaries gone before the clocks exist)
+    # the society is built first (its ties' temporaries gone before the clocks exist), then
+    # the calendar, first of the modules (engine.MODULES): its build temporaries meet the
+    # society, the standing rows and the clocks, not the arrays of the modules built after
+    # it (firms, dissent, sanctions...; counting them overstated pilot-city's build at 1e6
+    # people by 12% and china's by 7%)
+    before_modules = society + households + ties + n * STANDING_BYTES + clocks
     building = max(society + households + ties_build,
-                   resident + chunk * n_b * (BUILD_PAIR_BYTES + e))
+                   before_modules + chunk * n_b * (BUILD_PAIR_BYTES + e))
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
@@ -221,7 +237,13 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built;
     # then the people table is written, and the kept credit file replayed (wrongful.py)
-    replay = n * scenario.days * records_per_person_day(scenario) * kept * REPLAY_BYTES
+    replayed = n * scenario.days * records_per_person_day(scenario) * kept
+    # Arrow's memory pool keeps the pages of the credit file's buffer when its last row
+    # group is written, so they stay resident through the output phase; the replay's Arrow
+    # columns reuse them, its NumPy copies do not (china with records: sample, whose whole
+    # credit file is one part-filled buffer, measured 0.84 of its peak without this)
+    replay = (max(buffered * RECORD_BUFFER_BYTES, replayed * REPLAY_ARROW_BYTES)
+              + replayed * (REPLAY_BYTES - REPLAY_ARROW_BYTES))
     output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
                            + (DISSENT_BYTES if scenario.dissent is not None else 0)) \
         + writer + replay
@@ -255,8 +277,31 @@ def records_per_person_day(scenario: Scenario) -> float:
                 1.0, fr.tmr + max(fr.fmr, default=0.0))
         else:
             p = c.record_probability
-        total += min(1.0, b.rate) * p
+        total += min(1.0, b.rate) * p * _done_share(scenario, name)
     return total
+
+
+def _done_share(scenario: Scenario, name: str) -> float:
+    """The share of a behaviour's base rate that people act on (model/response.py).
+
+    Acts done for the points (`motive: points`) are done only by aware, motivated
+    people, at a rate that grows with the points on offer: pilot-city's
+    volunteering_for_points is 1.6% of its base rate, so counting it whole
+    overstated that scenario's credit file by 40% (and the replay's memory with
+    it). Awareness is taken at its initial share: it grows only with sanctions,
+    which touch few people in a year. Deterrence and avoidance thin other acts
+    by a few per cent and are left out (the estimate errs high there).
+    """
+    r = scenario.responses
+    b = scenario.behaviours[name]
+    if r is None or b.motive != "points":
+        return 1.0
+    gv = r.gamified_virtue
+    points = float(scenario.scoring.points.get(name, 0)) if scenario.scoring else 0.0
+    if gv is None or points <= 0.0:
+        return 0.0
+    return r.awareness.initial_share * gv.motivated_share * min(
+        1.0, points / gv.points_for_full_rate)
 
 
 def _mean_coverage(scenario: Scenario, channel) -> float:
@@ -320,7 +365,8 @@ def check_sweep_memory(estimates: list[MemoryEstimate], workers: int, *,
             f"{workers} member{'s' * (workers != 1)} at once need about {human_bytes(need)} "
             f"of memory (the largest member about {human_bytes(largest[0])}, plus "
             f"{human_bytes(WORKER_PROCESS_BYTES)} per worker process), and "
-            f"{human_bytes(free)} is available; use fewer --workers or fewer agents",
+            f"{human_bytes(free)} is available; use fewer --workers or fewer agents, or "
+            "--force to try anyway",
             field="agents",
         )
     return need

@@ -44,6 +44,26 @@ def _columns(people: pd.DataFrame | pa.Table, names: list[str]) -> pd.DataFrame:
     return people[[n for n in names if n in people.columns]]
 
 
+def codes_of(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A column's integer codes (-1 for missing) and the names they stand for.
+
+    Never `astype(str)` on a person column: a categorical made strings builds a
+    fixed-width array and a Python string per person (some 200 B each at 1e6
+    people, for two columns the largest step of a run's output phase, which the
+    memory guard would have to count). The codes are what the categorical holds.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return (column.cat.codes.to_numpy(dtype=np.int64),
+                [str(c) for c in column.cat.categories])
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes.astype(np.int64, copy=False), [str(u) for u in uniques]
+
+
+def code_of(names: list[str], name: str) -> int:
+    """`name`'s code among `names`; -2 (matches no code, not even missing) if absent."""
+    return names.index(name) if name in names else -2
+
+
 def per_scheme(scenario: dict[str, Any], people: pd.DataFrame | pa.Table) -> pd.DataFrame:
     """One row per scored scheme: people, mean, median, 5% and 95% of the final scores.
 
@@ -53,10 +73,10 @@ def per_scheme(scenario: dict[str, Any], people: pd.DataFrame | pa.Table) -> pd.
     cols = _columns(people, ["scheme", "score"])
     rows = []
     if {"scheme", "score"} <= set(cols.columns):
-        scheme = cols["scheme"].astype(str).to_numpy()
+        scheme, names = codes_of(cols["scheme"])
         score = cols["score"].to_numpy(dtype=float)
         for s in scored_schemes(scenario):
-            x = score[(scheme == s) & np.isfinite(score)]
+            x = score[(scheme == code_of(names, s)) & np.isfinite(score)]
             q = np.percentile(x, [5, 50, 95]) if x.size else [np.nan] * 3
             rows.append({"scheme": s, "people": int(x.size),
                          "initial": scenario["schemes"][s].get("initial"),
@@ -82,9 +102,14 @@ def summary_keys(scenario: dict[str, Any], people: pd.DataFrame | pa.Table) -> d
     for row in table.itertuples():
         out[f"mean_score_{row.scheme}"] = row.mean
     if {"scheme", "grade"} <= set(cols.columns) and len(table):
-        counts = cols.assign(scheme=cols["scheme"].astype(str), grade=cols["grade"].astype(str)) \
-            .groupby(["scheme", "grade"]).size()
+        scheme, schemes = codes_of(cols["scheme"])
+        grade, grades = codes_of(cols["grade"])
+        both = (scheme >= 0) & (grade >= 0)
+        counts = np.bincount(scheme[both] * len(grades) + grade[both],
+                             minlength=len(schemes) * len(grades))
         for s in scored_schemes(scenario):
             for g in grade_names(scenario, s):
-                out[f"n_grade_{s}_{g}"] = int(counts.get((s, g), 0))
+                i, j = code_of(schemes, s), code_of(grades, g)
+                out[f"n_grade_{s}_{g}"] = int(counts[i * len(grades) + j]) if min(i, j) >= 0 \
+                    else 0
     return out

@@ -42,6 +42,7 @@ from scoresim.model.observation import ERRORS
 from scoresim.model.replay import NEVER, Filed
 from scoresim.model.rulebook import Rulebook
 from scoresim.runs.layout import SANCTIONS as SANCTIONS_FILE
+from scoresim.runs.schemes import codes_of
 from scoresim.scenario.schema import Scenario
 
 # wrongful.parquet's columns and types, in order (runs/columns.py defines each)
@@ -126,8 +127,11 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
     ids = people["id"].to_numpy() if "id" in people else np.arange(len(people))
     pos = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
     pos[ids] = np.arange(len(ids))
-    scheme_of = (people["scheme"].astype(str).map(rules.schemes.names.index).to_numpy()
-                 if "scheme" in people else None)
+    scheme_of = None
+    if "scheme" in people:  # each person's scheme index, from the column's codes
+        codes, names = codes_of(people["scheme"])
+        scheme_of = np.array([rules.schemes.names.index(n) for n in names],
+                             dtype=np.int64)[codes] if names else codes
     cols = {k: table[k][order] for k in ("filed", "behaviour_idx", "points", "correct",
                                          "expires", "appeal")}
     for k in ("error", "channel"):  # names for the candidates' rows only (few of them)

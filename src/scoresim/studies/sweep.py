@@ -567,7 +567,8 @@ class SweepError(RuntimeError):
 
 def sweep(spec_or_path: str | Path | dict | SweepSpec, *, out: str | Path,
           scheduler: Any = None, registry: str | Path | None = None,
-          workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+          workers: int | None = None, progress: bool = False,
+          force: bool = False) -> pd.DataFrame:
     """Run a sweep into `out` and return its summary (also in out/summary.parquet).
 
     scheduler: None for a LocalCluster sized to this machine (`workers` processes),
@@ -584,13 +585,15 @@ def sweep(spec_or_path: str | Path | dict | SweepSpec, *, out: str | Path,
     """
     plan = load_plan(spec_or_path)
     return run_plan(plan, out, scheduler=scheduler, registry=registry, workers=workers,
-                    progress=progress)
+                    progress=progress, force=force)
 
 
 def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
              registry: str | Path | None = None, workers: int | None = None,
-             progress: bool | Callable[[int, int], None] = False) -> pd.DataFrame:
-    """Run a loaded Plan (see `sweep`)."""
+             progress: bool | Callable[[int, int], None] = False,
+             force: bool = False) -> pd.DataFrame:
+    """Run a loaded Plan (see `sweep`). `force` runs it even if the memory or disk
+    estimates say it will not fit (check_resources), and lets each member run too."""
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"{out}: exists and is not a folder; choose another --out")
@@ -598,7 +601,7 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
         raise ScenarioError("--workers", "sizes the local cluster only; the scheduler given "
                             "has its own workers")
     todo = [m for m in plan.members.values() if not (out / m.folder / MANIFEST).is_file()]
-    check_resources(todo, out, scheduler, workers)
+    check_resources(todo, out, scheduler, workers, force=force)
     sweep_id = reg.sweep_id_for(out)
     entries: list[reg.RunEntry] = []
     flusher = _Flusher(registry)
@@ -618,7 +621,8 @@ def run_plan(plan: Plan, out: str | Path, *, scheduler: Any = None,
                               inside=out)
             try:
                 results, pairs, failures = _execute(client, plan, out, progress, entries,
-                                                    sweep_id, flusher, scheduler is None)
+                                                    sweep_id, flusher, scheduler is None,
+                                                    force=force)
             except SweepError:
                 flusher.flush(entries, final=True)
                 raise
@@ -675,16 +679,17 @@ def _register(registry: str | Path | None, plan: Plan, out: Path,
     return None
 
 
-def check_resources(todo: list[Member], out: Path, scheduler: Any, workers: int | None) -> None:
+def check_resources(todo: list[Member], out: Path, scheduler: Any, workers: int | None, *,
+                    force: bool = False) -> None:
     """Refuse a sweep that cannot fit before any worker starts or any folder is made.
 
     Memory: on the local cluster (its size is known), the largest members that run at
     once, plus each worker process (guards.check_sweep_memory). Disk: every member
     still to run, against the free space where the sweep folder goes. Both are
     ResourceErrors (exit code 2); a scheduler elsewhere has its own memory, so only
-    the disk is checked there.
+    the disk is checked there. `force` skips both (the user's --force).
     """
-    if not todo:
+    if not todo or force:
         return
     scenarios = [simulate.resolve(m.scenario) for m in todo]
     if scheduler is None:
@@ -726,7 +731,8 @@ class _Flusher:
 
 
 def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int, int], None],
-             entries: list, sweep_id: str, flusher: _Flusher, own_cluster: bool
+             entries: list, sweep_id: str, flusher: _Flusher, own_cluster: bool, *,
+             force: bool = False
              ) -> tuple[dict[str, dict], dict[tuple, dict], list[tuple[str, BaseException]]]:
     from distributed import as_completed
 
@@ -749,7 +755,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
         item = next(queue, None)
         if item is not None:
             mid, m = item
-            f = submit(_run_member, str(out / m.folder), m.scenario,
+            f = submit(_run_member, str(out / m.folder), m.scenario, force,
                        key=f"scoresim-member-{mid}-{token}")
             member_of[f.key] = mid
 
@@ -810,7 +816,7 @@ def _execute(client: Any, plan: Plan, out: Path, progress: bool | Callable[[int,
 # --- what runs on the workers ---------------------------------------------------------------
 
 
-def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
+def _run_member(folder: str, scenario: dict[str, Any], force: bool = False) -> dict[str, Any]:
     """Run one member into its folder, unless it is already there; return its outputs."""
     hold_numba_threads()
     path = Path(folder)
@@ -827,7 +833,7 @@ def _run_member(folder: str, scenario: dict[str, Any]) -> dict[str, Any]:
         summary = results.summary()
         status = "skipped"
     else:
-        results = simulate.run(scenario, out=path)
+        results = simulate.run(scenario, out=path, force=force)
         timeseries, summary, status = results.timeseries, results.summary(), "ran"
     outputs = member_outputs(timeseries)
     outputs.update(wrongful_outputs(results))  # by sanction, cause and group
