@@ -326,3 +326,75 @@ def test_scheme_and_list_switches_are_validated() -> None:
     with pytest.raises(ScenarioError, match="cannot change during a run"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.shaming.enabled": False}}]})
+
+
+NAMED = [{"name": "first", "day": 10, "set": {"behaviours.flight_purchase.rate": 0.003}},
+         {"name": "second", "day": 20, "set": {"sanctions.dishonest_list.duration_days": 500}}]
+
+
+def test_set_and_param_reach_timeline_entries_by_name() -> None:
+    """A name reaches the same entry after another is put before it (a position does not)."""
+    earlier = {"name": "earlier", "day": 5, "set": {"behaviours.flight_purchase.rate": 0.002}}
+    sets = {"timeline.second.set.sanctions.dishonest_list.duration_days": 600,
+            "timeline.first.day": 12}
+    for tl in (NAMED, [earlier, *NAMED]):
+        s = load_scenario("china-list", {"timeline": tl, **sets})
+        by_name = {c.name: c for c in s.timeline}
+        assert by_name["second"].set["sanctions.dishonest_list.duration_days"] == 600
+        assert by_name["first"].day == 12
+        assert by_name.get("earlier") is None or by_name["earlier"].day == 5
+        p = parse_parameter("timeline.second.set.sanctions.dishonest_list.duration_days="
+                            "300:900", s)
+        assert p.integer and p.path.startswith("timeline.second.")
+        p = parse_parameter("timeline.first.set.behaviours.flight_purchase.rate=1e-3:1e-2:log",
+                            s)
+        assert not p.integer and p.log
+    # positions still work
+    s = load_scenario("china-list", {"timeline": NAMED,
+                                     "timeline.1.set.sanctions.dishonest_list.duration_days": 9})
+    assert s.timeline[1].set["sanctions.dishonest_list.duration_days"] == 9
+
+
+def test_a_name_that_names_no_entry_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="no entry named 'third'.*first, second"):
+        load_scenario("china-list", {"timeline": NAMED,
+                                     "timeline.third.set.behaviours.flight_purchase.rate": 0.1})
+    s = load_scenario("china-list", {"timeline": NAMED})
+    with pytest.raises(ScenarioError, match="no entry named 'third'"):
+        parse_parameter("timeline.third.set.behaviours.flight_purchase.rate=1e-3:1e-2", s)
+    res = CliRunner().invoke(app, ["show", "china-list", "--set", "timeline=" + str(NAMED),
+                                   "--set", "timeline.third.day=3"])
+    assert res.exit_code == 2 and "no entry named 'third'" in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("first", "'first' is also the name of timeline.0"),
+    ("2nd", "should match pattern"),
+    ("a b", "should match pattern"),
+])
+def test_duplicate_and_bad_names_exit_2_naming_file_field_and_line(
+        tmp_path: Path, name: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nagents: 100\ndays: 100\n"
+        "behaviours:\n  a: {rate: 0.01, channel: court}\n"
+        "channels:\n  court: {kind: register}\n"
+        "timeline:\n"
+        "  - name: first\n    day: 10\n    set: {behaviours.a.rate: 0.02}\n"
+        f"  - name: '{name}'\n    day: 20\n    set: {{behaviours.a.rate: 0.03}}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(path))
+    assert err.value.field == "timeline.1.name"
+    assert message in err.value.detail
+    assert err.value.line == 12
+    res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "bad.yaml" in res.output and "timeline.1.name" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_show_prints_the_names() -> None:
+    res = CliRunner().invoke(app, ["show", "china-list", "--set", "timeline=" + str(NAMED)])
+    assert res.exit_code == 0, res.output
+    assert "name: first" in res.output and "name: second" in res.output

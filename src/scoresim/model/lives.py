@@ -310,6 +310,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     row_of, n_layers, layer_start, layer_rate = lay.row_of, lay.n_layers, lay.layer_start, \
         lay.layer_rate
     mult, e_max, boost_keys, thin_keys = lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys
+    thin_from = lay.thin_from
     n_s = slot_keys.shape[0]
     lmask = (1 << lbits) - 1
     # per behaviour, the scalars an event needs (no array lookups through tuples per event)
@@ -328,6 +329,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             profile[b] = profile_of[c]
     nxt = np.empty(n_s, dtype=np.int64)
     log_q = np.empty(n_s, dtype=np.float64)
+    lev = np.zeros(n_s, dtype=np.int64)  # the person's propensity level of each slot
     # the slots whose clocks ever run, ascending: with a timeline most layer slots are
     # empty (a behaviour whose rate never changes, a change that only lowers a rate), and
     # the loops below, once per act, look at these only (lowest slot first, as before)
@@ -361,7 +363,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             if slot_start[sl] >= days:
                 nxt[sl] = NEVER_DAY
                 continue
-            log_q[sl] = slot_table[sl, level_of(propensity_keys[sl >> lbits], i)]
+            lev[sl] = level_of(propensity_keys[sl >> lbits], i)
+            log_q[sl] = slot_table[sl, lev[sl]]
             nxt[sl] = _next_day(i, slot_start[sl] - 1, slot_keys[sl], log_q[sl])
         row[0, SCORE] = initial
         row[0, FALSE_POINTS] = 0
@@ -414,11 +417,15 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     break
                 nxt[sl] = _next_day(i, d, slot_keys[sl], log_q[sl])
                 b = sl >> lbits
-                if row_of[b] >= 0:  # a changed rate: does this layer's act stand
-                    if b == last_b or not survives(
-                            i, b, sl & lmask, d, level_of(propensity_keys[b], i), row_of,
-                            n_layers, layer_start, layer_rate, mult, e_max, boost_keys,
-                            thin_keys):
+                r = row_of[b]
+                if r >= 0:  # a changed rate: does this layer's act stand
+                    if b == last_b:
+                        continue
+                    j = sl & lmask
+                    # a base-clock act stands until some layer lowers the rate
+                    if (j > 0 or d >= thin_from[r]) and not survives(
+                            i, b, j, d, lev[sl], row_of, n_layers, layer_start, layer_rate,
+                            mult, e_max, boost_keys, thin_keys):
                         continue
                     last_b = b
                 if first:

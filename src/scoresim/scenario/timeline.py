@@ -39,7 +39,11 @@ is present in the scenario from day 0, so everything it needs is built; a
 timeline moves its numbers and switches, never its shape. Anything else is
 refused (exit 2) with the paths that can change.
 
-Every entry may carry `source:` (a citation, or "assumption").
+Every entry may carry `source:` (a citation, or "assumption"), and a `name:`
+(unique in the timeline). A name keys the change's random streams, and it is how
+`--set` and calibration's `--param` reach the entry: `timeline.<name>.set.<path>`,
+`timeline.<name>.day`. A position (`timeline.3...`) still works, but positions
+shift when an entry is added before it and a name does not.
 """
 
 from __future__ import annotations
@@ -115,8 +119,10 @@ class Change(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=64,
                                pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")] | None = Field(
-        None, description="Names the change's random streams (default: its day), so that "
-        "adding another change never moves this one's draws.")
+        None, description="Names the change (unique in the timeline): `--set "
+        "timeline.<name>.set.<path>=...` and `--param` reach its values by name, and it keys "
+        "the change's random streams (default: its day), so that adding another change "
+        "never moves this one's draws nor what an override by name reaches.")
     date: dt.date | None = Field(None, description="The day it starts, as a date (needs the "
                                  "scenario's origin).")
     day: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
@@ -139,6 +145,30 @@ class Change(BaseModel):
     def key(self) -> str:
         """What keys this change's random streams."""
         return self.name or f"day{self.day}"
+
+
+NAME = r"[A-Za-z][A-Za-z0-9_\-]*"
+
+
+def by_position(data: Any, path: str) -> tuple[str, str | None]:
+    """`timeline.<name>.rest` as `timeline.<position>.rest` in `data`'s timeline, and
+    None; or the path unchanged and why it names no entry. Other paths come back as
+    they are (and None).
+
+    Overrides and parameters are written by name so that adding an entry before
+    another never makes them reach a different one; the data itself is a list."""
+    parts = path.split(".")
+    if len(parts) < 2 or parts[0] != "timeline" or not re.fullmatch(NAME, parts[1]):
+        return path, None
+    timeline = data.get("timeline") if isinstance(data, dict) else None
+    entries = timeline if isinstance(timeline, list) else []
+    names = [e.get("name") if isinstance(e, dict) else None for e in entries]
+    if parts[1] in names:
+        return ".".join(["timeline", str(names.index(parts[1])), *parts[2:]]), None
+    named = sorted(n for n in names if isinstance(n, str))
+    known = (f"its entries are named {', '.join(named)}" if named else
+             "none of its entries has a name")
+    return path, f"the timeline has no entry named {parts[1]!r} ({known})"
 
 
 def value_at(data: Any, path: str) -> tuple[bool, Any]:
