@@ -229,12 +229,12 @@ SWITCHES = [{"day": 200, "set": {"sanctions.travel_ban.enabled": False,
                                  "channels.court.enabled": True}}]
 
 
-def _switched_on_both(timeline: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _switched_on_both(timeline: list, **sets) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The run without the timeline and with it (day loop), having checked what every
     switch must keep: byte-identical before its day 200, both backends equal."""
-    base = run(agents=5_000).timeseries
-    day = run(agents=5_000, timeline=timeline)
-    person = run(agents=5_000, timeline=timeline, backend="person")
+    base = run(agents=5_000, **sets).timeseries
+    day = run(agents=5_000, timeline=timeline, **sets)
+    person = run(agents=5_000, timeline=timeline, backend="person", **sets)
     ts = day.timeseries
     assert_frame_equal(base.iloc[:200], ts.iloc[:200])
     assert_frame_equal(ts, person.timeseries)
@@ -323,9 +323,12 @@ def test_scheme_and_list_switches_are_validated() -> None:
     with pytest.raises(ScenarioError, match="no such section"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.media_suspension.enabled": False}}]})
-    with pytest.raises(ScenarioError, match="cannot change during a run"):
+    with pytest.raises(ScenarioError, match="no such section"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.shaming.enabled": False}}]})
+    with pytest.raises(ScenarioError, match="cannot change during a run"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "sanctions.shaming.triggers": []}}]})
 
 
 NAMED = [{"name": "first", "day": 10, "set": {"behaviours.flight_purchase.rate": 0.003}},
@@ -398,3 +401,44 @@ def test_show_prints_the_names() -> None:
     res = CliRunner().invoke(app, ["show", "china-list", "--set", "timeline=" + str(NAMED)])
     assert res.exit_code == 0, res.output
     assert "name: first" in res.output and "name: second" in res.output
+
+
+SHAMING = {"sanctions.shaming": {"triggers": ["court_judgment_default"]}}
+SHAME_OFF = [{"day": 200, "set": {"sanctions.shaming.enabled": False}},
+             {"day": 400, "set": {"sanctions.shaming.enabled": True}}]
+
+
+def test_switching_shaming_off_and_on() -> None:
+    """While off no record is shown (the records are still filed); switched on again the
+    day's records are shown as before; nothing else moves; both backends equal."""
+    base, ts = _switched_on_both(SHAME_OFF, **SHAMING)
+    assert base["n_shamed"].iloc[200:400].sum() > 0
+    assert (ts["n_shamed"].iloc[200:400] == 0).all()
+    assert (ts["n_records"] == base["n_records"]).all()
+    assert (ts["n_shamed"].iloc[400:] == base["n_shamed"].iloc[400:]).all()
+    others = [c for c in ts.columns if not c.startswith("n_shamed")]
+    assert_frame_equal(ts[others], base[others])
+
+
+def test_switching_shaming_off_stops_its_awareness_and_wrongful_shaming() -> None:
+    """pilot-city (cameras, wrong faces, awareness from the screens): while off nobody is
+    shown, rightly or wrongly, and the screens make nobody aware."""
+    kw = {"agents": 20_000, "days": 120, "records": "all"}
+    sets = {"channels.street_camera.capture_probability": 0.05,
+            "responses.awareness.from_shaming": 1.0,
+            "face_recognition.nist-2019-us.fmr": [0.01, 0.02]}
+    off = [{"day": 40, "set": {"sanctions.shaming.enabled": False}}]
+    on_run = scoresim.run("pilot-city", set=sets, **kw)
+    off_run = scoresim.run("pilot-city", set={**sets, "timeline": off}, **kw)
+    base, ts = on_run.timeseries, off_run.timeseries
+    # the replayed wrongful sanctions (wrongful.parquet): shaming only before the switch
+    shamed = [w[w["sanction"] == "shaming"]["first_day"] for w in
+              (on_run.wrongful(), off_run.wrongful())]
+    assert shamed[0].max() >= 40 and 0 < len(shamed[1]) < len(shamed[0])
+    assert shamed[1].max() < 40
+    assert_frame_equal(base.iloc[:40], ts.iloc[:40])
+    assert base["n_shamed_wrongly"].iloc[40:].sum() > 0
+    assert (ts[["n_shamed", "n_shamed_wrongly"]].iloc[40:] == 0).all().all()
+    # awareness from the screens (from_shaming 1, publicity) stops: fewer aware by the end
+    grew_on, grew_off = (x["n_aware"].iloc[-1] - x["n_aware"].iloc[39] for x in (base, ts))
+    assert grew_off < grew_on / 4

@@ -162,6 +162,7 @@ class LifeRules(NamedTuple):
     media_duration: int
     media: bool  # the scenario suspends accounts at all
     shame_trigger: np.ndarray  # bool [behaviour]
+    shame_on: np.ndarray  # bool [day]: the screens show that day's records (empty: always)
     block_bit: np.ndarray  # int64 [behaviour]: the ban that stops it (metrics.BAN_BITS)
 
 
@@ -195,6 +196,7 @@ class _Kernel:
             media_duration=int(rules.media_duration), media=media,
             shame_trigger=(rules.shame_trigger if rules.shaming
                            else np.zeros_like(rules.shame_trigger)),
+            shame_on=rules.shame_on,
             block_bit=block_bits(sim))
 
     def false_match_capacity(self, people: int, days: int) -> int:
@@ -292,6 +294,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     media_trigger, media_duration, media = rules.media_trigger, rules.media_duration, \
         rules.media
     shame_trigger, block_bit = rules.shame_trigger, rules.block_bit
+    shame_on = rules.shame_on
+    timed_shame = shame_on.shape[0] > 0
     cnt, ssum, ev, rec = acc
     channel_of, p_of, kind, profile_of = observe.channel_of, observe.p_of, observe.kind, \
         observe.profile_of
@@ -451,7 +455,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     else:
                         rec_t[d, R_FALSE] += 1
                         rec_t[d, R_FALSE_MATCH] += 1
-                    if shame_trigger[b]:
+                    if shame_trigger[b] and (not timed_shame or shame_on[d]):
                         rec_t[d, R_SHAMED] += 1
                         if s != i:
                             rec_t[d, R_SHAMED_WRONGLY] += 1

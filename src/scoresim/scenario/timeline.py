@@ -19,7 +19,8 @@ each needs the modules that read it to read it on the day:
 
 - a switch (`channels.<c>.enabled`, `sanctions.travel_ban.enabled`,
   `sanctions.consumption_ban.enabled`, `sanctions.dishonest_list.enabled`,
-  `sanctions.media_suspension.enabled`, `schemes.<s>.enabled`: true or
+  `sanctions.media_suspension.enabled`, `sanctions.shaming.enabled`,
+  `schemes.<s>.enabled`: true or
   false): a section turned off and on by date. `enabled` is not a field of
   the section; it is true from day 0 and only a timeline sets it. A channel
   switched off sees nothing from that day (records, false flags, made-up
@@ -30,7 +31,10 @@ each needs the modules that read it to read it on the day:
   listing), exactly as if it had never been off, since a ban is a pure
   function of the standing (rulebook.status_of). The list and media
   suspension likewise: the standing keeps the listings and suspensions the
-  records make, the status shows none while off. A pilot scheme switched off
+  records make, the status shows none while off. Shaming switched off shows no
+  record filed while it is off (counts, awareness and publicity from the
+  screens, wrongful shaming: none of those days' records); a record filed
+  while it is on was shown. A pilot scheme switched off
   grades nobody (its people as in a region without a pilot).
 
 Other sections are switched through their values: a behaviour stops with
@@ -67,16 +71,17 @@ TIME_VARYING: tuple[tuple[str, str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.capture_probability", "value",
      "channels.<name>.capture_probability"),
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "channels.<name>.enabled"),
-    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
-     "switch", "sanctions.<travel_ban|consumption_ban|dishonest_list|media_suspension>.enabled"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension|shaming)"
+     r"\.enabled", "switch",
+     "sanctions.<travel_ban|consumption_ban|dishonest_list|media_suspension|shaming>.enabled"),
     (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "schemes.<name>.enabled"),
 )
 # the sections a switch path turns on and off: every one is on from day 0 (a switch has no
 # value in the scenario itself: `enabled` is the timeline's, and is true until a change)
 SWITCHES: tuple[tuple[str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "channels"),
-    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
-     "sanctions"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension|shaming)"
+     r"\.enabled", "sanctions"),
     (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "schemes"),
 )
 CHANGEABLE = ", ".join(t[2] for t in TIME_VARYING)
