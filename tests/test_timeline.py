@@ -229,12 +229,12 @@ SWITCHES = [{"day": 200, "set": {"sanctions.travel_ban.enabled": False,
                                  "channels.court.enabled": True}}]
 
 
-def _switched_on_both(timeline: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _switched_on_both(timeline: list, **sets) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The run without the timeline and with it (day loop), having checked what every
     switch must keep: byte-identical before its day 200, both backends equal."""
-    base = run(agents=5_000).timeseries
-    day = run(agents=5_000, timeline=timeline)
-    person = run(agents=5_000, timeline=timeline, backend="person")
+    base = run(agents=5_000, **sets).timeseries
+    day = run(agents=5_000, timeline=timeline, **sets)
+    person = run(agents=5_000, timeline=timeline, backend="person", **sets)
     ts = day.timeseries
     assert_frame_equal(base.iloc[:200], ts.iloc[:200])
     assert_frame_equal(ts, person.timeseries)
@@ -323,6 +323,122 @@ def test_scheme_and_list_switches_are_validated() -> None:
     with pytest.raises(ScenarioError, match="no such section"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.media_suspension.enabled": False}}]})
-    with pytest.raises(ScenarioError, match="cannot change during a run"):
+    with pytest.raises(ScenarioError, match="no such section"):
         load_scenario("china-list", {"timeline": [{"day": 5, "set": {
             "sanctions.shaming.enabled": False}}]})
+    with pytest.raises(ScenarioError, match="cannot change during a run"):
+        load_scenario("china-list", {"timeline": [{"day": 5, "set": {
+            "sanctions.shaming.triggers": []}}]})
+
+
+NAMED = [{"name": "first", "day": 10, "set": {"behaviours.flight_purchase.rate": 0.003}},
+         {"name": "second", "day": 20, "set": {"sanctions.dishonest_list.duration_days": 500}}]
+
+
+def test_set_and_param_reach_timeline_entries_by_name() -> None:
+    """A name reaches the same entry after another is put before it (a position does not)."""
+    earlier = {"name": "earlier", "day": 5, "set": {"behaviours.flight_purchase.rate": 0.002}}
+    sets = {"timeline.second.set.sanctions.dishonest_list.duration_days": 600,
+            "timeline.first.day": 12}
+    for tl in (NAMED, [earlier, *NAMED]):
+        s = load_scenario("china-list", {"timeline": tl, **sets})
+        by_name = {c.name: c for c in s.timeline}
+        assert by_name["second"].set["sanctions.dishonest_list.duration_days"] == 600
+        assert by_name["first"].day == 12
+        assert by_name.get("earlier") is None or by_name["earlier"].day == 5
+        p = parse_parameter("timeline.second.set.sanctions.dishonest_list.duration_days="
+                            "300:900", s)
+        assert p.integer and p.path.startswith("timeline.second.")
+        p = parse_parameter("timeline.first.set.behaviours.flight_purchase.rate=1e-3:1e-2:log",
+                            s)
+        assert not p.integer and p.log
+    # positions still work
+    s = load_scenario("china-list", {"timeline": NAMED,
+                                     "timeline.1.set.sanctions.dishonest_list.duration_days": 9})
+    assert s.timeline[1].set["sanctions.dishonest_list.duration_days"] == 9
+
+
+def test_a_name_that_names_no_entry_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="no entry named 'third'.*first, second"):
+        load_scenario("china-list", {"timeline": NAMED,
+                                     "timeline.third.set.behaviours.flight_purchase.rate": 0.1})
+    s = load_scenario("china-list", {"timeline": NAMED})
+    with pytest.raises(ScenarioError, match="no entry named 'third'"):
+        parse_parameter("timeline.third.set.behaviours.flight_purchase.rate=1e-3:1e-2", s)
+    res = CliRunner().invoke(app, ["show", "china-list", "--set", "timeline=" + str(NAMED),
+                                   "--set", "timeline.third.day=3"])
+    assert res.exit_code == 2 and "no entry named 'third'" in res.output
+    assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("first", "'first' is also the name of timeline.0"),
+    ("2nd", "should match pattern"),
+    ("a b", "should match pattern"),
+])
+def test_duplicate_and_bad_names_exit_2_naming_file_field_and_line(
+        tmp_path: Path, name: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: bad\nagents: 100\ndays: 100\n"
+        "behaviours:\n  a: {rate: 0.01, channel: court}\n"
+        "channels:\n  court: {kind: register}\n"
+        "timeline:\n"
+        "  - name: first\n    day: 10\n    set: {behaviours.a.rate: 0.02}\n"
+        f"  - name: '{name}'\n    day: 20\n    set: {{behaviours.a.rate: 0.03}}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(str(path))
+    assert err.value.field == "timeline.1.name"
+    assert message in err.value.detail
+    assert err.value.line == 12
+    res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "bad.yaml" in res.output and "timeline.1.name" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_show_prints_the_names() -> None:
+    res = CliRunner().invoke(app, ["show", "china-list", "--set", "timeline=" + str(NAMED)])
+    assert res.exit_code == 0, res.output
+    assert "name: first" in res.output and "name: second" in res.output
+
+
+SHAMING = {"sanctions.shaming": {"triggers": ["court_judgment_default"]}}
+SHAME_OFF = [{"day": 200, "set": {"sanctions.shaming.enabled": False}},
+             {"day": 400, "set": {"sanctions.shaming.enabled": True}}]
+
+
+def test_switching_shaming_off_and_on() -> None:
+    """While off no record is shown (the records are still filed); switched on again the
+    day's records are shown as before; nothing else moves; both backends equal."""
+    base, ts = _switched_on_both(SHAME_OFF, **SHAMING)
+    assert base["n_shamed"].iloc[200:400].sum() > 0
+    assert (ts["n_shamed"].iloc[200:400] == 0).all()
+    assert (ts["n_records"] == base["n_records"]).all()
+    assert (ts["n_shamed"].iloc[400:] == base["n_shamed"].iloc[400:]).all()
+    others = [c for c in ts.columns if not c.startswith("n_shamed")]
+    assert_frame_equal(ts[others], base[others])
+
+
+def test_switching_shaming_off_stops_its_awareness_and_wrongful_shaming() -> None:
+    """pilot-city (cameras, wrong faces, awareness from the screens): while off nobody is
+    shown, rightly or wrongly, and the screens make nobody aware."""
+    kw = {"agents": 20_000, "days": 120, "records": "all"}
+    sets = {"channels.street_camera.capture_probability": 0.05,
+            "responses.awareness.from_shaming": 1.0,
+            "face_recognition.nist-2019-us.fmr": [0.01, 0.02]}
+    off = [{"day": 40, "set": {"sanctions.shaming.enabled": False}}]
+    on_run = scoresim.run("pilot-city", set=sets, **kw)
+    off_run = scoresim.run("pilot-city", set={**sets, "timeline": off}, **kw)
+    base, ts = on_run.timeseries, off_run.timeseries
+    # the replayed wrongful sanctions (wrongful.parquet): shaming only before the switch
+    shamed = [w[w["sanction"] == "shaming"]["first_day"] for w in
+              (on_run.wrongful(), off_run.wrongful())]
+    assert shamed[0].max() >= 40 and 0 < len(shamed[1]) < len(shamed[0])
+    assert shamed[1].max() < 40
+    assert_frame_equal(base.iloc[:40], ts.iloc[:40])
+    assert base["n_shamed_wrongly"].iloc[40:].sum() > 0
+    assert (ts[["n_shamed", "n_shamed_wrongly"]].iloc[40:] == 0).all().all()
+    # awareness from the screens (from_shaming 1, publicity) stops: fewer aware by the end
+    grew_on, grew_off = (x["n_aware"].iloc[-1] - x["n_aware"].iloc[39] for x in (base, ts))
+    assert grew_off < grew_on / 4

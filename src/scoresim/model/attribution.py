@@ -156,7 +156,8 @@ class Attributor:
             out.append(self._row(sanction, decisive, timely or deciding, first,
                                  int(days_on.shape[0]), bool(mask[-1])))
         shown = [e for e in wrong if self.shame_trigger[e.filed.behaviour]
-                 and e.error != COLLATERAL and e.filed.day < self.days]
+                 and e.error != COLLATERAL and e.filed.day < self.days
+                 and self.rules.shaming_on(e.filed.day)]
         if shown:
             kinds_shown = sorted({e.error for e in shown})
             out.append(self._row(SHAMING, kinds_shown if len(kinds_shown) == 1 else [], shown,

@@ -20,12 +20,11 @@ import numpy as np
 from scoresim.model.calendar import Calendar
 from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform
-from scoresim.model.rate_layers import build_layers, keep_events, levels_table
+from scoresim.model.rate_layers import LEVEL_BITS, Layers, build_layers, levels_table, stands
 from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
 
 CHUNK = 1 << 20
-LEVEL_BITS = 12
 LEVELS = 1 << LEVEL_BITS  # propensity levels: a uint16 payload per calendar entry
 PAR_CHUNK = 1 << 14
 
@@ -70,6 +69,7 @@ class Clocks(NamedTuple):
     boost_keys: np.ndarray
     thin_keys: np.ndarray
     mult: np.ndarray
+    thin_from: np.ndarray
 
 
 class Behaviour(Module):
@@ -208,15 +208,13 @@ class Behaviour(Module):
         keys = _sort_keys(codes, level)
         keys.sort()  # unique keys: any sort gives the one order
         codes, level = np.empty_like(codes), np.empty_like(level)
-        lay = self.layers
-        actor, behaviour, next_day, layer = _advance(keys, day, self.shift, self.lbits,
-                                                     lay.slot_keys, lay.slot_table, codes, level)
+        # changed rates (from the first change on): each layer's events that stand, one
+        # per pair, decided as the events are unpacked (rate_layers.stands), not in a pass
+        # of their own over the day's events
+        timed = self.timed and day >= self.first_change
+        actor, behaviour, next_day = _advance(keys, day, self.shift, timed, self.layers,
+                                              codes, level)
         self.calendar.push(codes, next_day, level)
-        if self.timed and day >= self.first_change:
-            # changed rates: each layer's events that stand, one per pair (compacted in
-            # place; the arrays are today's own)
-            n = keep_events(day, actor, behaviour, layer, level, lay)
-            actor, behaviour = actor[:n], behaviour[:n]
         today.events = Events(day, actor, behaviour)
 
     def release(self) -> None:
@@ -287,39 +285,64 @@ def _layer_first_days(lo, hi, s, day, shift, key, table, propensity_key, days):
 
 
 @nb.njit(cache=True)
-def _advance_chunk(lo, hi, keys, day, shift, lbits, slot_keys, table, actor, behaviour,
-                   layer, next_day, codes, levels):
+def _advance_chunk(lo, hi, keys, day, shift, timed, lay: Layers, actor, behaviour, next_day,
+                   codes, levels):
+    """Unpack keys lo..hi-1 and draw each clock's next day; today's events that stand are
+    written to actor[lo:], behaviour[lo:] in order. Returns how many stand."""
+    lbits, slot_keys, table = lay.lbits, lay.slot_keys, lay.slot_table
+    row_of, thin_from = lay.row_of, lay.thin_from
     lmask = (1 << lbits) - 1
+    m = lo
     for k in range(lo, hi):
         c = np.int64(keys[k] >> LEVEL_BITS)
         level = keys[k] & np.uint64(LEVELS - 1)
         i = c >> shift
         s = c & ((1 << shift) - 1)
-        actor[k] = i
-        behaviour[k] = s >> lbits
-        layer[k] = s & lmask
+        b = s >> lbits
         codes[k] = c
         levels[k] = level
         u = uniform(slot_keys[s], np.uint64(i), np.uint64(day + 1))
         next_day[k] = day + 1 + geometric_skip(u, table[s, level])
+        if timed and row_of[b] >= 0:
+            j = s & lmask
+            # a base-clock event stands until some layer lowers the rate, if it is the
+            # pair's first today (its base clock is its lowest slot)
+            if not ((j == 0 and day < thin_from[row_of[b]]) or stands(k, keys, day, shift, lay)):
+                continue
+        actor[m] = i
+        behaviour[m] = b
+        m += 1
+    return m - lo
 
 
 @nb.njit(parallel=True, cache=True)
-def _advance(keys, day, shift, lbits, slot_keys, table, codes, levels):
+def _advance(keys, day, shift, timed, lay: Layers, codes, levels):
     """Today's events from their sorted keys, and each pair's next event day; each key's
-    code and level are unpacked into `codes` and `levels` (to file the next event)."""
+    code and level are unpacked into `codes` and `levels` (to file the next event).
+
+    With `timed`, only the events that stand (rate_layers.stands) are today's."""
     n = keys.shape[0]
     actor = np.empty(n, dtype=np.int64)
     behaviour = np.empty(n, dtype=np.uint8)
-    layer = np.empty(n, dtype=np.uint8)
     next_day = np.empty(n, dtype=np.int64)
     # serial chunks under a thin parallel loop: numba compiles a plain function
     # better than the body of a prange
     n_chunks = (n + PAR_CHUNK - 1) // PAR_CHUNK
+    kept = np.empty(n_chunks, dtype=np.int64)
     for t in nb.prange(n_chunks):
-        _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), keys, day, shift, lbits,
-                       slot_keys, table, actor, behaviour, layer, next_day, codes, levels)
-    return actor, behaviour, next_day, layer
+        kept[t] = _advance_chunk(t * PAR_CHUNK, min(n, (t + 1) * PAR_CHUNK), keys, day, shift,
+                                 timed, lay, actor, behaviour, next_day, codes, levels)
+    if kept.sum() == n:
+        return actor, behaviour, next_day
+    # some events did not stand: each chunk's standing ones moved up behind the last's
+    m = 0
+    for t in range(n_chunks):
+        lo = t * PAR_CHUNK
+        for k in range(lo, lo + kept[t]):
+            actor[m] = actor[k]
+            behaviour[m] = behaviour[k]
+            m += 1
+    return actor[:m], behaviour[:m], next_day
 
 
 @nb.njit(parallel=True, cache=True)

@@ -162,6 +162,7 @@ class LifeRules(NamedTuple):
     media_duration: int
     media: bool  # the scenario suspends accounts at all
     shame_trigger: np.ndarray  # bool [behaviour]
+    shame_on: np.ndarray  # bool [day]: the screens show that day's records (empty: always)
     block_bit: np.ndarray  # int64 [behaviour]: the ban that stops it (metrics.BAN_BITS)
 
 
@@ -195,6 +196,7 @@ class _Kernel:
             media_duration=int(rules.media_duration), media=media,
             shame_trigger=(rules.shame_trigger if rules.shaming
                            else np.zeros_like(rules.shame_trigger)),
+            shame_on=rules.shame_on,
             block_bit=block_bits(sim))
 
     def false_match_capacity(self, people: int, days: int) -> int:
@@ -292,6 +294,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     media_trigger, media_duration, media = rules.media_trigger, rules.media_duration, \
         rules.media
     shame_trigger, block_bit = rules.shame_trigger, rules.block_bit
+    shame_on = rules.shame_on
+    timed_shame = shame_on.shape[0] > 0
     cnt, ssum, ev, rec = acc
     channel_of, p_of, kind, profile_of = observe.channel_of, observe.p_of, observe.kind, \
         observe.profile_of
@@ -310,6 +314,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     row_of, n_layers, layer_start, layer_rate = lay.row_of, lay.n_layers, lay.layer_start, \
         lay.layer_rate
     mult, e_max, boost_keys, thin_keys = lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys
+    thin_from = lay.thin_from
     n_s = slot_keys.shape[0]
     lmask = (1 << lbits) - 1
     # per behaviour, the scalars an event needs (no array lookups through tuples per event)
@@ -328,6 +333,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             profile[b] = profile_of[c]
     nxt = np.empty(n_s, dtype=np.int64)
     log_q = np.empty(n_s, dtype=np.float64)
+    lev = np.zeros(n_s, dtype=np.int64)  # the person's propensity level of each slot
     # the slots whose clocks ever run, ascending: with a timeline most layer slots are
     # empty (a behaviour whose rate never changes, a change that only lowers a rate), and
     # the loops below, once per act, look at these only (lowest slot first, as before)
@@ -361,7 +367,8 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
             if slot_start[sl] >= days:
                 nxt[sl] = NEVER_DAY
                 continue
-            log_q[sl] = slot_table[sl, level_of(propensity_keys[sl >> lbits], i)]
+            lev[sl] = level_of(propensity_keys[sl >> lbits], i)
+            log_q[sl] = slot_table[sl, lev[sl]]
             nxt[sl] = _next_day(i, slot_start[sl] - 1, slot_keys[sl], log_q[sl])
         row[0, SCORE] = initial
         row[0, FALSE_POINTS] = 0
@@ -414,11 +421,15 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     break
                 nxt[sl] = _next_day(i, d, slot_keys[sl], log_q[sl])
                 b = sl >> lbits
-                if row_of[b] >= 0:  # a changed rate: does this layer's act stand
-                    if b == last_b or not survives(
-                            i, b, sl & lmask, d, level_of(propensity_keys[b], i), row_of,
-                            n_layers, layer_start, layer_rate, mult, e_max, boost_keys,
-                            thin_keys):
+                r = row_of[b]
+                if r >= 0:  # a changed rate: does this layer's act stand
+                    if b == last_b:
+                        continue
+                    j = sl & lmask
+                    # a base-clock act stands until some layer lowers the rate
+                    if (j > 0 or d >= thin_from[r]) and not survives(
+                            i, b, j, d, lev[sl], row_of, n_layers, layer_start, layer_rate,
+                            mult, e_max, boost_keys, thin_keys):
                         continue
                     last_b = b
                 if first:
@@ -444,7 +455,7 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                     else:
                         rec_t[d, R_FALSE] += 1
                         rec_t[d, R_FALSE_MATCH] += 1
-                    if shame_trigger[b]:
+                    if shame_trigger[b] and (not timed_shame or shame_on[d]):
                         rec_t[d, R_SHAMED] += 1
                         if s != i:
                             rec_t[d, R_SHAMED_WRONGLY] += 1

@@ -10,8 +10,9 @@ no rate changes lbits is 0 and slots are behaviours, as they always were.
 `survives` decides whether an event of slot (b, j) on day t stands: a layer's
 own event is kept with the day's share of its clock's rate, and every later
 layer that lowers the rate that day keeps it with probability p_k / p_{k-1}.
-Both backends call it; the events of one pair on one day are one event (the
-union of its layers), so both keep the first that survives and drop the rest.
+Both backends call it (the day loop through `stands`); the events of one pair on
+one day are one event (the union of its layers), so both keep the first that
+survives and drop the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 
 from scoresim.model.random import stream_key, uniform
 from scoresim.model.timeline import Timeline
+
+LEVEL_BITS = 12  # the day loop's keys are (code << LEVEL_BITS) | propensity level
 
 
 class Layers(NamedTuple):
@@ -41,6 +44,10 @@ class Layers(NamedTuple):
     boost_keys: np.ndarray  # uint64 [row, layer]: keeping a layer's own events
     thin_keys: np.ndarray  # uint64 [row, layer]: keeping earlier layers' events
     mult: np.ndarray  # float64 [level]: the propensity of each level
+    # int64 [row]: the first day some layer lowers the rate (>= days: never). Before it a
+    # base-clock event stands without a look at the layers (no layer thins it), which is
+    # most events of a behaviour whose rate a timeline only raises
+    thin_from: np.ndarray
 
 
 def build_layers(timeline: Timeline, names: list[str], rates: np.ndarray, clock_keys: np.ndarray,
@@ -69,6 +76,7 @@ def build_layers(timeline: Timeline, names: list[str], rates: np.ndarray, clock_
     e_max = np.zeros((rows, k_max + 1, levels if rows else 0), dtype=np.float64)
     boost_keys = np.zeros((rows, k_max + 1), dtype=np.uint64)
     thin_keys = np.zeros((rows, k_max + 1), dtype=np.uint64)
+    thin_from = np.full(rows, days, dtype=np.int64)
     for r, (b, ls) in enumerate(sorted(per.items())):
         name = names[b]
         row_of[b] = r
@@ -86,8 +94,12 @@ def build_layers(timeline: Timeline, names: list[str], rates: np.ndarray, clock_
             with np.errstate(divide="ignore"):
                 slot_table[s] = np.where(e >= 1.0, -np.inf, np.log1p(-np.minimum(e, 1.0)))
             slot_start[s] = start if e.max() > 0.0 else days
+            # survives thins only where p_k < p_{k-1}, which needs rate_k < rate_{k-1}
+            lower = np.flatnonzero(values < layer_rate[r, j - 1])
+            if lower.shape[0]:
+                thin_from[r] = min(thin_from[r], int(lower[0]))
     return Layers(lbits, slot_keys, slot_table, slot_start, row_of, n_layers, layer_start,
-                  layer_rate, e_max, boost_keys, thin_keys, mult)
+                  layer_rate, e_max, boost_keys, thin_keys, mult, thin_from)
 
 
 def _largest_extra(before: np.ndarray, after: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -132,31 +144,37 @@ def survives(i, b, j, t, level, row_of, n_layers, layer_start, layer_rate, mult,
 
 
 @nb.njit(cache=True)
-def keep_events(day, actor, behaviour, layer, level, lay: Layers):
-    """The events of today that stand: layers' survival, then one event per pair.
+def stands(k, keys, day, shift, lay: Layers):
+    """Whether the day loop's entry k of today's sorted keys (of a behaviour whose rate
+    changes) is an event: it survives its layers and no earlier entry of its pair does.
 
-    Compacts `actor` and `behaviour` in place, in their order, and returns how many
-    stand (the first that many entries); events of behaviours whose rate never changes
-    stand without a look at the layers."""
-    row_of, n_layers, layer_start, layer_rate = (lay.row_of, lay.n_layers, lay.layer_start,
-                                                 lay.layer_rate)
-    mult, e_max, boost_keys, thin_keys = lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys
-    n = actor.shape[0]
-    m = 0
-    last_i = -1
-    last_b = -1
-    for k in range(n):
-        i, b = actor[k], behaviour[k]
-        if i == last_i and b == last_b:
-            continue  # this pair already has today's event
-        if row_of[b] < 0 or survives(i, b, layer[k], day, level[k], row_of, n_layers,
-                                     layer_start, layer_rate, mult, e_max, boost_keys,
-                                     thin_keys):
-            actor[m] = i
-            behaviour[m] = b
-            m += 1
-            last_i, last_b = i, b
-    return m
+    A pair's entries are adjacent in the sorted keys (a key is (person, behaviour,
+    layer, level) from its high bits down), base clock first: the pair's event is the
+    first of them that survives, as the person backend takes it."""
+    lbits = lay.lbits
+    pair = keys[k] >> np.uint64(LEVEL_BITS + lbits)
+    if not _survives_key(keys[k], day, shift, lay):
+        return False
+    kk = k - 1
+    while kk >= 0 and (keys[kk] >> np.uint64(LEVEL_BITS + lbits)) == pair:
+        if _survives_key(keys[kk], day, shift, lay):
+            return False  # an earlier layer's event of the pair stands
+        kk -= 1
+    return True
+
+
+@nb.njit(inline="always", cache=True)
+def _survives_key(key, day, shift, lay: Layers):
+    c = np.int64(key >> LEVEL_BITS)
+    level = np.int64(key & np.uint64((1 << LEVEL_BITS) - 1))
+    i = c >> shift
+    s = c & ((1 << shift) - 1)
+    b = s >> lay.lbits
+    j = s & ((1 << lay.lbits) - 1)
+    if j == 0 and day < lay.thin_from[lay.row_of[b]]:
+        return True
+    return survives(i, b, j, day, level, lay.row_of, lay.n_layers, lay.layer_start,
+                    lay.layer_rate, lay.mult, lay.e_max, lay.boost_keys, lay.thin_keys)
 
 
 def levels_table(sigma: float, levels: int) -> np.ndarray:

@@ -144,6 +144,7 @@ class Response(Module):
         self.sigma = float(society.propensity_sigma)
         self.points = points.astype(np.float64)
         self.shaming = shaming.astype(np.bool_)
+        self.no_shaming = np.zeros_like(self.shaming)  # the days a timeline switches it off
         self.n_aware = 0
         self.n_left = 0
         self.ties = society.ties if society.ties is not None else no_ties()
@@ -225,7 +226,9 @@ class Response(Module):
         events, records = today.events, today.filed
         new_aware, new_left = _learn(
             today.day, events.actor, events.behaviour, records.subject, records.behaviour,
-            records.points, self.kind, self.shaming, self.world.standing.status, self.flags,
+            records.points, self.kind,
+            self.shaming if self.world.rules.shaming_on(today.day) else self.no_shaming,
+            self.world.standing.status, self.flags,
             self.risk, self.ties.offsets, self.ties.neighbours, self.keys, self.params)
         self.n_aware += int(new_aware)
         self.n_left += int(new_left)

@@ -392,6 +392,10 @@ class Rulebook:
         self.shaming = s.shaming is not None
         self.shame_trigger = mask(s.shaming.triggers if s.shaming else [])
         timeline = Timeline(scenario)
+        # bool [day]: shaming shows that day's filed records (a timeline's switch; empty
+        # where none switches it, and then it is on every day)
+        on = timeline.daily("sanctions.shaming.enabled")
+        self.shame_on = (on >= 0.5) if on is not None else np.zeros(0, dtype=np.bool_)
         rates = timeline.daily("sanctions.dishonest_list.repayment_rate")
         repay = bool(dl and (dl.repayment_rate > 0 or (rates is not None and rates.max() > 0)))
         durations = timeline.daily("sanctions.dishonest_list.duration_days")
@@ -454,6 +458,17 @@ class Rulebook:
             scheme_scored=self.schemes.scored,
             off=off,
         )
+
+    def shaming_on(self, day: int) -> bool:
+        """Whether the screens show the records filed on `day`."""
+        return self.shaming and (self.shame_on.shape[0] == 0 or bool(self.shame_on[day]))
+
+    def shown(self, behaviour: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Which records (their behaviour index and filing day) the screens showed."""
+        out = self.shame_trigger[behaviour] if self.shaming else np.zeros(len(behaviour), bool)
+        if self.shame_on.shape[0]:
+            out = out & self.shame_on[np.minimum(day, self.shame_on.shape[0] - 1)]
+        return out
 
     @property
     def imposing(self) -> np.ndarray:

@@ -207,7 +207,7 @@ class Sanctions(Module):
                     self.ends.true_listed_until, self.media_trigger, self.rules.media_duration,
                     self.ends.suspended_until)
                 self.reviews.push(who, when, why)
-            if self.shaming:
+            if self.rules.shaming_on(day):
                 shown = self.shame_trigger[records.behaviour]
                 self.n_shamed = int(shown.sum())
                 self.n_shamed_wrongly = int((shown & ~records.correct).sum())

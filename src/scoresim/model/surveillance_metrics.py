@@ -138,6 +138,7 @@ class Breakdown(Module):
             self.cells = np.ascontiguousarray(np.stack(self.traits, axis=1).astype(wide))
             self.joint = None
         self.shame = sanctions.shame_trigger if sanctions.shaming else None
+        self.rules = sanctions.rules
         self.table = np.zeros((days, n_cells, len(BREAKDOWN_COLUMNS)), dtype=np.int64)
         self.in_level = np.zeros(n_cells, dtype=np.int64)  # people per trait level
         self.banned = np.zeros(n_cells, dtype=np.int64)
@@ -178,7 +179,8 @@ class Breakdown(Module):
         row[:, [1, 2, 3, 6, 7]] = 0
         if len(filed) == 0:
             return
-        shame = self.shame if self.shame is not None else np.zeros(0, np.bool_)
+        shame = self.shame if self.shame is not None and self.rules.shaming_on(day) \
+            else np.zeros(0, np.bool_)
         if self.joint is not None:
             by_code = _count_joint(filed.subject, filed.correct, filed.error, filed.behaviour,
                                    shame, self.joint, self.margin.shape[1],

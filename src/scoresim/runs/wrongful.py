@@ -100,7 +100,7 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
     sanctioned = _ever_sanctioned(Path(records_path).with_name(SANCTIONS_FILE))
     shamed = np.zeros(0, dtype=np.int64)
     if rules.shaming and len(table["subject"]):
-        shame = rules.shame_trigger[table["behaviour_idx"]] & ~table["correct"]
+        shame = rules.shown(table["behaviour_idx"], table["filed"]) & ~table["correct"]
         shamed = np.unique(table["subject"][shame])
     candidates = wrong_subjects if sanctioned is None else np.union1d(
         np.intersect1d(wrong_subjects, sanctioned), shamed)

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scoresim.scenario.schema import Scenario
-from scoresim.scenario.timeline import as_date
+from scoresim.scenario.timeline import as_date, by_position
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -265,7 +265,10 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(data: dict, overrides: dict[str, Any], source: str = "--set") -> dict:
     data = copy.deepcopy(data)
     for path, value in overrides.items():
-        parts = path.split(".")
+        named, why = by_position(data, path)  # timeline.<name>...: the entry of that name
+        if why is not None:
+            raise ScenarioError(source, f"cannot set '{path}': {why}")
+        parts = named.split(".")
         node = data
         rest = _dotted_key(node, parts)
         if rest is not None:  # e.g. timeline.0.set.behaviours.x.rate: set's key is dotted
@@ -444,7 +447,9 @@ def load_scenario(
         data = apply_overrides(data, overrides)
         if "days" in overrides:
             data = _cut_timeline(data)
-    return validate(data, source, lines, overridden=list(overrides))
+    # an override by name (timeline.<name>...) is where pydantic's errors put it by position
+    overridden = [by_position(data, p)[0] for p in overrides]
+    return validate(data, source, lines, overridden=overridden)
 
 
 def _cut_timeline(data: dict) -> dict:

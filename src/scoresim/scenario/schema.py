@@ -1260,8 +1260,14 @@ def _check_timeline(sc: Scenario) -> None:
         return
     base = sc.model_dump(mode="json", exclude={"timeline"})
     starts: dict[tuple[int, str], int] = {}
+    named: dict[str, int] = {}
     for i, ch in enumerate(sc.timeline):
         where = f"timeline.{i}"
+        if ch.name is not None:  # names address entries (--set timeline.<name>...)
+            if ch.name in named:
+                raise ValueError(f"{where}.name: {ch.name!r} is also the name of "
+                                 f"timeline.{named[ch.name]} (names are unique)")
+            named[ch.name] = i
         if ch.date is not None:
             if sc.origin is None:
                 raise ValueError(f"{where}.date: a date needs the scenario's origin (the date "

@@ -19,7 +19,8 @@ each needs the modules that read it to read it on the day:
 
 - a switch (`channels.<c>.enabled`, `sanctions.travel_ban.enabled`,
   `sanctions.consumption_ban.enabled`, `sanctions.dishonest_list.enabled`,
-  `sanctions.media_suspension.enabled`, `schemes.<s>.enabled`: true or
+  `sanctions.media_suspension.enabled`, `sanctions.shaming.enabled`,
+  `schemes.<s>.enabled`: true or
   false): a section turned off and on by date. `enabled` is not a field of
   the section; it is true from day 0 and only a timeline sets it. A channel
   switched off sees nothing from that day (records, false flags, made-up
@@ -30,7 +31,10 @@ each needs the modules that read it to read it on the day:
   listing), exactly as if it had never been off, since a ban is a pure
   function of the standing (rulebook.status_of). The list and media
   suspension likewise: the standing keeps the listings and suspensions the
-  records make, the status shows none while off. A pilot scheme switched off
+  records make, the status shows none while off. Shaming switched off shows no
+  record filed while it is off (counts, awareness and publicity from the
+  screens, wrongful shaming: none of those days' records); a record filed
+  while it is on was shown. A pilot scheme switched off
   grades nobody (its people as in a region without a pilot).
 
 Other sections are switched through their values: a behaviour stops with
@@ -39,7 +43,11 @@ is present in the scenario from day 0, so everything it needs is built; a
 timeline moves its numbers and switches, never its shape. Anything else is
 refused (exit 2) with the paths that can change.
 
-Every entry may carry `source:` (a citation, or "assumption").
+Every entry may carry `source:` (a citation, or "assumption"), and a `name:`
+(unique in the timeline). A name keys the change's random streams, and it is how
+`--set` and calibration's `--param` reach the entry: `timeline.<name>.set.<path>`,
+`timeline.<name>.day`. A position (`timeline.3...`) still works, but positions
+shift when an entry is added before it and a name does not.
 """
 
 from __future__ import annotations
@@ -63,16 +71,17 @@ TIME_VARYING: tuple[tuple[str, str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.capture_probability", "value",
      "channels.<name>.capture_probability"),
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "channels.<name>.enabled"),
-    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
-     "switch", "sanctions.<travel_ban|consumption_ban|dishonest_list|media_suspension>.enabled"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension|shaming)"
+     r"\.enabled", "switch",
+     "sanctions.<travel_ban|consumption_ban|dishonest_list|media_suspension|shaming>.enabled"),
     (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "switch", "schemes.<name>.enabled"),
 )
 # the sections a switch path turns on and off: every one is on from day 0 (a switch has no
 # value in the scenario itself: `enabled` is the timeline's, and is true until a change)
 SWITCHES: tuple[tuple[str, str], ...] = (
     (r"channels\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "channels"),
-    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension)\.enabled",
-     "sanctions"),
+    (r"sanctions\.(travel_ban|consumption_ban|dishonest_list|media_suspension|shaming)"
+     r"\.enabled", "sanctions"),
     (r"schemes\.([A-Za-z][A-Za-z0-9_\-]*)\.enabled", "schemes"),
 )
 CHANGEABLE = ", ".join(t[2] for t in TIME_VARYING)
@@ -115,8 +124,10 @@ class Change(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=64,
                                pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$")] | None = Field(
-        None, description="Names the change's random streams (default: its day), so that "
-        "adding another change never moves this one's draws.")
+        None, description="Names the change (unique in the timeline): `--set "
+        "timeline.<name>.set.<path>=...` and `--param` reach its values by name, and it keys "
+        "the change's random streams (default: its day), so that adding another change "
+        "never moves this one's draws nor what an override by name reaches.")
     date: dt.date | None = Field(None, description="The day it starts, as a date (needs the "
                                  "scenario's origin).")
     day: Annotated[int, Field(ge=0, le=36_500)] | None = Field(
@@ -139,6 +150,30 @@ class Change(BaseModel):
     def key(self) -> str:
         """What keys this change's random streams."""
         return self.name or f"day{self.day}"
+
+
+NAME = r"[A-Za-z][A-Za-z0-9_\-]*"
+
+
+def by_position(data: Any, path: str) -> tuple[str, str | None]:
+    """`timeline.<name>.rest` as `timeline.<position>.rest` in `data`'s timeline, and
+    None; or the path unchanged and why it names no entry. Other paths come back as
+    they are (and None).
+
+    Overrides and parameters are written by name so that adding an entry before
+    another never makes them reach a different one; the data itself is a list."""
+    parts = path.split(".")
+    if len(parts) < 2 or parts[0] != "timeline" or not re.fullmatch(NAME, parts[1]):
+        return path, None
+    timeline = data.get("timeline") if isinstance(data, dict) else None
+    entries = timeline if isinstance(timeline, list) else []
+    names = [e.get("name") if isinstance(e, dict) else None for e in entries]
+    if parts[1] in names:
+        return ".".join(["timeline", str(names.index(parts[1])), *parts[2:]]), None
+    named = sorted(n for n in names if isinstance(n, str))
+    known = (f"its entries are named {', '.join(named)}" if named else
+             "none of its entries has a name")
+    return path, f"the timeline has no entry named {parts[1]!r} ({known})"
 
 
 def value_at(data: Any, path: str) -> tuple[bool, Any]:

@@ -365,7 +365,7 @@ def _tell(person: int, group: int | None, records: list[Record], rules: Rules,
                 "true_score": true_score if scored else None, "withdrawn": sign < 0,
             })
         for r, sign in by_day.get(day, []):
-            if sign > 0 and r.behaviour in rules.shame_triggers:
+            if sign > 0 and r.behaviour in rules.shame_triggers and rules.book.shaming_on(day):
                 story.append({
                     "day": day, "kind": "sanction", "sanction": "shaming", "event": "shown",
                     "why": f"the {r.behaviour} record",

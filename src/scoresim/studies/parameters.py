@@ -18,6 +18,7 @@ from typing import Any
 
 from scoresim.scenario.loader import DOTTED_PATH, ScenarioError, apply_overrides, validate
 from scoresim.scenario.schema import Scenario
+from scoresim.scenario.timeline import by_position
 
 #: Set by the study itself (--seeds, --agents, --days, --records), never varied.
 RESERVED = ("seed", "agents", "days", "records")
@@ -104,6 +105,9 @@ def parse_parameter(text: str, scenario: Scenario | None = None, *,
     if scenario is None:
         return Parameter(path, low, high, all(_is_whole(p) for p in parts[:2]), use_log)
     data = scenario.model_dump(mode="json")
+    why = by_position(data, path)[1]
+    if why is not None:
+        raise ScenarioError(WHERE, f"{path}: {why}")
     found, current = lookup(data, path)
     if not found and must_exist:
         raise ScenarioError(WHERE, f"{path}: {scenario.name} has no such setting "
@@ -149,6 +153,7 @@ def parse_parameters(params: Sequence[str | Parameter], scenario: Scenario, *,
 def lookup(data: Any, path: str) -> tuple[bool, Any]:
     """(found, value) at a dotted path of a scenario dump (list items by number); a
     timeline change's `set:` maps dotted paths to values (timeline.N.set.behaviours.x.rate)."""
+    path = by_position(data, path)[0]  # timeline.<name>...: the entry of that name
     parts = path.split(".")
     if len(parts) > 3 and parts[0] == "timeline" and parts[2] == "set" and parts[1].isdigit():
         timeline = data.get("timeline") or [] if isinstance(data, dict) else []
