@@ -28,12 +28,12 @@ The estimate is a model of the whole process's peak resident set size, what
         other      20 B sanctions, filing delays, responses, redress, peer ratings
         the calendar of clocks, e + 2 B per entry (a uint32/uint64 code and a uint16
                     propensity level), for the pairs due within the horizon
-    building   the society's build (ties: each person's draws, int32, and the
-               cursors and offsets, int64, beside the final CSR), then the calendar,
-               the first module built: the society, the standing rows, the clocks and
-               one chunk of 2**20 people's first event days (int64 code and day,
-               uint16 level, the e-byte code, the horizon masks); the modules built
-               after it (firms, dissent, sanctions...) are not there yet
+    building   the society's build (ties: each person's draws, int32, the drawn ends
+               by bucket, int64, and the draw offsets, int64, beside the final CSR),
+               then the calendar, the first module built: the society, the standing
+               rows, the clocks and one chunk of 2**20 people's first event days (int64
+               code and day, uint16 level, the e-byte code, the horizon masks); the
+               modules built after it (firms, dissent, sanctions...) are not there yet
     a day      the resident arrays, about 40 B per event of the busiest day, and
                the credit file's buffer of up to one row group (2**20 records,
                about 128 B each while they are written)
@@ -92,11 +92,11 @@ HOUSEHOLD_BYTES = 4 + 1  # households.py: household (int32) and role (uint8) per
 HOUSEHOLD_START_BYTES = 8  # households.py: start (int64) per household
 TIE_END_BYTES = 4  # ties.py: neighbours (int32), one per tie end
 TIE_PERSON_BYTES = 8  # ties.py: offsets (int64) per person
-# ties.py build_ties at its peak (_fill): order, draw counts (int32), draw offsets,
-# offsets, cursors (int64) per person, and the draws (int32, half the degree) beside the
-# final neighbours (int32)
-TIE_BUILD_PERSON_BYTES = 4 + 4 + 8 + 8 + 8
-TIE_BUILD_END_BYTES = 4 // 2 + 4
+# ties.py build_ties at its peak (_place): draw offsets and offsets (int64) per person;
+# per tie end the draws (int32, half the ends), the drawn ends in buckets (int64, half
+# the ends) and the final neighbours (int32)
+TIE_BUILD_PERSON_BYTES = 8 + 8
+TIE_BUILD_END_BYTES = 4 // 2 + 8 // 2 + 4
 EMPLOYER_BYTES = 4  # firms.py: employer (int32) per person
 FIRM_BYTES = 8 + 8 + 4 + 1 + 1 + 8  # firms.py: score, legal_rep (int64), listed_until, ...
 # The calendar of clocks and the build.

@@ -22,10 +22,13 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from scoresim.model.random import stream_key, uniform
+from scoresim.model.random import row_hash, stream_key, uniform_in_row
 from scoresim.scenario.schema import Network
 
-CHUNK = 1 << 16
+CHUNK = 1 << 16  # people a task takes, at least
+MAX_CHUNKS = 256  # more people a task beyond 2**24 people: the per-task counts stay small
+PEOPLE = 64  # people whose draws are computed before they are looked up (_pick)
+SHIFT = 14  # 2**14 people a bucket of tie ends: their neighbours (~1 MiB) stay in cache
 
 
 @dataclass
@@ -93,128 +96,242 @@ def ties_of(society: object) -> Ties | None:
 
 def build_ties(seed: int, cfg: Network, region: np.ndarray, n_regions: int,
                occupation: np.ndarray, n_occupations: int) -> Ties:
-    """Draw each person's ties inside their cell, region or anywhere; symmetrise into CSR."""
+    """Draw each person's ties inside their cell, region or anywhere; symmetrise into CSR.
+
+    The contacts of p are p's own draws in draw order, then the people who drew p in
+    id order (a person who drew p twice, twice). No step writes to a random place of a
+    large array one tie end at a time (at 10 million people those writes, a cache miss
+    each, were most of the time):
+
+    1. the draws (`_pick`), people taken cell by cell so that the people drawn from
+       are in cache, each person's draws written at their place in id order;
+    2. the drawn person's end of each tie sent to the bucket of its owner (2**SHIFT
+       consecutive ids), drawers taken by id, a few hundred write streams per task
+       (`_count_ends`, `_scatter`);
+    3. each bucket laid out as its owners' rows (`_place`): own draws read in place,
+       then the drawn ends, which arrive in the drawers' id order as they must, into
+       a stretch of `neighbours` that stays in cache.
+
+    Every draw is keyed by (person, draw number) and every layout is fixed by the ids,
+    so the ties depend neither on the tasks' sizes nor on the number of threads.
+    """
     n = occupation.shape[0]
     if n >= 2**31:
         raise ValueError("ties: int32 neighbours hold at most 2**31 - 1 people")
     key = stream_key(seed, "ties", "draws")
-    cell_start, order = _cells(region, occupation, n_regions, n_occupations)
-    n_draws = _draw_counts(key, n, cfg.degree_min, cfg.degree_max)
-    draw_off = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(n_draws, out=draw_off[1:])
+    chunk = max(CHUNK, -(-n // MAX_CHUNKS))
+    n_chunks = max(1, -(-n // chunk))
+    n_buckets = max(1, (n + (1 << SHIFT) - 1) >> SHIFT)
+    cell_start, order = _cells(region, occupation, n_regions, n_occupations, chunk)
+    draw_off = np.empty(n + 1, dtype=np.int64)
+    draw_off[0] = 0
+    _draw_counts(key, cfg.degree_min, cfg.degree_max, draw_off[1:])
+    np.cumsum(draw_off, out=draw_off)
     picks = np.empty(draw_off[-1], dtype=np.int32)
-    _pick(key, region, occupation, n_occupations, cell_start, order, cfg.within_region,
-          cfg.within_occupation, draw_off, picks)
-    degree = _degrees(draw_off, picks)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(degree, out=offsets[1:])
-    del degree
-    neighbours = np.empty(offsets[-1], dtype=np.int32)
-    _fill(draw_off, picks, offsets, neighbours)
+    _pick(key, n_occupations, cell_start, order, cfg.within_region, cfg.within_occupation,
+          chunk, (cfg.degree_max + 1) // 2, draw_off, picks)
+    del order
+    # each task's tie ends by their owner's bucket: the people it drew, the people drawn
+    own = np.zeros((n_chunks, n_buckets), dtype=np.int64)
+    drawn = np.zeros((n_chunks, n_buckets), dtype=np.int64)
+    _count_ends(draw_off, picks, chunk, own, drawn)
+    # where each task writes the drawn ends of each bucket: buckets in turn, tasks in order
+    pos = np.empty(n_chunks * n_buckets + 1, dtype=np.int64)
+    pos[0] = 0
+    np.cumsum(drawn.T.ravel(), out=pos[1:])
+    drawn_start = pos[::n_chunks].copy()
+    pos = np.ascontiguousarray(pos[:-1].reshape(n_buckets, n_chunks).T)
+    row_start = np.zeros(n_buckets + 1, dtype=np.int64)  # each bucket's rows in neighbours
+    np.cumsum(own.sum(axis=0) + np.diff(drawn_start), out=row_start[1:])
+    del own, drawn
+    packed = np.empty(drawn_start[-1], dtype=np.int64)
+    _scatter(draw_off, picks, chunk, pos, packed)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[n] = row_start[-1]
+    neighbours = np.empty(row_start[-1], dtype=np.int32)
+    _place(draw_off, picks, packed, drawn_start, row_start, offsets, neighbours)
     return Ties(offsets, neighbours)
 
 
-@nb.njit(cache=True)
-def _degrees(draw_off, picks):
-    n = draw_off.shape[0] - 1
-    degree = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        for j in range(draw_off[i], draw_off[i + 1]):
-            o = picks[j]
-            if o >= 0:
-                degree[i] += 1
-                degree[o] += 1
-    return degree
-
-
-def _cells(region, occupation, n_regions, n_occupations):
-    cell = region.astype(np.int64) * n_occupations + occupation
-    counts = np.bincount(cell, minlength=n_regions * n_occupations)
-    cell_start = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=cell_start[1:])
-    order = np.empty(cell.shape[0], dtype=np.int32)
-    _counting_sort(cell, cell_start, order)
+def _cells(region, occupation, n_regions, n_occupations, chunk):
+    """Cell starts and the people cell by cell, ascending ids within a cell."""
+    n_cells = max(1, n_regions * n_occupations)
+    n = occupation.shape[0]
+    n_chunks = max(1, -(-n // chunk))
+    counts = np.zeros((n_chunks, n_cells), dtype=np.int64)
+    _cell_counts(region, occupation, n_occupations, chunk, counts)
+    pos = np.zeros(n_cells * n_chunks + 1, dtype=np.int64)
+    np.cumsum(counts.T.ravel(), out=pos[1:])
+    cell_start = pos[::n_chunks].copy()
+    pos = np.ascontiguousarray(pos[:-1].reshape(n_cells, n_chunks).T)
+    order = np.empty(n, dtype=np.int32)
+    _cell_sort(region, occupation, n_occupations, chunk, pos, order)
     return cell_start, order
 
 
-@nb.njit(cache=True)
-def _counting_sort(cell, cell_start, order):
-    cursor = cell_start[:-1].copy()
-    for i in range(cell.shape[0]):
-        c = cell[i]
-        order[cursor[c]] = i
-        cursor[c] += 1
+@nb.njit(parallel=True, cache=True)
+def _cell_counts(region, occupation, n_occ, chunk, counts):
+    n = occupation.shape[0]
+    for c in nb.prange(counts.shape[0]):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            counts[c, np.int64(region[i]) * n_occ + occupation[i]] += 1
 
 
 @nb.njit(parallel=True, cache=True)
-def _draw_counts(key, n, dmin, dmax):
+def _cell_sort(region, occupation, n_occ, chunk, pos, order):
+    """A counting sort by cell, stable: each task writes its people where `pos` says."""
+    n = occupation.shape[0]
+    for c in nb.prange(pos.shape[0]):
+        cursor = pos[c].copy()
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            cell = np.int64(region[i]) * n_occ + occupation[i]
+            order[cursor[cell]] = i
+            cursor[cell] += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _draw_counts(key, dmin, dmax, out):
     """Half of a degree drawn uniformly from dmin..dmax (an odd degree rounds at random)."""
-    out = np.empty(n, dtype=np.int32)
     span = dmax - dmin + 1
-    for i in nb.prange(n):
-        d = dmin + min(span - 1, int(uniform(key, np.uint64(i), np.uint64(0)) * span))
+    for i in nb.prange(out.shape[0]):
+        row = row_hash(key, np.uint64(i))
+        d = dmin + min(span - 1, int(uniform_in_row(row, np.uint64(0)) * span))
         half = d // 2
-        if d % 2 == 1 and uniform(key, np.uint64(i), np.uint64(1)) < 0.5:
+        if d % 2 == 1 and uniform_in_row(row, np.uint64(1)) < 0.5:
             half += 1
         out[i] = half
-    return out
 
 
 @nb.njit(parallel=True, cache=True)
-def _pick(key, region, occupation, n_occ, cell_start, order, within_region, within_occ,
+def _pick(key, n_occ, cell_start, order, within_region, within_occ, chunk, max_draws,
           draw_off, picks):
-    """Every draw of every person; the people are taken in cell order, not by id.
+    """Every draw of every person, the people taken in cell order, not by id.
 
     Nine draws in ten land in the drawer's own region (four in its cell), so drawers
     taken cell by cell read the same stretch of `order` one after another, and it stays
     in cache; by id, each draw read a random place of all of it (at 10 million people
     that cost more than the draws). A draw is keyed by (person, draw number), so the
-    order the people are taken in changes no pick. `region` and `occupation` are not
-    read: the cell is known from the position in `order`.
+    order the people are taken in changes no pick.
+
+    A batch of PEOPLE people is taken in loops that each do one thing: find where
+    their draws go, compute where in `order` each draw lands, look those up, then fix
+    the draws that landed on the drawer. A look-up is a cache miss at 10 million
+    people; a loop of look-ups alone keeps many in flight at once, where one long
+    loop body waited for each.
     """
     n = order.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n + chunk - 1) // chunk
     for c in nb.prange(n_chunks):
-        q0 = c * CHUNK
-        cell = np.int64(np.searchsorted(cell_start, q0, side="right") - 1)
-        for q in range(q0, min(n, q0 + CHUNK)):
-            while cell_start[cell + 1] <= q:
-                cell += 1
-            i = np.int64(order[q])
-            r = cell // n_occ
-            for j in range(draw_off[i + 1] - draw_off[i]):
-                u = uniform(key, np.uint64(i), np.uint64(2 + 2 * j))
-                v = uniform(key, np.uint64(i), np.uint64(3 + 2 * j))
-                lo, hi = np.int64(0), np.int64(n)
-                if u < within_occ:
-                    lo, hi = cell_start[cell], cell_start[cell + 1]
-                if u < within_region and (u >= within_occ or hi - lo < 2):
-                    lo, hi = cell_start[r * n_occ], cell_start[(r + 1) * n_occ]
-                size = hi - lo
-                k = min(size - 1, int(v * size))
-                other = np.int64(order[lo + k])
-                if other == i:  # never oneself: the next person of the same range
-                    other = np.int64(order[lo + (k + 1) % size]) if size > 1 else -1
-                    if other == i:
-                        other = -1
-                picks[draw_off[i] + j] = other
+        first = np.empty(PEOPLE, dtype=np.int64)  # where each person's draws go
+        count = np.empty(PEOPLE, dtype=np.int64)
+        where = np.empty(PEOPLE * max_draws, dtype=np.int64)  # position in order of a draw
+        got = np.empty(PEOPLE * max_draws, dtype=np.int64)  # the person found there
+        lo_of = np.empty(PEOPLE * max_draws, dtype=np.int64)  # start and size of its range
+        size_of = np.empty(PEOPLE * max_draws, dtype=np.int64)
+        q_end = min(n, (c + 1) * chunk)
+        cell = np.int64(np.searchsorted(cell_start, c * chunk, side="right") - 1)
+        for q in range(c * chunk, q_end, PEOPLE):
+            m_people = min(PEOPLE, q_end - q)
+            for t in range(m_people):
+                i = order[q + t]
+                first[t] = draw_off[i]
+                count[t] = draw_off[i + 1] - draw_off[i]
+            m = 0
+            for t in range(m_people):
+                while cell_start[cell + 1] <= q + t:
+                    cell += 1
+                r = cell // n_occ
+                row = row_hash(key, np.uint64(order[q + t]))
+                c_lo, c_size = cell_start[cell], cell_start[cell + 1] - cell_start[cell]
+                r_lo = cell_start[r * n_occ]
+                r_size = cell_start[(r + 1) * n_occ] - r_lo
+                cell_small = c_size < 2
+                for j in range(count[t]):
+                    u = uniform_in_row(row, np.uint64(2 + 2 * j))
+                    v = uniform_in_row(row, np.uint64(3 + 2 * j))
+                    # cell, region or anywhere, chosen without branches (they are coin flips)
+                    in_cell = u < within_occ
+                    in_region = (u < within_region) & (~in_cell | cell_small)
+                    lo = r_lo if in_region else (c_lo if in_cell else np.int64(0))
+                    size = r_size if in_region else (c_size if in_cell else np.int64(n))
+                    where[m] = lo + min(size - 1, int(v * size))
+                    lo_of[m] = lo
+                    size_of[m] = size
+                    m += 1
+            for k in range(m):
+                got[k] = order[where[k]]
+            k = 0
+            for t in range(m_people):
+                i = np.int64(order[q + t])
+                for j in range(count[t]):
+                    other = got[k]
+                    if other == i:  # never oneself: the next person of the same range
+                        size = size_of[k]
+                        at = lo_of[k] + (where[k] - lo_of[k] + 1) % size
+                        other = np.int64(order[at]) if size > 1 else -1
+                        if other == i:
+                            other = -1
+                    picks[first[t] + j] = other
+                    k += 1
 
 
-@nb.njit(cache=True)
-def _fill(draw_off, picks, offsets, neighbours):
-    """Own draws first, then the people who drew this person, in id order."""
+@nb.njit(parallel=True, cache=True)
+def _count_ends(draw_off, picks, chunk, own, drawn):
+    """Each task's tie ends by their owner's bucket, people taken by id: `own` counts
+    the draws of the bucket's people, `drawn` the draws that landed on them."""
+    n = draw_off.shape[0] - 1
+    for c in nb.prange(own.shape[0]):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            for k in range(draw_off[i], draw_off[i + 1]):
+                o = picks[k]
+                if o >= 0:
+                    own[c, i >> SHIFT] += 1
+                    drawn[c, o >> SHIFT] += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _scatter(draw_off, picks, chunk, pos, packed):
+    """Each drawn person's end of a tie to that person's bucket, packed as (the drawn
+    person's place in the bucket, the drawer), drawers taken by id."""
+    n = draw_off.shape[0] - 1
+    mask = np.int64((1 << SHIFT) - 1)
+    for c in nb.prange(pos.shape[0]):
+        cursor = pos[c].copy()
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            for k in range(draw_off[i], draw_off[i + 1]):
+                o = np.int64(picks[k])
+                if o >= 0:
+                    b = o >> SHIFT
+                    packed[cursor[b]] = ((o & mask) << 32) | i
+                    cursor[b] += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def _place(draw_off, picks, packed, drawn_start, row_start, offsets, neighbours):
+    """A bucket's rows: each owner's own draws (read in place, in draw order), then the
+    people who drew the owner, in the order they arrived (by id). The bucket's rows are
+    a stretch of `neighbours` that stays in cache while its drawn ends land there."""
     n = offsets.shape[0] - 1
-    cursor = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        k = offsets[i]
-        for j in range(draw_off[i], draw_off[i + 1]):
-            if picks[j] >= 0:
-                neighbours[k] = picks[j]
-                k += 1
-        cursor[i] = k
-    for i in range(n):
-        for j in range(draw_off[i], draw_off[i + 1]):
-            o = picks[j]
-            if o >= 0:
-                neighbours[cursor[o]] = i
-                cursor[o] += 1
+    low = np.int64(0xFFFFFFFF)
+    for b in nb.prange(row_start.shape[0] - 1):
+        p0 = b << SHIFT
+        m = min(n, p0 + (1 << SHIFT)) - p0
+        cursor = np.zeros(m, dtype=np.int64)
+        for s in range(drawn_start[b], drawn_start[b + 1]):
+            cursor[packed[s] >> 32] += 1
+        at = row_start[b]
+        for p in range(m):
+            offsets[p0 + p] = at
+            for k in range(draw_off[p0 + p], draw_off[p0 + p + 1]):
+                o = picks[k]
+                if o >= 0:
+                    neighbours[at] = o
+                    at += 1
+            size = cursor[p]
+            cursor[p] = at
+            at += size
+        for s in range(drawn_start[b], drawn_start[b + 1]):
+            e = packed[s]
+            p = e >> 32
+            neighbours[cursor[p]] = e & low
+            cursor[p] += 1
