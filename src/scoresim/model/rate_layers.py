@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.random import stream_key, uniform
 from scoresim.model.timeline import Timeline
 
@@ -92,7 +93,8 @@ def build_layers(timeline: Timeline, names: list[str], rates: np.ndarray, clock_
             s = (b << lbits) | j
             slot_keys[s] = stream_key(seed, "timeline", f"clock:{key}:{name}")
             with np.errstate(divide="ignore"):
-                slot_table[s] = np.where(e >= 1.0, -np.inf, np.log1p(-np.minimum(e, 1.0)))
+                log_q = portable_math.log1p(-np.minimum(e, 1.0))
+                slot_table[s] = np.where(e >= 1.0, -np.inf, log_q)
             slot_start[s] = start if e.max() > 0.0 else days
             # survives thins only where p_k < p_{k-1}, which needs rate_k < rate_{k-1}
             lower = np.flatnonzero(values < layer_rate[r, j - 1])
@@ -181,4 +183,4 @@ def levels_table(sigma: float, levels: int) -> np.ndarray:
     """The propensity m of each level (behaviour.log_q_table's, without the rate)."""
     dist = NormalDist()
     z = np.array([dist.inv_cdf((k + 0.5) / levels) for k in range(levels)])
-    return np.exp(sigma * z - 0.5 * sigma * sigma)
+    return portable_math.exp(sigma * z - 0.5 * sigma * sigma)
