@@ -145,14 +145,18 @@ def survives(i, b, j, t, level, row_of, n_layers, layer_start, layer_rate, mult,
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def stands(k, keys, day, shift, lay: Layers):
     """Whether the day loop's entry k of today's sorted keys (of a behaviour whose rate
     changes) is an event: it survives its layers and no earlier entry of its pair does.
 
     A pair's entries are adjacent in the sorted keys (a key is (person, behaviour,
     layer, level) from its high bits down), base clock first: the pair's event is the
-    first of them that survives, as the person backend takes it."""
+    first of them that survives, as the person backend takes it.
+
+    Inlined into the day loop's unpacking: called as a function, every call passed the
+    Layers' thirteen arrays and paid their reference counts, 130 ns an event, which
+    was most of what a timeline cost (BENCHMARKS.md, issue 16)."""
     lbits = lay.lbits
     pair = keys[k] >> np.uint64(LEVEL_BITS + lbits)
     if not _survives_key(keys[k], day, shift, lay):
