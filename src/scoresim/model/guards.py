@@ -48,7 +48,9 @@ The estimate is a model of the whole process's peak resident set size, what
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
 built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
 10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
-kernels larger than counted). tests/test_guards.py checks the resident part
+kernels larger than counted; the eight runs that keep a credit file measured
+again after the replay was made to read by row group, issue 22: 0.92-1.08).
+tests/test_guards.py checks the resident part
 against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
 against measured peaks within 10%. The guard refuses a run only when the
 estimate exceeds the memory available (no further margin): the estimate is
