@@ -16,6 +16,10 @@ from scoresim._version import __version__
 # Threads that wait for work sleep rather than spin: on a shared machine spinning OpenMP
 # threads made two-thread runs several times slower than one. Set it to override.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Numba would vectorise libm calls with Intel's SVML where its runtime is installed, which
+# gives other last bits than libm: results would depend on what else is installed
+# (model/portable_math.py). Set it to 0 to allow SVML, giving up identical results.
+_os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")
 
 from scoresim._kernel_cache import use_versioned_cache as _use_versioned_cache  # noqa: E402
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.calendar import Calendar
 from scoresim.model.module import Module, Today
 from scoresim.model.random import geometric_skip, stream_key, uniform
@@ -236,7 +237,7 @@ def log_q_table(rates: np.ndarray, sigma: float) -> np.ndarray:
     m = levels_table(sigma, LEVELS)
     p = np.minimum(1.0, rates[:, None] * m[None, :])
     with np.errstate(divide="ignore"):
-        return np.where(p >= 1.0, -np.inf, np.log1p(-np.minimum(p, 1.0)))
+        return np.where(p >= 1.0, -np.inf, portable_math.log1p(-np.minimum(p, 1.0)))
 
 
 @nb.njit(inline="always", cache=True)

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.random import stream_key, uniform, uniforms
 
 # --- names the rest of the package reads -------------------------------------------------------
@@ -411,7 +412,7 @@ def truncated_exponential_quantile(u, mean: float) -> np.ndarray:
     u = np.asarray(u, dtype=np.float64)
     if abs(lam) < 1e-12:
         return u.copy()
-    return np.clip(-np.log1p(u * math.expm1(-lam)) / lam, 0.0, 1.0)
+    return np.clip(-portable_math.log1p(u * math.expm1(-lam)) / lam, 0.0, 1.0)
 
 
 def draw_population(n: int, seed: int, desired_mean: float = PAPER_DESIRED_MEAN,
@@ -430,7 +431,8 @@ def draw_population(n: int, seed: int, desired_mean: float = PAPER_DESIRED_MEAN,
     people = np.arange(n, dtype=np.uint64)
     u_d = uniforms(stream_key(seed, "dissent", "desired"), people, np.uint64(0))
     u_b = uniforms(stream_key(seed, "dissent", "boldness"), people, np.uint64(0))
-    return truncated_exponential_quantile(u_d, desired_mean), -boldness_mean * np.log(u_b)
+    boldness = -boldness_mean * portable_math.log(u_b)
+    return truncated_exponential_quantile(u_d, desired_mean), boldness
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.dissent import (
     COMPLIANT,
     DEFIANT,
@@ -169,7 +170,7 @@ def draw_people(world: World) -> tuple[np.ndarray, np.ndarray]:
     for mean in np.unique(m_d):
         mine = m_d == mean
         desired[mine] = truncated_exponential_quantile(u_d[mine], float(mean))
-    return desired, -means(d.boldness) * np.log(u_b)
+    return desired, -means(d.boldness) * portable_math.log(u_b)
 
 
 class DissentChoice(Module):

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.random import stream_key, uniform
 from scoresim.model.timeline import Timeline
 
@@ -92,7 +93,8 @@ def build_layers(timeline: Timeline, names: list[str], rates: np.ndarray, clock_
             s = (b << lbits) | j
             slot_keys[s] = stream_key(seed, "timeline", f"clock:{key}:{name}")
             with np.errstate(divide="ignore"):
-                slot_table[s] = np.where(e >= 1.0, -np.inf, np.log1p(-np.minimum(e, 1.0)))
+                log_q = portable_math.log1p(-np.minimum(e, 1.0))
+                slot_table[s] = np.where(e >= 1.0, -np.inf, log_q)
             slot_start[s] = start if e.max() > 0.0 else days
             # survives thins only where p_k < p_{k-1}, which needs rate_k < rate_{k-1}
             lower = np.flatnonzero(values < layer_rate[r, j - 1])
@@ -143,14 +145,18 @@ def survives(i, b, j, t, level, row_of, n_layers, layer_start, layer_rate, mult,
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def stands(k, keys, day, shift, lay: Layers):
     """Whether the day loop's entry k of today's sorted keys (of a behaviour whose rate
     changes) is an event: it survives its layers and no earlier entry of its pair does.
 
     A pair's entries are adjacent in the sorted keys (a key is (person, behaviour,
     layer, level) from its high bits down), base clock first: the pair's event is the
-    first of them that survives, as the person backend takes it."""
+    first of them that survives, as the person backend takes it.
+
+    Inlined into the day loop's unpacking: called as a function, every call passed the
+    Layers' thirteen arrays and paid their reference counts, 130 ns an event, which
+    was most of what a timeline cost (BENCHMARKS.md, issue 16)."""
     lbits = lay.lbits
     pair = keys[k] >> np.uint64(LEVEL_BITS + lbits)
     if not _survives_key(keys[k], day, shift, lay):
@@ -181,4 +187,4 @@ def levels_table(sigma: float, levels: int) -> np.ndarray:
     """The propensity m of each level (behaviour.log_q_table's, without the rate)."""
     dist = NormalDist()
     z = np.array([dist.inv_cdf((k + 0.5) / levels) for k in range(levels)])
-    return np.exp(sigma * z - 0.5 * sigma * sigma)
+    return portable_math.exp(sigma * z - 0.5 * sigma * sigma)

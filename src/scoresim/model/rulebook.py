@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
+from scoresim.model import portable_math
 from scoresim.model.random import geometric_skip, stream_key, uniform
 from scoresim.model.timeline import Timeline
 from scoresim.scenario.schema import Scenario
@@ -407,7 +408,7 @@ class Rulebook:
             repay_from = min(start for _, start, _ in
                              timeline.layers("sanctions.dishonest_list.repayment_rate"))
             with np.errstate(divide="ignore"):
-                log_q = np.log1p(-np.minimum(rates, 1.0 - 1e-12))
+                log_q = portable_math.log1p(-np.minimum(rates, 1.0 - 1e-12))
             repay_cum = np.concatenate([[0.0], np.cumsum(log_q)])
         self.listing = ListingRules(
             durations=durations.astype(np.int64),
