@@ -39,16 +39,18 @@ The estimate is a model of the whole process's peak resident set size, what
                about 128 B each while they are written)
     the output the people table (about 75 B per person, 32 on the person
                backend) while Parquet encodes it (WRITER_BYTES: its buffers, from
-               about 1e5 people on); with a credit file kept, the replay of every
-               kept record (runs/wrongful.py reads records.parquet whole: Arrow
-               columns, then int64 copies of each; REPLAY_BYTES per record), beside
-               the credit file's buffer, whose pages Arrow's pool keeps (the replay's
-               Arrow columns reuse them, its NumPy copies do not)
+               about 1e5 people on); with a credit file kept, the credit file's
+               buffer, whose pages Arrow's pool keeps, and the replay
+               (runs/wrongful.py reads records.parquet one row group at a time:
+               REPLAY_GROUP_BYTES per record of a group, REPLAY_BYTES per kept
+               record for the wrong subjects and the candidates' rows)
 
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
 built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
 10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
-kernels larger than counted). tests/test_guards.py checks the resident part
+kernels larger than counted; the eight runs that keep a credit file measured
+again after the replay was made to read by row group, issue 22: 0.92-1.08).
+tests/test_guards.py checks the resident part
 against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
 against measured peaks within 10%. The guard refuses a run only when the
 estimate exceeds the memory available (no further margin): the estimate is
@@ -116,17 +118,20 @@ RECORD_BUFFER_BYTES = 128
 OUTPUT_BYTES = 30
 PERSON_OUTPUT_BYTES = 16  # the same, for the person backend (measured: 31-33 B/person in all)
 OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, copied)
-# wrongful._read per kept record: the Arrow columns it reads (day, filed_day, points,
-# expires_day int32, subject int64, four int8 dictionary codes, a bool: 29 B), as much
-# again of Parquet's decode buffers that Arrow's memory pool keeps, the int64 copies it
-# returns (subject, filed, points, channel, behaviour, expires, error: 56 B, and two
-# bools) and the two int64 code arrays (behaviour, expires_by) alive while they are made
-# the Arrow part, taken from the pool the buffer left behind: the columns (29 B) and about
-# half as much again of Parquet's decode buffers that the pool keeps (fitted to pilot-city,
-# records all, at 2e5 and 1e6 people: 0.95 and 1.03 of the measured peaks; the whole
-# 29 B again gave 1.03 and 1.15)
-REPLAY_ARROW_BYTES = 29 + 14
-REPLAY_BYTES = REPLAY_ARROW_BYTES + 56 + 2 + 2 * 8
+# The replay (runs/wrongful.py) reads records.parquet one row group at a time, twice: the
+# first pass keeps the subjects of the wrong records, the second the candidates' rows (a few
+# per cent of the records). Beside the credit file's buffer, whose pages Arrow's pool keeps
+# through the output phase (RECORD_BUFFER_BYTES a buffered record), it holds one row group
+# read back, REPLAY_GROUP_BYTES a record of it (its Arrow columns, 29 B, and Parquet's decode
+# buffers), and REPLAY_BYTES per kept record: the wrong subjects and their sorted copies, the
+# candidates' rows, and the heap the day loop's record arrays leave behind. Both fitted
+# (2026-12-04) to the measured peaks of the four built-ins that keep a credit file
+# (pilot-city and reference with records all, china and nosedive with a sample, at 2e5 and
+# 1e6 people, two runs each): all within 8.5% (BENCHMARKS.md, issue 22). Before, every
+# record's columns were read at once and widened to int64 (43 + 74 B a record: 3.3 GiB of
+# pilot-city's peak at 1e6 people).
+REPLAY_GROUP_BYTES = 52
+REPLAY_BYTES = 6
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
@@ -239,11 +244,11 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     # then the people table is written, and the kept credit file replayed (wrongful.py)
     replayed = n * scenario.days * records_per_person_day(scenario) * kept
     # Arrow's memory pool keeps the pages of the credit file's buffer when its last row
-    # group is written, so they stay resident through the output phase; the replay's Arrow
-    # columns reuse them, its NumPy copies do not (china with records: sample, whose whole
-    # credit file is one part-filled buffer, measured 0.84 of its peak without this)
-    replay = (max(buffered * RECORD_BUFFER_BYTES, replayed * REPLAY_ARROW_BYTES)
-              + replayed * (REPLAY_BYTES - REPLAY_ARROW_BYTES))
+    # group is written, so they stay resident through the output phase (china with records:
+    # sample, whose whole credit file is one part-filled buffer, measured 0.84 of its peak
+    # without them); the replay reads one row group at a time beside them
+    replay = (buffered * RECORD_BUFFER_BYTES + min(ROW_GROUP, replayed) * REPLAY_GROUP_BYTES
+              + replayed * REPLAY_BYTES) if kept else 0.0
     output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
                            + (DISSENT_BYTES if scenario.dissent is not None else 0)) \
         + writer + replay

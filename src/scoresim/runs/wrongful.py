@@ -7,6 +7,13 @@ people (their group and scheme). Each candidate's file is replayed under the
 run's rulebook by model/attribution.py, once as it was, once with only the
 correct records, and once without each kind of error it holds.
 
+The credit file is read twice, one row group at a time, and never whole: first
+`subject` and `correct` alone, to find the candidates (people with a wrong
+record, those of them ever sanctioned or shown wrongly on a screen, and those
+bound by joint punishment), then only the candidates' rows. Holding every
+record's columns at once (tens of millions at a million people) was most of
+the replay's time and the run's peak memory (BENCHMARKS.md, issue 22).
+
 Whose rows: the people whose credit files the run kept (all of them with
 `records: all`; the sample with `records: sample`, and `people` in a table of
 rates must then be the sample's). With `records: none` (and so on the person
@@ -95,13 +102,9 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
     names = list(scenario.behaviours)
     index = {b: k for k, b in enumerate(names)}
 
-    table = _read(Path(records_path), index)
-    wrong_subjects = np.unique(table["subject"][~table["correct"]])
+    records = pq.ParquetFile(Path(records_path))
+    wrong_subjects, shamed = _wrong(records, rules, index)
     sanctioned = _ever_sanctioned(Path(records_path).with_name(SANCTIONS_FILE))
-    shamed = np.zeros(0, dtype=np.int64)
-    if rules.shaming and len(table["subject"]):
-        shame = rules.shown(table["behaviour_idx"], table["filed"]) & ~table["correct"]
-        shamed = np.unique(table["subject"][shame])
     candidates = wrong_subjects if sanctioned is None else np.union1d(
         np.intersect1d(wrong_subjects, sanctioned), shamed)
 
@@ -115,9 +118,10 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
     if candidates.shape[0] == 0:
         return empty()
 
-    # each candidate's records, in filing order
-    sel = np.flatnonzero(np.isin(table["subject"], candidates))
-    order = sel[np.lexsort((sel, table["filed"][sel], table["subject"][sel]))]
+    # each candidate's records, in filing order (the file's order within a day)
+    table = _candidate_rows(records, candidates, index)
+    order = np.lexsort((np.arange(table["subject"].shape[0]), table["filed"],
+                        table["subject"]))
     subj = table["subject"][order]
     starts = np.searchsorted(subj, candidates, side="left")
     ends = np.searchsorted(subj, candidates, side="right")
@@ -132,16 +136,16 @@ def compute(manifest: dict[str, Any], records_path: Path | None, people: pd.Data
         codes, names = codes_of(people["scheme"])
         scheme_of = np.array([rules.schemes.names.index(n) for n in names],
                              dtype=np.int64)[codes] if names else codes
-    cols = {k: table[k][order] for k in ("filed", "behaviour_idx", "points", "correct",
-                                         "expires", "appeal")}
+    # as Python lists: the loop below reads each value once, as a Python int or bool
+    cols = {k: table[k][order].tolist() for k in ("filed", "behaviour_idx", "points",
+                                                  "correct", "expires", "appeal")}
     for k in ("error", "channel"):  # names for the candidates' rows only (few of them)
-        cols[k] = table[k + "_names"][table[k][order]]
+        cols[k] = table[k + "_names"][table[k][order]].tolist()
     rows: list[tuple[int, Wrongful]] = []
     for p, lo, hi in zip(candidates.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        entries = [Entry(Filed(int(cols["filed"][k]), int(cols["behaviour_idx"][k]),
-                               int(cols["points"][k]), bool(cols["correct"][k]),
-                               int(cols["expires"][k]), bool(cols["appeal"][k])),
-                         str(cols["error"][k]), str(cols["channel"][k]))
+        entries = [Entry(Filed(cols["filed"][k], cols["behaviour_idx"][k], cols["points"][k],
+                               cols["correct"][k], cols["expires"][k], cols["appeal"][k]),
+                         cols["error"][k], cols["channel"][k])
                    for k in range(lo, hi)]
         if inert is not None and p in points:
             entries = _with_points(entries, points[p], inert)
@@ -207,52 +211,106 @@ def read_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read(path: Path, index: dict[str, int]) -> dict[str, np.ndarray]:
-    """The credit file's columns the replay needs, as arrays (behaviour as its index).
+def _filed_column(names: list[str]) -> str:
+    """The column of the day a record was filed (an older file has only the day made)."""
+    return "filed_day" if "filed_day" in names else "day"
 
+
+def _codes(table: pa.Table, col: str) -> tuple[np.ndarray, list[str]]:
+    """A dictionary column of one row group as its codes and its values (that group's)."""
+    arr = table.column(col).combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_encode()
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.to_pylist()
+
+
+def _wrong(records: pq.ParquetFile, rules: Rulebook, index: dict[str, int]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The first pass, one row group at a time: the people with a wrong record, and those
+    of them a shaming screen showed a wrong record of.
+
+    Only `subject` and `correct` are read (and, where shaming is on, the behaviour and
+    filing day), and only the wrong rows are kept: the file is never held whole."""
+    filed_col = _filed_column(records.schema_arrow.names)
+    wanted = ["subject", "correct"] + (["behaviour", filed_col] if rules.shaming else [])
+    wrong: list[np.ndarray] = []
+    shown: list[np.ndarray] = []
+    for g in range(records.num_row_groups):
+        t = records.read_row_group(g, columns=wanted)
+        bad = ~t.column("correct").to_numpy().astype(bool, copy=False)
+        subject = t.column("subject").to_numpy()[bad].astype(np.int64, copy=False)
+        wrong.append(subject)
+        if rules.shaming and subject.shape[0]:
+            codes, names = _codes(t, "behaviour")
+            lut = np.array([index[b] for b in names] or [0], dtype=np.int64)
+            filed = t.column(filed_col).to_numpy()[bad].astype(np.int64, copy=False)
+            shown.append(subject[rules.shown(lut[codes[bad]], filed)])
+    none = np.zeros(0, dtype=np.int64)
+    return (np.unique(np.concatenate(wrong)) if wrong else none,
+            np.unique(np.concatenate(shown)) if shown else none)
+
+
+def _candidate_rows(records: pq.ParquetFile, candidates: np.ndarray, index: dict[str, int]
+                    ) -> dict[str, np.ndarray]:
+    """The second pass: the candidates' records (their columns the replay needs), in the
+    file's order, read one row group at a time.
+
+    Each group's rows of other people are dropped as soon as it is read, so the replay
+    holds one row group and the candidates' rows (a few per cent of the records), in
+    the file's own dtypes: nothing is widened but the behaviour index and the codes.
     `channel` and `error` are codes into `channel_names` and `error_names` (object
-    arrays of the strings): only the candidates' few rows need the strings, and an
-    object array of every record (tens of millions at a million people) cost more
-    time than the replay."""
-    names = pq.ParquetFile(path).schema_arrow.names
-    want = ["day", "subject", "behaviour", "channel", "points", "correct"] + [
-        c for c in ("filed_day", "error", "expires_day", "expires_by") if c in names]
-    t = pq.read_table(path, columns=want)
-    n = t.num_rows
+    arrays of the strings), the same codes whatever each row group's dictionary."""
+    names = records.schema_arrow.names
+    filed_col = _filed_column(names)
+    wanted = ["subject", "correct", filed_col, "behaviour", "channel", "points"] + [
+        c for c in ("error", "expires_day", "expires_by") if c in names]
+    vocab: dict[str, dict[str, int]] = {"channel": {}, "error": {}}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "subject", "filed", "points", "correct", "behaviour_idx", "channel", "error",
+        "expires", "appeal")}
 
-    def codes(col: str) -> tuple[np.ndarray, list[str]]:
-        arr = t.column(col).combine_chunks()
-        if not pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_encode()
-        return (arr.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                arr.dictionary.to_pylist())
+    def global_codes(t: pa.Table, col: str, keep: np.ndarray) -> np.ndarray:
+        codes, values = _codes(t, col)
+        seen = vocab[col]
+        lut = np.array([seen.setdefault(v, len(seen)) for v in values] or [0], dtype=np.int64)
+        return lut[codes[keep]]
 
-    def plain(col: str) -> np.ndarray:
-        return t.column(col).to_numpy()
-
-    b_codes, b_names = codes("behaviour")
-    c_codes, c_names = codes("channel")
-    out = {"subject": plain("subject").astype(np.int64),
-           "filed": plain("filed_day" if "filed_day" in names else "day").astype(np.int64),
-           "points": plain("points").astype(np.int64),
-           "correct": plain("correct").astype(bool),
-           "channel": c_codes, "channel_names": np.asarray(c_names or [""], dtype=object)}
-    lut = np.array([index[b] for b in b_names] or [0], dtype=np.int64)
-    out["behaviour_idx"] = lut[b_codes] if n else np.zeros(0, np.int64)
-    out["expires"] = plain("expires_day").astype(np.int64) if "expires_day" in names else \
-        np.full(n, NEVER, np.int64)
-    if "expires_by" in names:
-        e_codes, e_names = codes("expires_by")
-        out["appeal"] = np.asarray([x == "appeal" for x in e_names] or [False])[e_codes] \
-            if n else np.zeros(0, bool)
-    else:
-        out["appeal"] = np.zeros(n, dtype=bool)
-    if "error" in names:
-        r_codes, r_names = codes("error")
-        out["error"], out["error_names"] = r_codes, np.asarray(r_names or [""], dtype=object)
-    else:  # an older file: wrong, of an unknown kind
-        out["error"] = (~out["correct"]).astype(np.int64)
-        out["error_names"] = np.asarray([ERRORS[0], "unknown"], dtype=object)
+    for g in range(records.num_row_groups):
+        t = records.read_row_group(g, columns=wanted)
+        keep = np.flatnonzero(np.isin(t.column("subject").to_numpy(), candidates,
+                                      kind="table"))
+        if not keep.shape[0]:
+            continue
+        parts["subject"].append(t.column("subject").to_numpy()[keep])
+        parts["filed"].append(t.column(filed_col).to_numpy()[keep])
+        parts["points"].append(t.column("points").to_numpy()[keep])
+        correct = t.column("correct").to_numpy()[keep].astype(bool, copy=False)
+        parts["correct"].append(correct)
+        codes, values = _codes(t, "behaviour")
+        lut = np.array([index[b] for b in values] or [0], dtype=np.int64)
+        parts["behaviour_idx"].append(lut[codes[keep]])
+        parts["channel"].append(global_codes(t, "channel", keep))
+        if "error" in names:
+            parts["error"].append(global_codes(t, "error", keep))
+        else:  # an older file: wrong, of an unknown kind
+            parts["error"].append((~correct).astype(np.int64))
+        parts["expires"].append(t.column("expires_day").to_numpy()[keep]
+                                if "expires_day" in names else np.full(keep.shape[0], NEVER,
+                                                                       np.int64))
+        if "expires_by" in names:
+            codes, values = _codes(t, "expires_by")
+            appeal = np.asarray([v == "appeal" for v in values] or [False])
+            parts["appeal"].append(appeal[codes[keep]])
+        else:
+            parts["appeal"].append(np.zeros(keep.shape[0], dtype=bool))
+    dtypes = {"subject": np.int64, "filed": np.int64, "points": np.int64, "correct": bool,
+              "behaviour_idx": np.int64, "channel": np.int64, "error": np.int64,
+              "expires": np.int64, "appeal": bool}
+    out = {k: np.concatenate(v) if v else np.zeros(0, dtypes[k]) for k, v in parts.items()}
+    out["channel_names"] = np.asarray(list(vocab["channel"]) or [""], dtype=object)
+    out["error_names"] = (np.asarray(list(vocab["error"]) or [""], dtype=object)
+                          if "error" in names else
+                          np.asarray([ERRORS[0], "unknown"], dtype=object))
     return out
 
 
