@@ -34,6 +34,7 @@ from scoresim.runs.layout import (
     WRONGFUL,
     society_table,
 )
+from scoresim.runs.people_file import count_unscored, people_rows
 from scoresim.runs.plot import overview_figure
 from scoresim.runs.schemes import several_scales, summary_keys, unscored
 
@@ -46,8 +47,9 @@ class Results:
     timeseries: pd.DataFrame
     # the final state of each person: an Arrow table straight from the engine (written
     # as is, converted to a DataFrame only when read: at 100M people the conversion
-    # costs seconds and gigabytes), or a DataFrame
-    _people: pd.DataFrame | pa.Table
+    # costs seconds and gigabytes), or a DataFrame, or the people.parquet a run in
+    # blocks wrote as it went (runs/people_file.py; read only when asked)
+    _people: pd.DataFrame | pa.Table | Path
     records_path: Path | None = None
     folder: Path | None = None
     _records: pd.DataFrame | None = field(default=None, repr=False)
@@ -62,6 +64,8 @@ class Results:
     @property
     def people(self) -> pd.DataFrame:
         """One row per person: final score, grade, sanctions and traits."""
+        if isinstance(self._people, Path):
+            self._people = read_parquet(self._people)
         if isinstance(self._people, pa.Table):
             self._people = self._people.to_pandas()
         return self._people
@@ -72,6 +76,9 @@ class Results:
 
     def people_columns(self, columns: tuple[str, ...]) -> pd.DataFrame:
         """Some columns of people, without converting the whole table (it can be huge)."""
+        if isinstance(self._people, Path):
+            have = [c for c in columns if c in pq.ParquetFile(self._people).schema_arrow.names]
+            return read_parquet(self._people, columns=have)
         if isinstance(self._people, pa.Table):
             have = [c for c in columns if c in self._people.column_names]
             return self._people.select(have).to_pandas()
@@ -162,9 +169,12 @@ class Results:
                 ):
                     out[col] = last[col]
         if scales:
-            out.update(summary_keys(self.scenario, self._people))
+            people = self.people_columns(("scheme", "grade", "score")) if isinstance(
+                self._people, Path) else self._people
+            out.update(summary_keys(self.scenario, people))
         if self.scenario.get("scoring") is not None:
-            n = unscored(self._people)
+            n = count_unscored(self._people) if isinstance(self._people, Path) else \
+                unscored(self._people)
             if n:
                 out["n_unscored"] = n
         for col in ("n_records", "n_false_records", "n_events", "n_speech_events",
@@ -215,9 +225,13 @@ class Results:
             pq.write_table(describe(table, name), tmp / name, compression="zstd")
 
         write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
-        people = self._people if isinstance(self._people, pa.Table) else \
-            pa.Table.from_pandas(self._people, preserve_index=False)
-        write(people, PEOPLE)
+        if isinstance(self._people, Path):  # written block by block (a run in blocks)
+            if self._people.resolve() != (tmp / PEOPLE).resolve():
+                shutil.copyfile(self._people, tmp / PEOPLE)
+        else:
+            people = self._people if isinstance(self._people, pa.Table) else \
+                pa.Table.from_pandas(self._people, preserve_index=False)
+            write(people, PEOPLE)
         if self.breakdown is not None:
             write(pa.Table.from_pandas(self.breakdown, preserve_index=False), BREAKDOWN)
         for name, table in self.tables.items():
@@ -236,8 +250,9 @@ class Results:
         """A few lines, not the manifest: what ran, where it is, what it holds."""
         m = self.manifest
         ts = self.timeseries
-        n_people = self._people.num_rows if isinstance(self._people, pa.Table) else \
-            len(self._people)
+        n_people = (self._people.num_rows if isinstance(self._people, pa.Table) else
+                    people_rows(self._people) if isinstance(self._people, Path) else
+                    len(self._people))
         head = (f"Results({m['scenario']['name']}: {m['agents']:,} people x {m['days']:,} "
                 f"days, seed {m['seed']}, backend {m.get('backend', 'day')}, "
                 f"{m.get('wall_seconds') or 0:.1f} s)")
