@@ -41,7 +41,7 @@ from scoresim.cli.sweep_commands import (
     registry_path,
 )
 from scoresim.model.backends import BACKENDS, choose_backend
-from scoresim.model.guards import check_memory
+from scoresim.model.guards import check_memory, choose_block
 from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.folder import write_parquet_atomic
@@ -124,6 +124,11 @@ def run(
         help="auto, day or person: the day-by-day engine, or each person's run at once "
              "(same numbers; scenarios without interactions, --records none). auto picks.")]
     = "auto",
+    block_size: Annotated[int | None, typer.Option(
+        help="The person backend lives N people at a time, so that memory grows with the "
+             "block, not with the population (the same outputs, byte for byte). Default: "
+             "everyone at once where the run fits in memory, else the block the memory "
+             "guard chooses.", min=1)] = None,
     seeds: Annotated[int | None, typer.Option(
         help="Run K seeds (the seed and the K-1 after it), each into OUT/seed-<s>/, and "
         "print every headline's mean and 95% interval over them (also OUT/seeds.parquet).",
@@ -144,8 +149,9 @@ def run(
     one_format(csv, as_json)
     # memory first (a run that cannot be held is refused whatever the disk), then disk:
     # both before anything is computed or written
-    check_memory(resolved, force=force,
-                 backend=choose_backend(resolved, backend, checkpoint_every))
+    chosen = choose_backend(resolved, backend, checkpoint_every)
+    block = choose_block(resolved, chosen, block_size)
+    check_memory(resolved, force=force, backend=chosen, block=block)
     check_disk([resolved], folder, force=force)
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
@@ -155,18 +161,28 @@ def run(
     if seeds is not None:
         run_seeds(resolved, folder, seeds, out is None, registry, parse_sets(set_), quiet,
                   csv, as_json, report=report, force=force,
-                  checkpoint_every=checkpoint_every, backend=backend)
+                  checkpoint_every=checkpoint_every, backend=backend, block_size=block)
         return
     # what to do once the run is finished, kept in its checkpoint so that `resume` does it too
     where = registry_path(registry)
     asked = {"registry": os.path.abspath(where) if where is not None else None,
              "overrides": parse_sets(set_), "report": report}
-    with progress(f"{resolved.name} {resolved.agents:,} people", resolved.days, "days",
-                  quiet) as update:
+    title = f"{resolved.name} {resolved.agents:,} people"
+    if block is not None:  # blocks done, and the time left (the false matches found first)
+        blocks = -(-resolved.agents // block)
+        title += f" in blocks of {block:,}"
+        if not quiet:
+            say(f"{title}: finding the false matches first", to_err=True)
+        bar = progress(title, blocks, "blocks", quiet, eta=True)
+    else:
+        bar = progress(title, resolved.days, "days", quiet)
+    with bar as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
-                              on_day=update, asked=asked)
+                              asked=asked, block_size=block,
+                              **({"on_block": update} if block is not None else
+                                 {"on_day": update}))
     after_run(results, asked, csv, as_json, quiet)
 
 

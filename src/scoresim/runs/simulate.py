@@ -179,6 +179,8 @@ def _placed(results: Results, final: Path, finishing: Path | None,
             asked: dict[str, Any] | None) -> Results:
     """`results` pointing at its run folder; the finishing checkpoint kept only if asked."""
     results.folder = final
+    if isinstance(results._people, Path):  # written into the staging folder, now renamed
+        results._people = final / PEOPLE
     if results.records_path is not None:
         results.records_path = final / RECORDS
     results.asked = asked or None
