@@ -315,14 +315,17 @@ def population_bytes(scenario: Scenario) -> int:
 
 def false_matches(scenario: Scenario) -> float:
     """The false matches a run makes (expected, with slack): camera acts seen, times the
-    highest false-match rate of their profile (its factors at their highest)."""
+    false-match rate of their profile over the groups (its other factors at their
+    highest)."""
     per_day = 0.0
+    shares = scenario.population.group_shares
     for name, b in scenario.behaviours.items():
         c = scenario.channels.get(b.channel) if b.channel else None
         if c is None or c.kind != "camera" or c.face_recognition is None:
             continue
         fr = scenario.face_recognition[c.face_recognition]
-        worst = max(fr.fmr, default=0.0)
+        worst = sum(s * f for s, f in zip(shares, fr.fmr, strict=False)) / max(sum(shares),
+                                                                               1e-12)
         for factors in fr.fmr_multipliers.values():
             worst *= max(factors, default=1.0)
         per_day += min(1.0, b.rate) * c.capture_probability * _mean_coverage(scenario, c) * \
