@@ -129,6 +129,8 @@ class Results:
             path = self.folder / WRONGFUL if self.folder is not None else None
             if path is not None and path.is_file():
                 self._wrongful = wrongful_table.read(path)
+            elif self.records_path is None or self.manifest.get("records", "none") == "none":
+                return None  # no credit file: nothing to trace (and no person column read)
             else:
                 frame = wrongful_table.compute(self.manifest, self.records_path,
                                                self.people_columns(("id", "group", "scheme")),
