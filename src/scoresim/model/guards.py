@@ -146,9 +146,11 @@ FALSE_MATCH_SORT_BYTES = 3 * FALSE_MATCH_BYTES + 8
 FALSE_MATCH_SLACK = 1.1  # the count is Poisson-like; the mean is far above its spread
 # per person of a block: the standing rows, and the people table built from them (id,
 # the strided score and false points copied, grade and sanction flags and their
-# temporaries) while Parquet encodes it: STANDING_BYTES + PERSON_OUTPUT_BYTES as measured
-# for the person backend in memory (31-33 B/person at 1e6)
-BLOCK_PERSON_BYTES = STANDING_BYTES + PERSON_OUTPUT_BYTES
+# temporaries) while Parquet encodes it: STANDING_BYTES + PERSON_OUTPUT_BYTES as for the
+# person backend in memory, and 8 B more that Arrow's pool keeps between blocks (fitted:
+# reference for a year at 1e7 people in blocks of 2**21 and 1e8 in blocks of 2**23 measured
+# 436 and 813 MiB, estimated 423 and 713 without them; BENCHMARKS.md)
+BLOCK_PERSON_BYTES = STANDING_BYTES + PERSON_OUTPUT_BYTES + 8
 BLOCK_TRAIT_BYTES = OUTPUT_TRAIT_BYTES  # per population attribute, drawn for the block
 BLOCK_ALIGN = 1 << 12  # a block is whole tasks of the person backend (lives.PEOPLE_PER_TASK)
 MAX_BLOCK = 1 << 25  # 33.5M people (about 1.5 GiB at its peak): 42 blocks at 1.41e9
