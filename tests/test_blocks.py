@@ -146,6 +146,7 @@ def test_run_in_blocks_at_the_command_line_shows_blocks_and_time_left(tmp_path) 
                                    "--registry", "none", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "in blocks of 5,000" in res.output and "4/4 blocks" in res.output
+    assert "false matches: 64/64 slices of the people" in res.output
     assert json.loads((out / "manifest.json").read_text())["block_size"] == 5_000
     whole = tmp_path / "whole"
     res = CliRunner().invoke(app, ["run", "reference", "--agents", "20000", "--days", "50",

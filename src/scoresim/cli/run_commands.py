@@ -42,6 +42,7 @@ from scoresim.cli.sweep_commands import (
 )
 from scoresim.model.backends import BACKENDS, choose_backend
 from scoresim.model.guards import check_memory, choose_block
+from scoresim.model.lives import SCAN_STEPS
 from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.folder import write_parquet_atomic
@@ -168,22 +169,47 @@ def run(
     asked = {"registry": os.path.abspath(where) if where is not None else None,
              "overrides": parse_sets(set_), "report": report}
     title = f"{resolved.name} {resolved.agents:,} people"
-    if block is not None:  # blocks done, and the time left (the false matches found first)
-        blocks = -(-resolved.agents // block)
-        title += f" in blocks of {block:,}"
-        if not quiet:
-            say(f"{title}: finding the false matches first", to_err=True)
-        bar = progress(title, blocks, "blocks", quiet, eta=True)
-    else:
-        bar = progress(title, resolved.days, "days", quiet)
-    with bar as update:
+    if block is not None:  # the false matches found, then the blocks done, with time left
+        bars = BlockBars(f"{title} in blocks of {block:,}", -(-resolved.agents // block),
+                         quiet)
+        with bars, exit_on_sigterm():  # so an interrupted run removes its staging folder
+            results = api.run(resolved, out=folder, force=force, unique=out is None,
+                              backend=backend, asked=asked, block_size=block,
+                              on_scan=bars.scan, on_block=bars.block)
+        after_run(results, asked, csv, as_json, quiet)
+        return
+    with progress(title, resolved.days, "days", quiet) as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
-                              asked=asked, block_size=block,
-                              **({"on_block": update} if block is not None else
-                                 {"on_day": update}))
+                              on_day=update, asked=asked)
     after_run(results, asked, csv, as_json, quiet)
+
+
+class BlockBars(contextlib.ExitStack):
+    """A run in blocks' progress: the false matches found (SCAN_STEPS slices of the
+    people), then the blocks done, each bar with the time left."""
+
+    def __init__(self, title: str, blocks: int, quiet: bool):
+        super().__init__()
+        self.title, self.blocks, self.quiet = title, blocks, quiet
+        self.stage: str | None = None
+        self.update = lambda done: None
+
+    def _enter(self, stage: str, total: int, unit: str) -> None:
+        if self.stage != stage:
+            self.close()  # the last stage's bar
+            self.update = self.enter_context(progress(f"{self.title}{stage}", total, unit,
+                                                      self.quiet, eta=True))
+            self.stage = stage
+
+    def scan(self, done: int) -> None:
+        self._enter(": false matches", SCAN_STEPS, "slices of the people")
+        self.update(done)
+
+    def block(self, done: int) -> None:
+        self._enter("", self.blocks, "blocks")
+        self.update(done)
 
 
 def after_run(results: Results, asked: dict, csv: bool, as_json: bool, quiet: bool) -> None:

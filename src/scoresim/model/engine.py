@@ -235,11 +235,14 @@ class Simulation:
             checkpoint_every: int | None = None,
             checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
             people_out: Callable[[pa.Table], None] | None = None,
-            on_block: Callable[[int], None] | None = None) -> Simulation:
+            on_block: Callable[[int], None] | None = None,
+            on_scan: Callable[[int], None] | None = None) -> Simulation:
         """Run to the end; every `checkpoint_every` days hand `checkpoint` the state to keep.
 
         In blocks (`block`), `people_out` receives people.parquet's rows block after block,
-        in order, and `on_block(k)` is called when k blocks are done.
+        in order, and `on_block(k)` is called when k blocks are done; before the first,
+        `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had their false
+        matches found.
         """
         if self.backend == "person" and self.block is not None:
             if people_out is None:
@@ -251,7 +254,7 @@ class Simulation:
                 self.timings["people"] = self.timings.get("people", 0.0) + \
                     time.perf_counter() - t0
 
-            run_lives(self, on_day, self.block, block_done, on_block)
+            run_lives(self, on_day, self.block, block_done, on_block, on_scan)
         elif self.backend == "person":
             run_lives(self, on_day)
         while self.day < self.days:

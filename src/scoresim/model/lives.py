@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from scoresim.model.engine import Simulation
 
 PEOPLE_PER_TASK = 1 << 12  # people per unit of parallel work
+SCAN_STEPS = 64  # a run in blocks finds its false matches in this many slices (on_scan)
 # per-day record columns (the last 2 x channels: records and correct records per channel)
 R_RECORDS, R_FALSE, R_FALSE_MATCH, R_SHAMED, R_SHAMED_WRONGLY = range(5)
 R_NEWLY_LISTED, R_DELISTED, R_REPAID = range(5, 8)
@@ -70,14 +71,17 @@ NEVER_DAY = np.iinfo(np.int64).max
 
 def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
               block: int | None = None, block_done: Callable[[int, int], None] | None = None,
-              on_block: Callable[[int], None] | None = None) -> None:
+              on_block: Callable[[int], None] | None = None,
+              on_scan: Callable[[int], None] | None = None) -> None:
     """Run the whole horizon of `sim` person by person and fill its tables and standing.
 
     `block`: live the people in blocks of this many (None, or n and more: all at once),
     so that the standing rows, and the people table made from them, are those of one
     block at a time. Then `sim.world.standing.rows` holds a block's rows (person lo's
     first), `block_done(lo, hi)` is called once they are final, and `on_block(k)` when
-    k blocks are done (without it, `on_day` gets the share of days they stand for).
+    k blocks are done (without it, `on_day` gets the share of days they stand for);
+    before them `on_scan(k)` as k of SCAN_STEPS slices of the people have had their
+    false matches found.
     The counts are sums over people, so any block size gives the same tables.
     """
     t0 = time.perf_counter()
@@ -93,7 +97,7 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
         t1 = _in_memory(sim, k, acc, on_day)
         lives, false_matches = t1 - t0, time.perf_counter() - t1
     else:  # the false matches are found first, then the blocks lived and settled
-        t1 = _in_blocks(sim, k, acc, block, block_done, on_block, on_day)
+        t1 = _in_blocks(sim, k, acc, block, block_done, on_block, on_day, on_scan)
         false_matches, lives = t1 - t0, time.perf_counter() - t1
     t2 = time.perf_counter()
     _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
@@ -136,7 +140,7 @@ def _in_memory(sim: Simulation, k: _Kernel, acc: tuple, on_day) -> float:
 
 
 def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
-               on_block, on_day) -> float:
+               on_block, on_day, on_scan) -> float:
     """Block after block, each lived and settled before the next; returns when the
     false matches were found.
 
@@ -150,7 +154,7 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
     """
     n, days = sim.n, sim.days
     tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
-    per_slice = max(1, tasks // 64)
+    per_slice = -(-tasks // SCAN_STEPS)
     cap = k.false_match_capacity(PEOPLE_PER_TASK, days)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, tasks, per_slice):
@@ -163,6 +167,8 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
         _scan_false_matches(lo, hi, n, days, k.clocks, k.observe, fm_who, fm_day, fm_b, fm_n,
                             fm_stop)
         _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
+        if on_scan is not None:
+            on_scan(SCAN_STEPS * hi // tasks)
     who, day, beh = _gathered(found)
     del found
     t1 = time.perf_counter()

@@ -72,6 +72,7 @@ def run(
     asked: dict[str, Any] | None = None,
     block_size: int | None = None,
     on_block: Callable[[int], None] | None = None,
+    on_scan: Callable[[int], None] | None = None,
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
@@ -89,7 +90,9 @@ def run(
     that memory grows with the block and not with the population; by default
     (None) everyone at once where the run fits in memory, else the block the memory
     guard chooses (guards.choose_block). The outputs are the same bytes either way.
-    `on_block(k)` is called as k blocks are done (`on_day` otherwise).
+    `on_block(k)` is called as k blocks are done (`on_day` otherwise), and before the
+    first block `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had
+    their false matches found.
     `asked`: what the caller will do with the finished run (the command line: the
     registry, the --set overrides, --report). A checkpointed run keeps it in its
     checkpoint until the caller says it is done (`finished(results)`), so that
@@ -115,13 +118,13 @@ def run(
         plain = staging(Path(out), unique=unique)
         with plain as tmp:
             results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
-                                on_block=on_block)
+                                on_block=on_block, on_scan=on_scan)
             results._write_into(tmp)
         return _placed(results, plain.final, None, asked)
     tmp = scratch_folder()
     try:
         results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
-                            on_block=on_block)
+                            on_block=on_block, on_scan=on_scan)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves no scratch behind
         raise
@@ -203,7 +206,8 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
               resume_from: dict[str, np.ndarray] | None = None, started: str | None = None,
               backend: str = "day", asked: dict[str, Any] | None = None,
               block: int | None = None,
-              on_block: Callable[[int], None] | None = None) -> Results:
+              on_block: Callable[[int], None] | None = None,
+              on_scan: Callable[[int], None] | None = None) -> Results:
     started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
@@ -223,7 +227,7 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
     try:
         sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state),
                 people_out=people_file.write if people_file is not None else None,
-                on_block=on_block)
+                on_block=on_block, on_scan=on_scan)
         people = people_file.close() if people_file is not None else sim.people_table()
     except BaseException:
         if people_file is not None:
