@@ -21,6 +21,12 @@ and lives it again with the extra records merged in. Every draw is keyed by
 results are not just the same in distribution: they are the same numbers
 (tests/test_lives.py checks every column of both run outputs).
 
+A population larger than memory is lived in blocks (`run_lives(block=)`,
+`_in_blocks`): a false match may name anyone, so all of them are found first
+(`_scan_false_matches`, living nobody), then each block is lived and its named
+people settled as in the second pass; memory grows with the block and the false
+matches, and the outputs are the same bytes (tests/test_blocks.py).
+
 `reasons_not_eligible` says which scenarios this backend can run; `auto` (the
 default) uses it where it can and the day-by-day engine everywhere else.
 """
