@@ -115,12 +115,14 @@ def print_frame_as(frame: pd.DataFrame, csv: bool, as_json: bool,
 
 
 @contextlib.contextmanager
-def progress(title: str, total: int, unit: str, quiet: bool = False
+def progress(title: str, total: int, unit: str, quiet: bool = False, eta: bool = False
              ) -> Iterator[Callable[[int], None]]:
     """`update(done)` for work of `total` units: a bar on a terminal, plain lines otherwise.
 
     Without a terminal (a batch job's log, a pipe), a line goes to stderr every
     PROGRESS_EVERY seconds and at the end, so stdout keeps only the results.
+    `eta`: also the time left, from the pace since the first update (units of like
+    size: the blocks of a run in blocks).
     """
     if quiet or total <= 0:
         yield lambda done: None
@@ -132,32 +134,41 @@ def progress(title: str, total: int, unit: str, quiet: bool = False
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
+        left = (TextColumn("left"), TimeRemainingColumn()) if eta else ()
         with Progress(TextColumn(title, markup=False), BarColumn(), MofNCompleteColumn(),
-                      TextColumn(unit, markup=False), TimeElapsedColumn(), console=console,
-                      transient=True) as bar:
+                      TextColumn(unit, markup=False), TimeElapsedColumn(), *left,
+                      console=console, transient=True) as bar:
             task = bar.add_task(unit, total=total)
             yield lambda done: bar.update(task, completed=done)
         return
-    lines = PlainProgress(title, unit)
+    lines = PlainProgress(title, unit, eta)
     yield lambda done: lines(done, total)
 
 
 class PlainProgress:
     """Progress as plain lines on stderr: one every PROGRESS_EVERY seconds, and the last."""
 
-    def __init__(self, title: str, unit: str):
-        self.title, self.unit = title, unit
+    def __init__(self, title: str, unit: str, eta: bool = False):
+        self.title, self.unit, self.eta = title, unit, eta
         self.t0 = self.last = time.monotonic()
         self.shown = -1
+        self.first: tuple[float, int] | None = None  # (when, done) at the first update
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
         if done != self.shown and (done >= total or now - self.last >= PROGRESS_EVERY):
+            left = ""
+            since, at = self.first
+            if self.eta and done < total and done > at:
+                left = f", about {(now - since) / (done - at) * (total - done):.0f} s left"
             err_console.print(Text(f"{self.title}: {done:,}/{total:,} {self.unit} "
                                    f"({100 * done / max(total, 1):.0f}%), "
-                                   f"{now - self.t0:.1f} s"))
+                                   f"{now - self.t0:.1f} s{left}"))
             self.last, self.shown = now, done
 
 

@@ -41,7 +41,8 @@ from scoresim.cli.sweep_commands import (
     registry_path,
 )
 from scoresim.model.backends import BACKENDS, choose_backend
-from scoresim.model.guards import check_memory
+from scoresim.model.guards import check_memory, choose_block
+from scoresim.model.lives import SCAN_STEPS
 from scoresim.runs import simulate as api
 from scoresim.runs.crash import crash_point
 from scoresim.runs.folder import write_parquet_atomic
@@ -124,6 +125,11 @@ def run(
         help="auto, day or person: the day-by-day engine, or each person's run at once "
              "(same numbers; scenarios without interactions, --records none). auto picks.")]
     = "auto",
+    block_size: Annotated[int | None, typer.Option(
+        help="The person backend lives N people at a time, so that memory grows with the "
+             "block, not with the population (the same outputs, byte for byte). Default: "
+             "everyone at once where the run fits in memory, else the block the memory "
+             "guard chooses.", min=1)] = None,
     seeds: Annotated[int | None, typer.Option(
         help="Run K seeds (the seed and the K-1 after it), each into OUT/seed-<s>/, and "
         "print every headline's mean and 95% interval over them (also OUT/seeds.parquet).",
@@ -144,8 +150,9 @@ def run(
     one_format(csv, as_json)
     # memory first (a run that cannot be held is refused whatever the disk), then disk:
     # both before anything is computed or written
-    check_memory(resolved, force=force,
-                 backend=choose_backend(resolved, backend, checkpoint_every))
+    chosen = choose_backend(resolved, backend, checkpoint_every)
+    block = choose_block(resolved, chosen, block_size)
+    check_memory(resolved, force=force, backend=chosen, block=block)
     check_disk([resolved], folder, force=force)
     size = records_size(resolved)
     if size.bytes > LARGE_RECORDS_BYTES and not quiet:
@@ -155,19 +162,54 @@ def run(
     if seeds is not None:
         run_seeds(resolved, folder, seeds, out is None, registry, parse_sets(set_), quiet,
                   csv, as_json, report=report, force=force,
-                  checkpoint_every=checkpoint_every, backend=backend)
+                  checkpoint_every=checkpoint_every, backend=backend, block_size=block)
         return
     # what to do once the run is finished, kept in its checkpoint so that `resume` does it too
     where = registry_path(registry)
     asked = {"registry": os.path.abspath(where) if where is not None else None,
              "overrides": parse_sets(set_), "report": report}
-    with progress(f"{resolved.name} {resolved.agents:,} people", resolved.days, "days",
-                  quiet) as update:
+    title = f"{resolved.name} {resolved.agents:,} people"
+    if block is not None:  # the false matches found, then the blocks done, with time left
+        bars = BlockBars(f"{title} in blocks of {block:,}", -(-resolved.agents // block),
+                         quiet)
+        with bars, exit_on_sigterm():  # so an interrupted run removes its staging folder
+            results = api.run(resolved, out=folder, force=force, unique=out is None,
+                              backend=backend, asked=asked, block_size=block,
+                              on_scan=bars.scan, on_block=bars.block)
+        after_run(results, asked, csv, as_json, quiet)
+        return
+    with progress(title, resolved.days, "days", quiet) as update:
         with exit_on_sigterm():  # so an interrupted run removes its staging folder
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,
                               on_day=update, asked=asked)
     after_run(results, asked, csv, as_json, quiet)
+
+
+class BlockBars(contextlib.ExitStack):
+    """A run in blocks' progress: the false matches found (SCAN_STEPS slices of the
+    people), then the blocks done, each bar with the time left."""
+
+    def __init__(self, title: str, blocks: int, quiet: bool):
+        super().__init__()
+        self.title, self.blocks, self.quiet = title, blocks, quiet
+        self.stage: str | None = None
+        self.update = lambda done: None
+
+    def _enter(self, stage: str, total: int, unit: str) -> None:
+        if self.stage != stage:
+            self.close()  # the last stage's bar
+            self.update = self.enter_context(progress(f"{self.title}{stage}", total, unit,
+                                                      self.quiet, eta=True))
+            self.stage = stage
+
+    def scan(self, done: int) -> None:
+        self._enter(": false matches", SCAN_STEPS, "slices of the people")
+        self.update(done)
+
+    def block(self, done: int) -> None:
+        self._enter("", self.blocks, "blocks")
+        self.update(done)
 
 
 def after_run(results: Results, asked: dict, csv: bool, as_json: bool, quiet: bool) -> None:

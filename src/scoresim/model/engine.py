@@ -123,7 +123,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, open_stream: OpenStream | None = None,
                  backend: str = "day", *, modules: tuple[type[Module], ...] = MODULES,
                  plan: tuple[Step, ...] = PLAN, timeseries: tuple[str, ...] = TIMESERIES,
-                 society: Society | None = None):
+                 society: Society | None = None, block: int | None = None):
         """`open_stream` receives the credit file and sanctions log as they are written
         (runs/ gives it a run folder's files); without one, neither is kept.
 
@@ -134,14 +134,24 @@ class Simulation:
         vary only what the society does not depend on (a sensitivity study's members of
         one seed); the run's outputs are byte-identical to those of a run that builds its
         own. None builds one.
+
+        `block`: the person backend lives the people in blocks of this many (lives.py),
+        so that memory grows with the block, not with the population; `run` then hands
+        each block's rows of people.parquet to its `people_out`. None (or n and more):
+        everyone at once. The outputs are the same bytes for any block.
         """
+        if block is not None and (backend != "person" or block >= scenario.agents):
+            if backend != "person":
+                raise ValueError("block: only the person backend lives people in blocks")
+            block = None
+        self.block = block
         self.scenario = scenario
         self.backend = backend
         self.n = scenario.agents
         self.days = scenario.days
         self.timings = dict.fromkeys(("build",) + PHASES + OPTIONAL_PHASES, 0.0)
         t0 = time.perf_counter()
-        self.world = world = World(scenario, open_stream, backend, society)
+        self.world = world = World(scenario, open_stream, backend, society, block)
         self.society = world.society
         for cls in modules:
             if cls.enabled(scenario):
@@ -223,9 +233,29 @@ class Simulation:
 
     def run(self, on_day: Callable[[int], None] | None = None,
             checkpoint_every: int | None = None,
-            checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None) -> Simulation:
-        """Run to the end; every `checkpoint_every` days hand `checkpoint` the state to keep."""
-        if self.backend == "person":
+            checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
+            people_out: Callable[[pa.Table], None] | None = None,
+            on_block: Callable[[int], None] | None = None,
+            on_scan: Callable[[int], None] | None = None) -> Simulation:
+        """Run to the end; every `checkpoint_every` days hand `checkpoint` the state to keep.
+
+        In blocks (`block`), `people_out` receives people.parquet's rows block after block,
+        in order, and `on_block(k)` is called when k blocks are done; before the first,
+        `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had their false
+        matches found.
+        """
+        if self.backend == "person" and self.block is not None:
+            if people_out is None:
+                raise ValueError("a run in blocks needs people_out for its people's rows")
+
+            def block_done(lo: int, hi: int) -> None:  # timed apart (within "lives")
+                t0 = time.perf_counter()
+                people_out(self.people_table(lo, hi))
+                self.timings["people"] = self.timings.get("people", 0.0) + \
+                    time.perf_counter() - t0
+
+            run_lives(self, on_day, self.block, block_done, on_block, on_scan)
+        elif self.backend == "person":
             run_lives(self, on_day)
         while self.day < self.days:
             self.step()
@@ -292,18 +322,23 @@ class Simulation:
             out.update(module.tables())
         return out
 
-    def _people_columns(self) -> dict[str, object]:
+    def _people_columns(self, lo: int = 0, hi: int | None = None) -> dict[str, object]:
         """people.parquet's columns: the person, their standing and sanctions, then what
-        the scenario's other modules and the society add, in that order."""
+        the scenario's other modules and the society add, in that order.
+
+        lo..hi: a block of people, while the standing holds that block's rows (a run in
+        blocks, lives.py; its modules' people() read the standing alone)."""
         soc = self.society
-        cols: dict[str, object] = {"id": np.arange(self.n, dtype=np.int64), "group": soc.group}
+        hi = self.n if hi is None else hi
+        cols: dict[str, object] = {"id": np.arange(lo, hi, dtype=np.int64),
+                                   "group": soc.group[lo:hi]}
         cols.update(self.scoring.people())
-        cols.update(soc.trait_columns())
+        cols.update(soc.trait_columns(lo, hi))
         cols.update(self.sanctions.people())
         for name in ("response", "abuse"):
             if name in self.modules:
                 cols.update(self.modules[name].people())
-        cols.update(soc.people(self.world.rules.schemes))
+        cols.update(soc.people(self.world.rules.schemes, lo, hi))
         named = {"scoring", "sanctions", "response", "abuse", "firms", "joint_punishment"}
         for name in ("firms", "joint_punishment"):
             if name in self.modules:
@@ -313,9 +348,10 @@ class Simulation:
                 cols.update(module.people())
         return cols
 
-    def people_table(self) -> pa.Table:
-        """people() as an Arrow table: numeric columns without a copy, nothing consolidated."""
-        return pa.table({k: pa.array(v) for k, v in self._people_columns().items()})
+    def people_table(self, lo: int = 0, hi: int | None = None) -> pa.Table:
+        """people() as an Arrow table: numeric columns without a copy, nothing consolidated
+        (of people lo..hi-1: see _people_columns)."""
+        return pa.table({k: pa.array(v) for k, v in self._people_columns(lo, hi).items()})
 
     def people(self) -> pd.DataFrame:
         """The final state of each person."""

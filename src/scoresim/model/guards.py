@@ -45,6 +45,16 @@ The estimate is a model of the whole process's peak resident set size, what
                REPLAY_GROUP_BYTES per record of a group, REPLAY_BYTES per kept
                record for the wrong subjects and the candidates' rows)
 
+The person backend in blocks (lives.py) keeps for everyone only what a camera's
+false match must read of anyone (the group, and the traits face recognition or
+coverage vary by: 1 B each) and the false matches themselves (13 B each, found
+before the first block, sorted: FALSE_MATCH_SORT_BYTES each while they are);
+everything else is a block's: the standing rows and the people table made from
+them while it is written (BLOCK_PERSON_BYTES per person of a block). When a run
+fits whole it is not cut (`choose_block`); when it does not, the block is the
+largest that fits in half the memory left, at most MAX_BLOCK people, so that
+the rest stays free and a progress bar moves.
+
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
 built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
 10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
@@ -133,6 +143,23 @@ OUTPUT_TRAIT_BYTES = 4  # more per population attribute (a categorical column, c
 REPLAY_GROUP_BYTES = 52
 REPLAY_BYTES = 6
 PAGE = 4096  # each day with anything filed touches at least a page of each calendar
+# The person backend in blocks.
+FALSE_MATCH_BYTES = 8 + 4 + 1  # who is named (int64), the day (int32), the behaviour (uint8)
+# while they are gathered: the found lists, their concatenation, the sort's order
+# (int64) and the sorted copy
+FALSE_MATCH_SORT_BYTES = 3 * FALSE_MATCH_BYTES + 8
+FALSE_MATCH_SLACK = 1.1  # the count is Poisson-like; the mean is far above its spread
+# per person of a block: the standing rows, and the people table built from them (id,
+# the strided score and false points copied, grade and sanction flags and their
+# temporaries) while Parquet encodes it: STANDING_BYTES + PERSON_OUTPUT_BYTES as for the
+# person backend in memory, and 8 B more that Arrow's pool keeps between blocks (fitted:
+# reference for a year at 1e7 people in blocks of 2**21 and 1e8 in blocks of 2**23 measured
+# 436 and 813 MiB, estimated 423 and 713 without them; BENCHMARKS.md)
+BLOCK_PERSON_BYTES = STANDING_BYTES + PERSON_OUTPUT_BYTES + 8
+BLOCK_TRAIT_BYTES = OUTPUT_TRAIT_BYTES  # per population attribute, drawn for the block
+BLOCK_ALIGN = 1 << 12  # a block is whole tasks of the person backend (lives.PEOPLE_PER_TASK)
+MAX_BLOCK = 1 << 25  # 33.5M people (about 1.5 GiB at its peak): 42 blocks at 1.41e9
+BLOCK_SHARE = 0.5  # of the memory left once the population's arrays are counted
 N_CALENDARS = 4  # behaviour clocks, sanction reviews, filing delays, appeals
 
 
@@ -180,16 +207,36 @@ def pending_per_person(scenario: Scenario) -> float:
     return total
 
 
-def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
+def estimate_memory(scenario: Scenario, backend: str = "day",
+                    block: int | None = None) -> MemoryEstimate:
     """The peak memory a run of `scenario` needs; arithmetic only, nothing is allocated.
 
     `backend` "person" (lives.py) keeps no calendar and no module arrays: the
-    standing rows and the group while it runs, then the people table.
+    standing rows and the group while it runs, then the people table; with `block`,
+    those of a block of that many people at a time (see the module docstring).
     `parts` names each term (bytes): the process, the society's arrays, the
     three phases beyond the process, the writer, the replay of the credit file.
     """
     n = scenario.agents
     writer = WRITER_BYTES + WRITER_GROWTH_BYTES * min(1.0, n / WRITER_PEOPLE)
+    if backend == "person" and block is not None and block < n:
+        whole = n * population_bytes(scenario)
+        matches = false_matches(scenario)
+        gathering = matches * FALSE_MATCH_SORT_BYTES
+        traits = len(getattr(scenario.population, "attributes", None) or {})
+        rows = block * (BLOCK_PERSON_BYTES + BLOCK_TRAIT_BYTES * traits)
+        tail = min(block, 1 << 20) * BLOCK_PERSON_BYTES  # a row group's rows carried over
+        blocks = matches * FALSE_MATCH_BYTES + rows + tail + writer
+        process = PROCESS_BYTES
+        total = process + whole + max(gathering, blocks)
+        return MemoryEstimate(int(total), (whole + rows) / n,
+                              {"process": process, "society": int(whole), "ties": 0,
+                               "households": 0, "firms": 0, "building": int(whole),
+                               "day": int(whole + max(gathering, blocks)),
+                               "output": int(rows + tail + writer), "writer": int(writer),
+                               "replay": 0, "calendars": 0,
+                               "false_matches": int(matches * FALSE_MATCH_BYTES),
+                               "block": int(rows + tail)})
     if backend == "person":
         people = n * (SOCIETY_BYTES + STANDING_BYTES)
         output = people + n * PERSON_OUTPUT_BYTES + writer
@@ -263,6 +310,71 @@ def estimate_memory(scenario: Scenario, backend: str = "day") -> MemoryEstimate:
     return MemoryEstimate(int(total), resident / n, parts)
 
 
+def population_bytes(scenario: Scenario) -> int:
+    """Bytes per person a run in blocks keeps for everyone: what a false match reads of
+    anyone (the group; each trait face recognition varies by, and the coverage trait)."""
+    traits = {t for fr in scenario.face_recognition.values()
+              for t in (*fr.fmr_multipliers, *fr.miss_multipliers) if t != "group"}
+    traits |= {c.coverage_by for c in scenario.channels.values()
+               if c.kind == "camera" and c.coverage_by not in (None, "group")}
+    return SOCIETY_BYTES * (1 + len(traits))
+
+
+def false_matches(scenario: Scenario) -> float:
+    """The false matches a run makes (expected, with slack): camera acts seen, times the
+    false-match rate of their profile over the groups (its other factors at their
+    highest)."""
+    per_day = 0.0
+    shares = scenario.population.group_shares
+    for name, b in scenario.behaviours.items():
+        c = scenario.channels.get(b.channel) if b.channel else None
+        if c is None or c.kind != "camera" or c.face_recognition is None:
+            continue
+        fr = scenario.face_recognition[c.face_recognition]
+        worst = sum(s * f for s, f in zip(shares, fr.fmr, strict=False)) / max(sum(shares),
+                                                                               1e-12)
+        for factors in fr.fmr_multipliers.values():
+            worst *= max(factors, default=1.0)
+        per_day += min(1.0, b.rate) * c.capture_probability * _mean_coverage(scenario, c) * \
+            min(1.0, worst) * _done_share(scenario, name)
+    mean = scenario.agents * scenario.days * per_day
+    return mean * FALSE_MATCH_SLACK + 6 * math.sqrt(mean) + 1024
+
+
+def choose_block(scenario: Scenario, backend: str, block_size: int | None = None,
+                 available: int | None = None) -> int | None:
+    """The people the person backend lives at once: None for everyone (the run in memory).
+
+    `block_size` given: that many (None when it is everyone). Otherwise None where the
+    whole run fits in the memory available, and else the largest block (whole tasks of
+    BLOCK_ALIGN people, at most MAX_BLOCK) whose estimate leaves half the memory free
+    that the population's arrays and the false matches leave. Any block gives the same
+    outputs, byte for byte; only memory and time differ.
+    """
+    n = scenario.agents
+    if block_size is not None:
+        if block_size < 1:
+            raise ScenarioError(f"scenario '{scenario.name}'", "block size: expected at least 1 "
+                                f"person, got {block_size}", field="block_size")
+        if backend != "person":
+            raise ScenarioError(f"scenario '{scenario.name}'", "block size: only the person "
+                                "backend lives people in blocks; this run uses the day loop "
+                                "(--backend person, --records none)", field="block_size")
+        return None if block_size >= n else int(block_size)
+    if backend != "person":
+        return None
+    free = available_memory() if available is None else int(available)
+    if estimate_memory(scenario, backend).total <= free:
+        return None
+    fixed = estimate_memory(scenario, backend, block=0).total
+    traits = len(getattr(scenario.population, "attributes", None) or {})
+    per = BLOCK_PERSON_BYTES + BLOCK_TRAIT_BYTES * traits
+    room = max(0.0, (free - fixed) * BLOCK_SHARE)
+    block = min(MAX_BLOCK, int(room // per) // BLOCK_ALIGN * BLOCK_ALIGN)
+    block = max(BLOCK_ALIGN, block)
+    return None if block >= n else block
+
+
 def records_per_person_day(scenario: Scenario) -> float:
     """Expected records per person and day, before the share of files kept."""
     total = 0.0
@@ -325,20 +437,27 @@ def available_memory() -> int:
 
 
 def check_memory(scenario: Scenario, *, force: bool = False,
-                 available: int | None = None, backend: str = "day") -> MemoryEstimate:
+                 available: int | None = None, backend: str = "day",
+                 block: int | None = None) -> MemoryEstimate:
     """Refuse a scenario whose estimated peak exceeds the memory available, unless forced.
 
     Called before the Simulation is built, so a refusal costs milliseconds and
-    writes nothing.
+    writes nothing. `block`: the person backend's block (choose_block).
     """
-    estimate = estimate_memory(scenario, backend)
+    estimate = estimate_memory(scenario, backend, block)
     free = available_memory() if available is None else int(available)
     if estimate.total > free and not force:
+        how = "use fewer agents (--agents)"
+        if block is not None:
+            how += " or a smaller --block-size"
+        elif backend == "day" and scenario.records != "none":
+            how += (" or --records none (the person backend, where it can run the scenario, "
+                    "then lives the people in blocks that fit)")
         raise ResourceError(
             f"scenario '{scenario.name}'",
             f"{scenario.agents:,} people for {scenario.days:,} days need about {estimate} "
-            f"of memory, and {human_bytes(free)} is available; use fewer agents "
-            "(--agents), or --force to try anyway",
+            f"of memory{f' in blocks of {block:,} people' if block is not None else ''}, "
+            f"and {human_bytes(free)} is available; {how}, or --force to try anyway",
             field="agents",
         )
     return estimate

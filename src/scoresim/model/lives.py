@@ -21,6 +21,12 @@ and lives it again with the extra records merged in. Every draw is keyed by
 results are not just the same in distribution: they are the same numbers
 (tests/test_lives.py checks every column of both run outputs).
 
+A population larger than memory is lived in blocks (`run_lives(block=)`,
+`_in_blocks`): a false match may name anyone, so all of them are found first
+(`_scan_false_matches`, living nobody), then each block is lived and its named
+people settled as in the second pass; memory grows with the block and the false
+matches, and the outputs are the same bytes (tests/test_blocks.py).
+
 `reasons_not_eligible` says which scenarios this backend can run; `auto` (the
 default) uses it where it can and the day-by-day engine everywhere else.
 """
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
     from scoresim.model.engine import Simulation
 
 PEOPLE_PER_TASK = 1 << 12  # people per unit of parallel work
+SCAN_STEPS = 64  # a run in blocks finds its false matches in this many slices (on_scan)
 # per-day record columns (the last 2 x channels: records and correct records per channel)
 R_RECORDS, R_FALSE, R_FALSE_MATCH, R_SHAMED, R_SHAMED_WRONGLY = range(5)
 R_NEWLY_LISTED, R_DELISTED, R_REPAID = range(5, 8)
@@ -68,8 +75,21 @@ N_R = 8
 NEVER_DAY = np.iinfo(np.int64).max
 
 
-def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> None:
-    """Run the whole horizon of `sim` person by person and fill its tables and standing."""
+def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
+              block: int | None = None, block_done: Callable[[int, int], None] | None = None,
+              on_block: Callable[[int], None] | None = None,
+              on_scan: Callable[[int], None] | None = None) -> None:
+    """Run the whole horizon of `sim` person by person and fill its tables and standing.
+
+    `block`: live the people in blocks of this many (None, or n and more: all at once),
+    so that the standing rows, and the people table made from them, are those of one
+    block at a time. Then `sim.world.standing.rows` holds a block's rows (person lo's
+    first), `block_done(lo, hi)` is called once they are final, and `on_block(k)` when
+    k blocks are done (without it, `on_day` gets the share of days they stand for);
+    before them `on_scan(k)` as k of SCAN_STEPS slices of the people have had their
+    false matches found.
+    The counts are sums over people, so any block size gives the same tables.
+    """
     t0 = time.perf_counter()
     k = _Kernel(sim)
     n, days = sim.n, sim.days
@@ -79,6 +99,28 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> N
     ev = np.zeros((threads, days + 1, k.n_b), dtype=np.int64)
     rec = np.zeros((threads, days + 1, N_R + 2 * k.n_c + k.n_b), dtype=np.int64)
     acc = (cnt, ssum, ev, rec)
+    if block is None or block >= n:
+        t1 = _in_memory(sim, k, acc, on_day)
+        lives, false_matches = t1 - t0, time.perf_counter() - t1
+    else:  # the false matches are found first, then the blocks lived and settled
+        t1 = _in_blocks(sim, k, acc, block, block_done, on_block, on_day, on_scan)
+        false_matches, lives = t1 - t0, time.perf_counter() - t1
+    t2 = time.perf_counter()
+    _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
+    sim.n_events = int(ev.sum())
+    sim.day = days
+    t3 = time.perf_counter()
+    sim.timings["lives"] = lives
+    sim.timings["false_matches"] = false_matches
+    sim.timings["metrics"] += t3 - t2
+    if on_day is not None:
+        on_day(days)
+
+
+def _in_memory(sim: Simulation, k: _Kernel, acc: tuple, on_day) -> float:
+    """Everyone at once: the first pass notes the false matches, the second settles them.
+    Returns when the first pass ended (perf_counter)."""
+    n, days = sim.n, sim.days
     standing = sim.world.standing.rows
     # first pass, in slices so that a progress bar moves; each slice in parallel
     tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
@@ -92,39 +134,108 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None) -> N
         fm_b = np.empty((hi - lo, cap), dtype=np.uint8)
         fm_n = np.zeros(hi - lo, dtype=np.int64)
         fm_stop = np.full(hi - lo, -1, dtype=np.int64)
-        _first_pass(lo, hi, n, days, k.clocks, k.observe, k.rules, acc, standing,
+        _first_pass(lo, hi, 0, n, 0, days, k.clocks, k.observe, k.rules, acc, standing,
                     fm_who, fm_day, fm_b, fm_n, fm_stop)
-        for t in range(hi - lo):
-            m = fm_n[t]
-            found.append((fm_who[t, :m], fm_day[t, :m], fm_b[t, :m]))
-            if fm_stop[t] >= 0:  # the task's buffer ran out: find the rest on their own
-                end = min(n, (lo + t + 1) * PEOPLE_PER_TASK)
-                found.append(_false_matches(fm_stop[t], end, days, k.clocks, k.observe))
+        _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
         if on_day is not None:
             on_day(int(days * hi / tasks))
     t1 = time.perf_counter()
     # second pass: the people someone else's act was filed under live again with it
+    _settle(*_gathered(found), 0, days, k, acc, standing)
+    return t1
+
+
+def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
+               on_block, on_day, on_scan) -> float:
+    """Block after block, each lived and settled before the next; returns when the
+    false matches were found.
+
+    A camera's false match may name anyone, in a block lived long before or not yet
+    lived. So the false matches are found first, on their own (without living
+    anyone: a camera act's draws need only the actor), and kept, sorted by whom they
+    name: they are rare (events x false-match rate), far fewer than people. Then each
+    block is lived (its counts added, nothing noted) and its people named by someone
+    else's act live again with those records, exactly as in the second pass of a run
+    in memory; then its rows are final.
+    """
+    n, days = sim.n, sim.days
+    tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
+    per_slice = -(-tasks // SCAN_STEPS)
+    cap = k.false_match_capacity(PEOPLE_PER_TASK, days)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for lo in range(0, tasks, per_slice):
+        hi = min(tasks, lo + per_slice)
+        fm_who = np.empty((hi - lo, cap), dtype=np.int64)
+        fm_day = np.empty((hi - lo, cap), dtype=np.int32)
+        fm_b = np.empty((hi - lo, cap), dtype=np.uint8)
+        fm_n = np.zeros(hi - lo, dtype=np.int64)
+        fm_stop = np.full(hi - lo, -1, dtype=np.int64)
+        _scan_false_matches(lo, hi, n, days, k.clocks, k.observe, fm_who, fm_day, fm_b, fm_n,
+                            fm_stop)
+        _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
+        if on_scan is not None:
+            on_scan(SCAN_STEPS * hi // tasks)
+    who, day, beh = _gathered(found)
+    del found
+    t1 = time.perf_counter()
+    standing = sim.world.standing
+    rows = standing.rows
+    n_blocks = (n + block - 1) // block
+    if on_block is not None:
+        on_block(0)
+    for b in range(n_blocks):
+        lo, hi = b * block, min(n, (b + 1) * block)
+        view = rows[:hi - lo]
+        block_tasks = (hi - lo + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
+        # nothing is noted (fm_stop >= 0): the false matches are known already
+        _first_pass(0, block_tasks, lo, hi, lo, days, k.clocks, k.observe, k.rules, acc, view,
+                    np.empty((block_tasks, 0), dtype=np.int64),
+                    np.empty((block_tasks, 0), dtype=np.int32),
+                    np.empty((block_tasks, 0), dtype=np.uint8),
+                    np.zeros(block_tasks, dtype=np.int64), np.zeros(block_tasks, dtype=np.int64))
+        g0, g1 = np.searchsorted(who, [lo, hi])
+        _settle(who[g0:g1], day[g0:g1], beh[g0:g1], lo, days, k, acc, view)
+        standing.rows = view
+        if block_done is not None:
+            block_done(lo, hi)
+        standing.rows = rows
+        if on_block is not None:
+            on_block(b + 1)
+        elif on_day is not None:
+            on_day(int(days * (b + 1) / n_blocks))
+    standing.rows = rows[:n - (n_blocks - 1) * block]  # the last block's, as they end
+    return t1
+
+
+def _collect(found: list, lo: int, fm_who, fm_day, fm_b, fm_n, fm_stop, n: int, days: int,
+             k: _Kernel) -> None:
+    """Each task's false matches, and those its buffer had no room for, found on their own."""
+    for t in range(fm_n.shape[0]):
+        m = fm_n[t]
+        found.append((fm_who[t, :m].copy(), fm_day[t, :m].copy(), fm_b[t, :m].copy()))
+        if fm_stop[t] >= 0:  # the task's buffer ran out: find the rest on their own
+            end = min(n, (lo + t + 1) * PEOPLE_PER_TASK)
+            found.append(_false_matches(fm_stop[t], end, days, k.clocks, k.observe))
+
+
+def _gathered(found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All false matches, sorted by whom they name, then day and behaviour."""
     who = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     day = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int32)
     beh = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.uint8)
     order = np.lexsort((beh, day, who))
-    who, day, beh = who[order], day[order], beh[order]
+    return who[order], day[order], beh[order]
+
+
+def _settle(who: np.ndarray, day: np.ndarray, beh: np.ndarray, base: int, days: int,
+            k: _Kernel, acc: tuple, standing: np.ndarray) -> None:
+    """The second pass over the people in `who` (sorted), whose rows start at `base`."""
     starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]]) if who.shape[0] else \
         np.zeros(0, np.int64)
     ends = np.r_[starts[1:], who.shape[0]].astype(np.int64)
     first_of = starts.astype(np.int64)
     _second_pass(first_of, ends, who[first_of], day.astype(np.int64), beh, days, k.clocks,
-                 k.observe, k.rules, acc, standing)
-    t2 = time.perf_counter()
-    _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
-    sim.n_events = int(ev.sum())
-    sim.day = days
-    t3 = time.perf_counter()
-    sim.timings["lives"] = t1 - t0
-    sim.timings["false_matches"] = t2 - t1
-    sim.timings["metrics"] += t3 - t2
-    if on_day is not None:
-        on_day(days)
+                 k.observe, k.rules, acc, standing, base)
 
 
 def block_bits(sim: Simulation) -> np.ndarray:
@@ -272,7 +383,7 @@ def _status_table(cuts, r: StatusRules, media):
 
 @nb.njit(cache=True)
 def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rules, acc, t,
-           sign, first, standing, fm_who, fm_day, fm_b, fm_cap, fm_stop):
+           sign, first, standing, base, fm_who, fm_day, fm_b, fm_cap, fm_stop):
     """Live people lo..hi-1 (or who[lo..hi-1], with their records starts..ends in inc_*).
 
     Each life runs in day order: the person's behaviour clocks merged, each act
@@ -281,8 +392,9 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
     touched it. Its counts are added, times `sign`, to thread t's tables. With
     `first`, also count the acts and the records they made (whoever they were
     filed under) and note the false matches in fm_*; once those are full,
-    fm_stop[0] is the first person whose false matches were not all noted.
-    Returns how many were noted.
+    fm_stop[0] is the first person whose false matches were not all noted (fm_stop[0] >= 0
+    on entry: none are noted). Person i's standing row is standing[i - base] (a block's
+    rows start at its first person). Returns how many were noted.
     """
     # unpacked once per call (thousands of people), never per person or event
     points, initial, scored, list_trigger = rules.points, rules.initial, rules.scored, \
@@ -519,30 +631,36 @@ def _lives(lo, hi, who, starts, ends, inc_day, inc_b, days, clocks, observe, rul
                             rec_t[d, blocked_col + b] += sign * blocked[b]
                         blocked[b] = 0
         if sign > 0:
-            standing[i, SCORE] = row[0, SCORE]
-            standing[i, FALSE_POINTS] = row[0, FALSE_POINTS]
-            standing[i, LISTED_UNTIL] = row[0, LISTED_UNTIL]
-            standing[i, STATUS] = status
+            standing[i - base, SCORE] = row[0, SCORE]
+            standing[i - base, FALSE_POINTS] = row[0, FALSE_POINTS]
+            standing[i - base, LISTED_UNTIL] = row[0, LISTED_UNTIL]
+            standing[i - base, STATUS] = status
     return fm_at
 
 
 @nb.njit(parallel=True, cache=True)
-def _first_pass(lo, hi, n, days, clocks, observe, rules, acc, standing, fm_who, fm_day, fm_b,
-                fm_n, fm_stop):
+def _first_pass(lo, hi, first_person, end, base, days, clocks, observe, rules, acc, standing,
+                fm_who, fm_day, fm_b, fm_n, fm_stop):
+    """Tasks lo..hi-1 of people first_person..end-1, PEOPLE_PER_TASK a task, in parallel."""
     none64 = np.zeros(0, dtype=np.int64)
     none8 = np.zeros(0, dtype=np.uint8)
     cap = fm_who.shape[1]
     for task in nb.prange(hi - lo):
-        start = (lo + task) * PEOPLE_PER_TASK
-        fm_n[task] = _lives(start, min(n, start + PEOPLE_PER_TASK), none64, none64, none64,
+        start = first_person + (lo + task) * PEOPLE_PER_TASK
+        fm_n[task] = _lives(start, min(end, start + PEOPLE_PER_TASK), none64, none64, none64,
                             none64, none8, days, clocks, observe, rules, acc,
-                            nb.get_thread_id(), 1, True, standing, fm_who[task],
+                            nb.get_thread_id(), 1, True, standing, base, fm_who[task],
                             fm_day[task], fm_b[task], cap, fm_stop[task:task + 1])
 
 
 @nb.njit(cache=True)
-def _false_matches(lo, hi, days, clocks, observe):
-    """The false matches made from the acts of people lo..hi-1, found on their own."""
+def _false_matches_into(lo, hi, days, clocks, observe, who, day, beh, m, stop):
+    """The false matches made from the acts of people lo..hi-1, found on their own.
+
+    Written into who/day/beh from position m on; returns the position after the last.
+    When they are full, stop[0] is the first person whose false matches were not all
+    written, and the position returned is where that person's began.
+    """
     o = observe
     channel_of, kind = o.channel_of, o.kind
     rates, propensity_keys = clocks.rates, clocks.propensity_keys
@@ -551,12 +669,9 @@ def _false_matches(lo, hi, days, clocks, observe):
     per = 1 << lbits
     nxt = np.empty(per, dtype=np.int64)
     log_q = np.empty(per, dtype=np.float64)
-    size = 1024
-    who = np.empty(size, dtype=np.int64)
-    day = np.empty(size, dtype=np.int32)
-    beh = np.empty(size, dtype=np.uint8)
-    m = 0
+    size = who.shape[0]
     for i in range(lo, hi):
+        m_person = m
         for b in range(rates.shape[0]):
             c = channel_of[b]
             if c < 0 or kind[c] != CAMERA:
@@ -592,23 +707,54 @@ def _false_matches(lo, hi, days, clocks, observe):
                               o.match_keys[c], o.profile_of[c], o.tmr, o.fmr, o.cell, o.pick_key)
                 if s >= 0 and s != i:
                     if m == size:
-                        size *= 2
-                        who2 = np.empty(size, dtype=np.int64)
-                        day2 = np.empty(size, dtype=np.int32)
-                        beh2 = np.empty(size, dtype=np.uint8)
-                        who2[:m] = who[:m]
-                        day2[:m] = day[:m]
-                        beh2[:m] = beh[:m]
-                        who, day, beh = who2, day2, beh2
+                        stop[0] = i
+                        return m_person
                     who[m] = s
                     day[m] = d
                     beh[m] = b
                     m += 1
-    return who[:m], day[:m], beh[:m]
+    return m
+
+
+@nb.njit(cache=True)
+def _false_matches(lo, hi, days, clocks, observe):
+    """The false matches made from the acts of people lo..hi-1, found on their own."""
+    size = 1024
+    who = np.empty(size, dtype=np.int64)
+    day = np.empty(size, dtype=np.int32)
+    beh = np.empty(size, dtype=np.uint8)
+    stop = np.full(1, -1, dtype=np.int64)
+    m = 0
+    while True:
+        m = _false_matches_into(lo, hi, days, clocks, observe, who, day, beh, m, stop)
+        if stop[0] < 0:
+            return who[:m], day[:m], beh[:m]
+        lo = stop[0]  # full: grow, and go on from the person who did not fit
+        stop[0] = -1
+        size *= 2
+        who2 = np.empty(size, dtype=np.int64)
+        day2 = np.empty(size, dtype=np.int32)
+        beh2 = np.empty(size, dtype=np.uint8)
+        who2[:m] = who[:m]
+        day2[:m] = day[:m]
+        beh2[:m] = beh[:m]
+        who, day, beh = who2, day2, beh2
 
 
 @nb.njit(parallel=True, cache=True)
-def _second_pass(starts, ends, who, day, beh, days, clocks, observe, rules, acc, standing):
+def _scan_false_matches(lo, hi, n, days, clocks, observe, fm_who, fm_day, fm_b, fm_n, fm_stop):
+    """The false matches of tasks lo..hi-1 (PEOPLE_PER_TASK people each), in parallel,
+    without living anyone: what a run in blocks needs before its first block."""
+    for task in nb.prange(hi - lo):
+        start = (lo + task) * PEOPLE_PER_TASK
+        fm_n[task] = _false_matches_into(start, min(n, start + PEOPLE_PER_TASK), days, clocks,
+                                         observe, fm_who[task], fm_day[task], fm_b[task], 0,
+                                         fm_stop[task:task + 1])
+
+
+@nb.njit(parallel=True, cache=True)
+def _second_pass(starts, ends, who, day, beh, days, clocks, observe, rules, acc, standing,
+                 base):
     """Take back the first lives of the people in `who`, then live them with their records."""
     none64 = np.zeros(0, dtype=np.int64)
     none32 = np.zeros(0, dtype=np.int32)
@@ -620,9 +766,9 @@ def _second_pass(starts, ends, who, day, beh, days, clocks, observe, rules, acc,
         lo, hi = task * 256, min(groups, (task + 1) * 256)
         t = nb.get_thread_id()
         _lives(lo, hi, who, starts, starts, day, beh, days, clocks, observe, rules, acc, t, -1,
-               False, standing, none64, none32, none8, 0, stop)
+               False, standing, base, none64, none32, none8, 0, stop)
         _lives(lo, hi, who, starts, ends, day, beh, days, clocks, observe, rules, acc, t, 1,
-               False, standing, none64, none32, none8, 0, stop)
+               False, standing, base, none64, none32, none8, 0, stop)
 
 
 def _fill_tables(sim: Simulation, k: _Kernel, cnt: np.ndarray, ssum: np.ndarray,

@@ -126,7 +126,6 @@ class Sanctions(Module):
         scenario, n = world.scenario, world.n
         rules = world.rules
         self.rules = rules
-        self.standing = world.standing.rows
         self.list_trigger = rules.list_trigger
         self.media_trigger = rules.media_trigger
         self.shame_trigger = rules.shame_trigger
@@ -159,6 +158,11 @@ class Sanctions(Module):
         if world.backend != "person":  # the person backend derives each status as it lives
             _init_status(self.standing, self.counts_by_shard, rules.status,
                          rules.schemes.of_person, self.ends)
+
+    @property
+    def standing(self) -> np.ndarray:
+        """The standing rows (read each time: a run in blocks moves them block by block)."""
+        return self.world.standing.rows
 
     @property
     def status(self) -> np.ndarray:

@@ -67,7 +67,7 @@ class Scoring(Module):
         return self.standing.mean_score(self.world.n, self.enabled)
 
     def people(self) -> dict[str, Any]:
-        n = self.world.n
+        n = self.standing.rows.shape[0]  # everyone, or a block of them (lives.py)
         if not self.enabled:
             return {"score": np.full(n, np.nan),
                     "grade": pd.Categorical.from_codes(np.full(n, -1, np.int8),

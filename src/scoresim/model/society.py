@@ -112,27 +112,40 @@ class Society:
             self._traits[name] = draw_categorical(self.seed, name, self.shares[name], self.n)
         return self._traits[name]
 
-    def trait_columns(self) -> dict[str, pd.Categorical]:
-        """people.parquet's trait columns, each with its levels' names."""
-        return {name: pd.Categorical.from_codes(self.trait(name).astype(np.int8),
+    def trait_of(self, name: str, lo: int, hi: int) -> np.ndarray:
+        """Trait `name` of people lo..hi-1: a slice of the whole array where a module asked
+        for it, else drawn for them alone and not kept (a run in blocks, lives.py, pays
+        for the traits it writes one block at a time)."""
+        if name == "group" or name in self._traits:
+            return self.trait(name)[lo:hi]
+        if name not in self.shares:
+            return self.trait(name)  # the KeyError that names the known traits
+        return draw_categorical(self.seed, name, self.shares[name], hi - lo, first=lo)
+
+    def trait_columns(self, lo: int = 0, hi: int | None = None) -> dict[str, pd.Categorical]:
+        """people.parquet's trait columns (of people lo..hi-1), each with its levels' names."""
+        hi = self.n if hi is None else hi
+        return {name: pd.Categorical.from_codes(self.trait_of(name, lo, hi).astype(np.int8),
                                                 categories=self.levels[name])
                 for name in self.trait_names[1:]}
 
-    def people(self, schemes: Schemes) -> dict[str, object]:
-        """people.parquet's region, scheme, household and network columns, where they exist."""
+    def people(self, schemes: Schemes, lo: int = 0, hi: int | None = None) -> dict[str, object]:
+        """people.parquet's region, scheme, household and network columns, where they exist
+        (of people lo..hi-1)."""
+        hi = self.n if hi is None else hi
         cols: dict[str, object] = {}
         if self.region is not None:
-            cols["region"] = pd.Categorical.from_codes(self.region.astype(np.int16),
+            cols["region"] = pd.Categorical.from_codes(self.region[lo:hi].astype(np.int16),
                                                        categories=self.region_names)
             if schemes.of_person.shape[0]:
-                cols["scheme"] = pd.Categorical.from_codes(schemes.of_person.astype(np.int16),
-                                                           categories=schemes.names)
+                cols["scheme"] = pd.Categorical.from_codes(
+                    schemes.of_person[lo:hi].astype(np.int16), categories=schemes.names)
         if self.households is not None:
-            cols["household"] = self.households.household
+            cols["household"] = self.households.household[lo:hi]
             cols["household_role"] = pd.Categorical.from_codes(
-                self.households.role.astype(np.int8), categories=ROLE_NAMES)
+                self.households.role[lo:hi].astype(np.int8), categories=ROLE_NAMES)
         if self.ties is not None:
-            cols["degree"] = self.ties.degree().astype(np.int32)
+            cols["degree"] = self.ties.degree()[lo:hi].astype(np.int32)
         return cols
 
     @property
@@ -158,22 +171,24 @@ def society_key(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def draw_categorical(seed: int, trait: str, shares: np.ndarray, n: int) -> np.ndarray:
-    """Level of `trait` for people 0..n-1: keyed by the trait's name, not by draw order."""
+def draw_categorical(seed: int, trait: str, shares: np.ndarray, n: int,
+                     first: int = 0) -> np.ndarray:
+    """Level of `trait` for people first..first+n-1: keyed by the trait's name and the
+    person, not by draw order (so any range of people can be drawn on its own)."""
     cum = np.cumsum(np.asarray(shares, dtype=np.float64))
     cum[-1] = 1.0
     out = np.empty(n, dtype=np.uint8)
-    _draw(stream_key(seed, "society", trait), cum, out)
+    _draw(stream_key(seed, "society", trait), cum, out, first)
     return out
 
 
 @nb.njit(parallel=True, cache=True)
-def _draw(key, cum, out):
+def _draw(key, cum, out, first):
     n = out.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in nb.prange(n_chunks):
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            u = uniform(key, np.uint64(i), np.uint64(0))
+            u = uniform(key, np.uint64(first + i), np.uint64(0))
             g = 0
             while g < cum.shape[0] - 1 and u >= cum[g]:
                 g += 1

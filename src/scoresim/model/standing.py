@@ -24,16 +24,23 @@ class Standing:
     """Every person's row, and the sum of scores kept per thread shard (for the mean score).
 
     `blank`: the person backend writes every row itself, so none is filled twice.
+    `block`: the person backend in blocks (lives.py) keeps the rows of one block of
+    this many people at a time, not everyone's (blank, like theirs).
     """
 
-    def __init__(self, n: int, schemes: Schemes, blank: bool = False):
+    def __init__(self, n: int, schemes: Schemes, blank: bool = False, block: int | None = None):
         initial = int(schemes.initial[0])
-        self.rows = np.empty((n, N_COLUMNS), np.int32) if blank else new_standing(n, initial)
+        if block is not None:
+            self.rows = np.empty((block, N_COLUMNS), np.int32)
+        else:
+            self.rows = np.empty((n, N_COLUMNS), np.int32) if blank else new_standing(n, initial)
         self.score_sum = np.zeros(n_shards(), dtype=np.int64)
         self.score_sum[0] = np.int64(initial) * n
         self.initial = initial
         self.n_scored = n
         if schemes.of_person.shape[0]:  # regions: each person starts at their scheme's score
+            if block is not None:  # the person backend runs one scheme (Scoring.person_backend)
+                raise ValueError("a standing in blocks has one scheme, not one per region")
             self.rows[:, SCORE] = schemes.initial[schemes.of_person]
             self.score_sum[0] = self.rows[:, SCORE].sum(dtype=np.int64)
             # the mean score is over people whose region has a pilot (others keep theirs)

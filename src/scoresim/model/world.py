@@ -27,10 +27,12 @@ class World:
     """What a run's modules share, built once per run."""
 
     def __init__(self, scenario: Scenario, open_stream: OpenStream | None, backend: str,
-                 society: Society | None = None):
+                 society: Society | None = None, block: int | None = None):
         """`society`: one already built for this scenario's people (same seed, size and
         society inputs, see `society_key`), shared by the members of a study instead of
-        each building its own; it is read, never written, by a run. None builds one."""
+        each building its own; it is read, never written, by a run. None builds one.
+        `block`: the person backend lives the people in blocks of this many (lives.py);
+        the standing then holds one block's rows."""
         self.scenario = scenario
         self.seed = scenario.seed
         self.n = scenario.agents
@@ -47,7 +49,9 @@ class World:
                              "or population) than this scenario's")
         self.society = society
         self.rules = Rulebook(scenario, self.seed, self.society.region)
-        self.standing = Standing(self.n, self.rules.schemes, blank=backend == "person")
+        self.block = block
+        self.standing = Standing(self.n, self.rules.schemes, blank=backend == "person",
+                                 block=block)
         self.modules: dict[str, Module] = {}
 
     def module(self, name: str) -> Module | None:

@@ -67,3 +67,12 @@ SENSITIVITY_LOCK = ".sensitivity.lock"
 
 # --- the run registry (runs/registry.py) -----------------------------------------------------
 DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"
+
+# --- the tables' row groups (runs/results.py, runs/people_file.py) ------------------------
+# Rows per row group of the run folder's tables. Parquet holds a row group's column
+# chunks in memory until the group is written; over 64Ki rows (512 KiB a float64 column)
+# Arrow's allocator keeps those pages resident afterwards: writing a 24-column people
+# table of 200,000 people in one group raised the process's RSS by 71 MiB, in groups of
+# 65,536 rows by 27 MiB, at 1,000,000 people 75 against 39 (BENCHMARKS.md, the memory
+# guard). Readers see the same table.
+TABLE_ROW_GROUP = 1 << 16

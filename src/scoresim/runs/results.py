@@ -30,20 +30,14 @@ from scoresim.runs.layout import (
     RECORDS,
     SANCTIONS,
     SOCIETY_TABLES,
+    TABLE_ROW_GROUP,
     TIMESERIES,
     WRONGFUL,
     society_table,
 )
+from scoresim.runs.people_file import count_unscored, people_rows
 from scoresim.runs.plot import overview_figure
 from scoresim.runs.schemes import several_scales, summary_keys, unscored
-
-# Rows per row group of the run folder's tables. Parquet holds a row group's column
-# chunks in memory until the group is written; over 64Ki rows (512 KiB a float64 column)
-# Arrow's allocator keeps those pages resident afterwards: writing a 24-column people
-# table of 200,000 people in one group raised the process's RSS by 71 MiB, in groups of
-# 65,536 rows by 27 MiB, at 1,000,000 people 75 against 39 (BENCHMARKS.md, the memory
-# guard). Readers see the same table.
-TABLE_ROW_GROUP = 1 << 16
 
 
 @dataclass
@@ -54,8 +48,9 @@ class Results:
     timeseries: pd.DataFrame
     # the final state of each person: an Arrow table straight from the engine (written
     # as is, converted to a DataFrame only when read: at 100M people the conversion
-    # costs seconds and gigabytes), or a DataFrame
-    _people: pd.DataFrame | pa.Table
+    # costs seconds and gigabytes), or a DataFrame, or the people.parquet a run in
+    # blocks wrote as it went (runs/people_file.py; read only when asked)
+    _people: pd.DataFrame | pa.Table | Path
     records_path: Path | None = None
     folder: Path | None = None
     _records: pd.DataFrame | None = field(default=None, repr=False)
@@ -70,6 +65,8 @@ class Results:
     @property
     def people(self) -> pd.DataFrame:
         """One row per person: final score, grade, sanctions and traits."""
+        if isinstance(self._people, Path):
+            self._people = read_parquet(self._people)
         if isinstance(self._people, pa.Table):
             self._people = self._people.to_pandas()
         return self._people
@@ -80,6 +77,9 @@ class Results:
 
     def people_columns(self, columns: tuple[str, ...]) -> pd.DataFrame:
         """Some columns of people, without converting the whole table (it can be huge)."""
+        if isinstance(self._people, Path):
+            have = [c for c in columns if c in pq.ParquetFile(self._people).schema_arrow.names]
+            return read_parquet(self._people, columns=have)
         if isinstance(self._people, pa.Table):
             have = [c for c in columns if c in self._people.column_names]
             return self._people.select(have).to_pandas()
@@ -130,6 +130,8 @@ class Results:
             path = self.folder / WRONGFUL if self.folder is not None else None
             if path is not None and path.is_file():
                 self._wrongful = wrongful_table.read(path)
+            elif self.records_path is None or self.manifest.get("records", "none") == "none":
+                return None  # no credit file: nothing to trace (and no person column read)
             else:
                 frame = wrongful_table.compute(self.manifest, self.records_path,
                                                self.people_columns(("id", "group", "scheme")),
@@ -170,9 +172,12 @@ class Results:
                 ):
                     out[col] = last[col]
         if scales:
-            out.update(summary_keys(self.scenario, self._people))
+            people = self.people_columns(("scheme", "grade", "score")) if isinstance(
+                self._people, Path) else self._people
+            out.update(summary_keys(self.scenario, people))
         if self.scenario.get("scoring") is not None:
-            n = unscored(self._people)
+            n = count_unscored(self._people) if isinstance(self._people, Path) else \
+                unscored(self._people)
             if n:
                 out["n_unscored"] = n
         for col in ("n_records", "n_false_records", "n_events", "n_speech_events",
@@ -224,9 +229,13 @@ class Results:
                            row_group_size=TABLE_ROW_GROUP)
 
         write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
-        people = self._people if isinstance(self._people, pa.Table) else \
-            pa.Table.from_pandas(self._people, preserve_index=False)
-        write(people, PEOPLE)
+        if isinstance(self._people, Path):  # written block by block (a run in blocks)
+            if self._people.resolve() != (tmp / PEOPLE).resolve():
+                shutil.copyfile(self._people, tmp / PEOPLE)
+        else:
+            people = self._people if isinstance(self._people, pa.Table) else \
+                pa.Table.from_pandas(self._people, preserve_index=False)
+            write(people, PEOPLE)
         if self.breakdown is not None:
             write(pa.Table.from_pandas(self.breakdown, preserve_index=False), BREAKDOWN)
         for name, table in self.tables.items():
@@ -245,8 +254,9 @@ class Results:
         """A few lines, not the manifest: what ran, where it is, what it holds."""
         m = self.manifest
         ts = self.timeseries
-        n_people = self._people.num_rows if isinstance(self._people, pa.Table) else \
-            len(self._people)
+        n_people = (self._people.num_rows if isinstance(self._people, pa.Table) else
+                    people_rows(self._people) if isinstance(self._people, Path) else
+                    len(self._people))
         head = (f"Results({m['scenario']['name']}: {m['agents']:,} people x {m['days']:,} "
                 f"days, seed {m['seed']}, backend {m.get('backend', 'day')}, "
                 f"{m.get('wall_seconds') or 0:.1f} s)")

@@ -20,7 +20,7 @@ import numpy as np
 from scoresim._version import __version__
 from scoresim.model.backends import choose_backend
 from scoresim.model.engine import Simulation
-from scoresim.model.guards import check_memory
+from scoresim.model.guards import check_memory, choose_block
 from scoresim.runs.checkpoint import (
     checkpointed_staging,
     find_interrupted,
@@ -31,8 +31,9 @@ from scoresim.runs.checkpoint import (
 )
 from scoresim.runs.finish import complete, finishing_folder, release, settle
 from scoresim.runs.folder import RunFolderError, attach_cleanup, scratch_folder, staging
-from scoresim.runs.layout import CHECKPOINT, RECORDS, RUN_META, STATE
+from scoresim.runs.layout import CHECKPOINT, PEOPLE, RECORDS, RUN_META, STATE
 from scoresim.runs.parquet_stream import folder_streams
+from scoresim.runs.people_file import PeopleFile
 from scoresim.runs.results import Results, load, verify
 from scoresim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -69,6 +70,9 @@ def run(
     checkpoint_every: int | None = None,
     backend: str = "auto",
     asked: dict[str, Any] | None = None,
+    block_size: int | None = None,
+    on_block: Callable[[int], None] | None = None,
+    on_scan: Callable[[int], None] | None = None,
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
@@ -82,6 +86,13 @@ def run(
     `backend`: "day" (the day-by-day engine), "person" (lives.py: each person's whole
     run at once; the same numbers, for scenarios without interactions and with
     records off) or "auto" (the person backend wherever it can run the scenario).
+    `block_size`: the person backend lives this many people at a time (lives.py), so
+    that memory grows with the block and not with the population; by default
+    (None) everyone at once where the run fits in memory, else the block the memory
+    guard chooses (guards.choose_block). The outputs are the same bytes either way.
+    `on_block(k)` is called as k blocks are done (`on_day` otherwise), and before the
+    first block `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had
+    their false matches found.
     `asked`: what the caller will do with the finished run (the command line: the
     registry, the --set overrides, --report). A checkpointed run keeps it in its
     checkpoint until the caller says it is done (`finished(results)`), so that
@@ -94,7 +105,8 @@ def run(
     if checkpoint_every is not None and out is None:
         raise ValueError("checkpoint_every needs an out folder to keep the checkpoints in")
     backend = choose_backend(resolved, backend, checkpoint_every)
-    check_memory(resolved, force=force, backend=backend)
+    block = choose_block(resolved, backend, block_size)
+    check_memory(resolved, force=force, backend=backend, block=block)
     if out is not None and checkpoint_every:
         stage = checkpointed_staging(Path(out), unique=unique)
         with stage as tmp:
@@ -105,12 +117,14 @@ def run(
     if out is not None:
         plain = staging(Path(out), unique=unique)
         with plain as tmp:
-            results = _simulate(resolved, tmp, on_day, backend=backend)
+            results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
+                                on_block=on_block, on_scan=on_scan)
             results._write_into(tmp)
         return _placed(results, plain.final, None, asked)
     tmp = scratch_folder()
     try:
-        results = _simulate(resolved, tmp, on_day, backend=backend)
+        results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
+                            on_block=on_block, on_scan=on_scan)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves no scratch behind
         raise
@@ -168,6 +182,8 @@ def _placed(results: Results, final: Path, finishing: Path | None,
             asked: dict[str, Any] | None) -> Results:
     """`results` pointing at its run folder; the finishing checkpoint kept only if asked."""
     results.folder = final
+    if isinstance(results._people, Path):  # written into the staging folder, now renamed
+        results._people = final / PEOPLE
     if results.records_path is not None:
         results.records_path = final / RECORDS
     results.asked = asked or None
@@ -188,12 +204,15 @@ def _scenario_of(meta: dict[str, Any], staging_folder: Path) -> Scenario:
 
 def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | None = None,
               resume_from: dict[str, np.ndarray] | None = None, started: str | None = None,
-              backend: str = "day", asked: dict[str, Any] | None = None) -> Results:
+              backend: str = "day", asked: dict[str, Any] | None = None,
+              block: int | None = None,
+              on_block: Callable[[int], None] | None = None,
+              on_scan: Callable[[int], None] | None = None) -> Results:
     started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
     sim = Simulation(scenario, folder_streams(folder, parts=bool(checkpoint_every)),
-                     backend=backend)
+                     backend=backend, block=block)
     if resume_from is not None:
         try:
             sim.restore(resume_from)
@@ -204,7 +223,16 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
             ) from None
     elif checkpoint_every:
         write_run_meta(folder, scenario, checkpoint_every, started, asked)
-    sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state))
+    people_file = PeopleFile(folder / PEOPLE) if sim.block is not None else None
+    try:
+        sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state),
+                people_out=people_file.write if people_file is not None else None,
+                on_block=on_block, on_scan=on_scan)
+        people = people_file.close() if people_file is not None else sim.people_table()
+    except BaseException:
+        if people_file is not None:
+            people_file.abandon()
+        raise
     wall = time.perf_counter() - t0
     manifest = {
         "scoresim_version": __version__,
@@ -214,6 +242,7 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
         "days": scenario.days,
         "records": scenario.records,
         "backend": backend,
+        **({"block_size": sim.block} if sim.block is not None else {}),
         "n_events": sim.n_events,
         "n_records_written": sim.credit_file.n_written,
         "started": started,
@@ -227,5 +256,5 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
             "machine": platform.machine(),
         },
     }
-    return Results(manifest, sim.timeseries(), sim.people_table(), records_path, None,
+    return Results(manifest, sim.timeseries(), people, records_path, None,
                    breakdown=sim.breakdown_frame(), tables=sim.frames())
