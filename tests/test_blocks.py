@@ -88,11 +88,11 @@ def test_false_matches_that_overflow_the_scan_are_found_apart(tmp_path, monkeypa
 
 
 def test_people_file_row_groups_span_blocks(tmp_path) -> None:
-    # more people than one row group: the blocks (300,000, not dividing 2**20) are cut
-    # into the row groups pq.write_table makes of the whole table
+    # more people than one row group: the blocks (30,000, not dividing the row group's
+    # 65,536) are cut into the row groups the run held in memory writes
     n = ROW_GROUP + 5_000
-    same_in_blocks(tmp_path, "reference", n, 3, [300_000])
-    meta = pq.ParquetFile(tmp_path / "b300000" / "people.parquet").metadata
+    same_in_blocks(tmp_path, "reference", n, 3, [30_000])
+    meta = pq.ParquetFile(tmp_path / "b30000" / "people.parquet").metadata
     assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [ROW_GROUP, 5_000]
 
 
