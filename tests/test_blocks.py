@@ -29,7 +29,8 @@ from scoresim.model.guards import (
     choose_block,
     estimate_memory,
 )
-from scoresim.runs.people_file import ROW_GROUP
+from scoresim.runs.layout import TABLE_ROW_GROUP as ROW_GROUP
+from scoresim.runs.layout import table_row_group
 from scoresim.runs.simulate import resolve
 from scoresim.scenario import ScenarioError
 from tests.test_lives import BUSY
@@ -154,3 +155,12 @@ def test_run_in_blocks_at_the_command_line_shows_blocks_and_time_left(tmp_path) 
                                    str(whole)])
     assert res.exit_code == 0, res.output
     assert files(out) == files(whole)
+
+
+def test_row_groups_are_65536_rows_until_a_table_would_have_more_than_1024() -> None:
+    assert table_row_group(1) == table_row_group(ROW_GROUP * 1024) == ROW_GROUP
+    for rows in (ROW_GROUP * 1024 + 1, 10**9, 1_410_000_000):
+        group = table_row_group(rows)
+        assert group % ROW_GROUP == 0 and group > ROW_GROUP
+        assert -(-rows // group) <= 1024  # at most 1,024 groups in the footer
+        assert -(-rows // (group - ROW_GROUP)) > 1024  # and no smaller multiple would do

@@ -76,3 +76,14 @@ DEFAULT_REGISTRY = Path("runs") / "registry.duckdb"
 # 65,536 rows by 27 MiB, at 1,000,000 people 75 against 39 (BENCHMARKS.md, the memory
 # guard). Readers see the same table.
 TABLE_ROW_GROUP = 1 << 16
+# ... but each row group adds its columns' metadata to the footer, which the writer holds
+# until the file is closed: a table of 1.41e9 people would have 21,500 groups. Past
+# MAX_ROW_GROUPS groups the groups grow instead (whole multiples of TABLE_ROW_GROUP).
+MAX_ROW_GROUPS = 1024
+
+
+def table_row_group(rows: int) -> int:
+    """Rows per row group of a run-folder table of `rows` rows (both writers use it, so a
+    run in blocks writes the file a run in memory writes)."""
+    per = -(-max(rows, 1) // MAX_ROW_GROUPS)
+    return max(TABLE_ROW_GROUP, -(-per // TABLE_ROW_GROUP) * TABLE_ROW_GROUP)

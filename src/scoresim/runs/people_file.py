@@ -3,7 +3,7 @@
 A run in blocks (model/lives.py) finishes its people a block at a time and cannot
 hold them all: at 1.4 billion people the table alone is some 45 GB. So each
 block's rows are written as they come. `pq.write_table` of a whole table cuts it
-into row groups of ROW_GROUP rows; the blocks are cut the same way, whatever their
+into row groups of layout.table_row_group rows; the blocks are cut the same way, whatever their
 size (a row group may take the tail of one block and the head of the next), so
 the file is the same bytes as the one a run held in memory writes
 (tests/test_blocks.py compares them). Memory: a block's table, and the tail of
@@ -25,21 +25,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scoresim.runs.columns import describe
-from scoresim.runs.layout import PEOPLE, TABLE_ROW_GROUP
-
-# rows per row group: what the run held in memory writes (results.py, with
-# layout.TABLE_ROW_GROUP; tests/test_blocks.py checks the files are the same bytes)
-ROW_GROUP = TABLE_ROW_GROUP
+from scoresim.runs.layout import PEOPLE, table_row_group
 
 
 class PeopleFile:
     """people.parquet, written a block of rows at a time (`write`), whole on `close`."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, people: int):
         self.path = Path(path)
+        # rows per row group: what the run held in memory writes for its `people` rows
+        # (results.py; tests/test_blocks.py checks the files are the same bytes)
+        self.row_group = table_row_group(people)
         self.partial = self.path.with_name(f".{self.path.name}.writing")
         self._writer: pq.ParquetWriter | None = None
-        self._tail: pa.Table | None = None  # rows not yet in a row group (< ROW_GROUP)
+        self._tail: pa.Table | None = None  # rows not yet in a row group
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
@@ -50,10 +49,11 @@ class PeopleFile:
             self._writer = pq.ParquetWriter(self.partial, table.schema, compression="zstd")
         if self._tail is not None:
             table = pa.concat_tables([self._tail, table])
-        whole = table.num_rows - table.num_rows % ROW_GROUP
-        for start in range(0, whole, ROW_GROUP):
-            self._writer.write_table(table.slice(start, ROW_GROUP).combine_chunks(),
-                                     row_group_size=ROW_GROUP)
+        group = self.row_group
+        whole = table.num_rows - table.num_rows % group
+        for start in range(0, whole, group):
+            self._writer.write_table(table.slice(start, group).combine_chunks(),
+                                     row_group_size=group)
         # a copy of the tail, so that the block's own buffers go now
         self._tail = table.slice(whole).combine_chunks() if whole < table.num_rows else None
 
@@ -62,7 +62,7 @@ class PeopleFile:
         if self._writer is None:
             raise ValueError("people.parquet: no rows were written")
         if self._tail is not None:
-            self._writer.write_table(self._tail, row_group_size=ROW_GROUP)
+            self._writer.write_table(self._tail, row_group_size=self.row_group)
             self._tail = None
         self._writer.close()
         fd = os.open(self.partial, os.O_RDONLY)

@@ -30,10 +30,10 @@ from scoresim.runs.layout import (
     RECORDS,
     SANCTIONS,
     SOCIETY_TABLES,
-    TABLE_ROW_GROUP,
     TIMESERIES,
     WRONGFUL,
     society_table,
+    table_row_group,
 )
 from scoresim.runs.people_file import count_unscored, people_rows
 from scoresim.runs.plot import overview_figure
@@ -226,7 +226,7 @@ class Results:
         """Every file of the run folder but manifest.json."""
         def write(table: pa.Table, name: str) -> None:  # with each column's meaning
             pq.write_table(describe(table, name), tmp / name, compression="zstd",
-                           row_group_size=TABLE_ROW_GROUP)
+                           row_group_size=table_row_group(table.num_rows))
 
         write(pa.Table.from_pandas(self.timeseries, preserve_index=False), TIMESERIES)
         if isinstance(self._people, Path):  # written block by block (a run in blocks)

@@ -223,7 +223,7 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
             ) from None
     elif checkpoint_every:
         write_run_meta(folder, scenario, checkpoint_every, started, asked)
-    people_file = PeopleFile(folder / PEOPLE) if sim.block is not None else None
+    people_file = PeopleFile(folder / PEOPLE, sim.n) if sim.block is not None else None
     try:
         sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state),
                 people_out=people_file.write if people_file is not None else None,
