@@ -117,6 +117,14 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
         on_day(days)
 
 
+def _match_buffers(tasks: int, cap: int) -> tuple[np.ndarray, ...]:
+    """Per task of a slice, room for `cap` false matches (who is named, the day, the
+    behaviour), how many were noted, and where a task whose room ran out stopped."""
+    return (np.empty((tasks, cap), dtype=np.int64), np.empty((tasks, cap), dtype=np.int32),
+            np.empty((tasks, cap), dtype=np.uint8), np.zeros(tasks, dtype=np.int64),
+            np.full(tasks, -1, dtype=np.int64))
+
+
 def _in_memory(sim: Simulation, k: _Kernel, acc: tuple, on_day) -> float:
     """Everyone at once: the first pass notes the false matches, the second settles them.
     Returns when the first pass ended (perf_counter)."""
@@ -129,11 +137,7 @@ def _in_memory(sim: Simulation, k: _Kernel, acc: tuple, on_day) -> float:
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, tasks, per_slice):
         hi = min(tasks, lo + per_slice)
-        fm_who = np.empty((hi - lo, cap), dtype=np.int64)
-        fm_day = np.empty((hi - lo, cap), dtype=np.int32)
-        fm_b = np.empty((hi - lo, cap), dtype=np.uint8)
-        fm_n = np.zeros(hi - lo, dtype=np.int64)
-        fm_stop = np.full(hi - lo, -1, dtype=np.int64)
+        fm_who, fm_day, fm_b, fm_n, fm_stop = _match_buffers(hi - lo, cap)
         _first_pass(lo, hi, 0, n, 0, days, k.clocks, k.observe, k.rules, acc, standing,
                     fm_who, fm_day, fm_b, fm_n, fm_stop)
         _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
@@ -165,11 +169,7 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for lo in range(0, tasks, per_slice):
         hi = min(tasks, lo + per_slice)
-        fm_who = np.empty((hi - lo, cap), dtype=np.int64)
-        fm_day = np.empty((hi - lo, cap), dtype=np.int32)
-        fm_b = np.empty((hi - lo, cap), dtype=np.uint8)
-        fm_n = np.zeros(hi - lo, dtype=np.int64)
-        fm_stop = np.full(hi - lo, -1, dtype=np.int64)
+        fm_who, fm_day, fm_b, fm_n, fm_stop = _match_buffers(hi - lo, cap)
         _scan_false_matches(lo, hi, n, days, k.clocks, k.observe, fm_who, fm_day, fm_b, fm_n,
                             fm_stop)
         _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
