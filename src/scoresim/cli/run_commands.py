@@ -169,20 +169,18 @@ def run(
     asked = {"registry": os.path.abspath(where) if where is not None else None,
              "overrides": parse_sets(set_), "report": report}
     title = f"{resolved.name} {resolved.agents:,} people"
-    if block is not None:  # the false matches found, then the blocks done, with time left
-        bars = BlockBars(f"{title} in blocks of {block:,}", -(-resolved.agents // block),
-                         quiet)
-        with bars, exit_on_sigterm():  # so an interrupted run removes its staging folder
-            results = api.run(resolved, out=folder, force=force, unique=out is None,
-                              backend=backend, asked=asked, block_size=block,
-                              on_scan=bars.scan, on_block=bars.block)
-        after_run(results, asked, csv, as_json, quiet)
-        return
-    with progress(title, resolved.days, "days", quiet) as update:
-        with exit_on_sigterm():  # so an interrupted run removes its staging folder
-            results = api.run(resolved, out=folder, force=force, unique=out is None,
-                              checkpoint_every=checkpoint_every, backend=backend,
-                              on_day=update, asked=asked)
+    with contextlib.ExitStack() as stack:
+        if block is None:
+            shown = {"on_day": stack.enter_context(progress(title, resolved.days, "days",
+                                                            quiet))}
+        else:  # the false matches found, then the blocks done, with time left
+            bars = stack.enter_context(BlockBars(f"{title} in blocks of {block:,}",
+                                                 -(-resolved.agents // block), quiet))
+            shown = {"block_size": block, "on_scan": bars.scan, "on_block": bars.block}
+        stack.enter_context(exit_on_sigterm())  # an interrupted run removes its staging
+        results = api.run(resolved, out=folder, force=force, unique=out is None,
+                          checkpoint_every=checkpoint_every, backend=backend, asked=asked,
+                          **shown)
     after_run(results, asked, csv, as_json, quiet)
 
 

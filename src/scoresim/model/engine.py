@@ -140,18 +140,16 @@ class Simulation:
         each block's rows of people.parquet to its `people_out`. None (or n and more):
         everyone at once. The outputs are the same bytes for any block.
         """
-        if block is not None and (backend != "person" or block >= scenario.agents):
-            if backend != "person":
-                raise ValueError("block: only the person backend lives people in blocks")
-            block = None
-        self.block = block
+        if block is not None and backend != "person":
+            raise ValueError("block: only the person backend lives people in blocks")
+        self.block = block if block is not None and block < scenario.agents else None
         self.scenario = scenario
         self.backend = backend
         self.n = scenario.agents
         self.days = scenario.days
         self.timings = dict.fromkeys(("build",) + PHASES + OPTIONAL_PHASES, 0.0)
         t0 = time.perf_counter()
-        self.world = world = World(scenario, open_stream, backend, society, block)
+        self.world = world = World(scenario, open_stream, backend, society, self.block)
         self.society = world.society
         for cls in modules:
             if cls.enabled(scenario):
