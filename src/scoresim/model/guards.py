@@ -57,8 +57,9 @@ the rest stays free and a progress bar moves.
 
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
 built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
-10%; pilot-city with records none at 2e5 is 0.87, its Parquet writer and
-kernels larger than counted; the eight runs that keep a credit file measured
+10% when measured; pilot-city with records none at 2e5 was 0.87 then and 0.80
+when measured again on 2026-12-04 after the run folder's tables went to 65,536-row
+groups, its day loop holding more than counted; the eight runs that keep a credit file measured
 again after the replay was made to read by row group, issue 22: 0.92-1.08).
 tests/test_guards.py checks the resident part
 against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
