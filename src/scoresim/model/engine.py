@@ -45,7 +45,7 @@ from scoresim.model.credit_file import CreditFile
 from scoresim.model.dissent_choice import DissentChoice
 from scoresim.model.firms import Firms
 from scoresim.model.joint_punishment import JointPunishment
-from scoresim.model.lives import run_lives
+from scoresim.model.lives import Spread, run_lives
 from scoresim.model.metrics import Metrics, Table
 from scoresim.model.module import Module, Today
 from scoresim.model.observation import Observation
@@ -234,25 +234,29 @@ class Simulation:
             checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
             people_out: Callable[[pa.Table], None] | None = None,
             on_block: Callable[[int], None] | None = None,
-            on_scan: Callable[[int], None] | None = None) -> Simulation:
+            on_scan: Callable[[int], None] | None = None,
+            spread: Spread | None = None) -> Simulation:
         """Run to the end; every `checkpoint_every` days hand `checkpoint` the state to keep.
 
         In blocks (`block`), `people_out` receives people.parquet's rows block after block,
         in order, and `on_block(k)` is called when k blocks are done; before the first,
         `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had their false
-        matches found.
+        matches found. `spread`: where the blocks are computed (lives.Spread: on Dask
+        workers, studies/cluster_run.py); None: here.
         """
+        if spread is not None and self.block is None:
+            raise ValueError("spread: only a run in blocks computes its work elsewhere")
         if self.backend == "person" and self.block is not None:
             if people_out is None:
                 raise ValueError("a run in blocks needs people_out for its people's rows")
 
-            def block_done(lo: int, hi: int) -> None:  # timed apart (within "lives")
-                t0 = time.perf_counter()
-                people_out(self.people_table(lo, hi))
+            def block_done(lo: int, hi: int, people: pa.Table | None) -> None:
+                t0 = time.perf_counter()  # timed apart (within "lives")
+                people_out(people if people is not None else self.people_table(lo, hi))
                 self.timings["people"] = self.timings.get("people", 0.0) + \
                     time.perf_counter() - t0
 
-            run_lives(self, on_day, self.block, block_done, on_block, on_scan)
+            run_lives(self, on_day, self.block, block_done, on_block, on_scan, spread)
         elif self.backend == "person":
             run_lives(self, on_day)
         while self.day < self.days:

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numba as nb
 import numpy as np
@@ -64,6 +64,8 @@ from scoresim.model.rulebook import (
 from scoresim.model.standing import FALSE_POINTS, LISTED_UNTIL, SCORE, STATUS
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from scoresim.model.engine import Simulation
 
 PEOPLE_PER_TASK = 1 << 12  # people per unit of parallel work
@@ -76,34 +78,33 @@ NEVER_DAY = np.iinfo(np.int64).max
 
 
 def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
-              block: int | None = None, block_done: Callable[[int, int], None] | None = None,
+              block: int | None = None,
+              block_done: Callable[[int, int, pa.Table | None], None] | None = None,
               on_block: Callable[[int], None] | None = None,
-              on_scan: Callable[[int], None] | None = None) -> None:
+              on_scan: Callable[[int], None] | None = None,
+              spread: Spread | None = None) -> None:
     """Run the whole horizon of `sim` person by person and fill its tables and standing.
 
     `block`: live the people in blocks of this many (None, or n and more: all at once),
     so that the standing rows, and the people table made from them, are those of one
     block at a time. Then `sim.world.standing.rows` holds a block's rows (person lo's
-    first), `block_done(lo, hi)` is called once they are final, and `on_block(k)` when
-    k blocks are done (without it, `on_day` gets the share of days they stand for);
-    before them `on_scan(k)` as k of SCAN_STEPS slices of the people have had their
-    false matches found.
+    first), `block_done(lo, hi, people)` is called once they are final (`people`: the
+    block's rows of people.parquet where they were made elsewhere, else None), and
+    `on_block(k)` when k blocks are done (without it, `on_day` gets the share of days
+    they stand for); before them `on_scan(k)` as k of SCAN_STEPS slices of the people have had their
+    false matches found. `spread`: where the blocks' work is done (Spread; None: here).
     The counts are sums over people, so any block size gives the same tables.
     """
     t0 = time.perf_counter()
     k = _Kernel(sim)
     n, days = sim.n, sim.days
-    threads = nb.config.NUMBA_NUM_THREADS
-    cnt = np.zeros((threads, days + 1, N_COUNTS), dtype=np.int64)
-    ssum = np.zeros((threads, days + 1), dtype=np.int64)
-    ev = np.zeros((threads, days + 1, k.n_b), dtype=np.int64)
-    rec = np.zeros((threads, days + 1, N_R + 2 * k.n_c + k.n_b), dtype=np.int64)
-    acc = (cnt, ssum, ev, rec)
+    acc = _count_tables(nb.config.NUMBA_NUM_THREADS, days, k)
+    cnt, ssum, ev, rec = acc
     if block is None or block >= n:
         t1 = _in_memory(sim, k, acc, on_day)
         lives, false_matches = t1 - t0, time.perf_counter() - t1
     else:  # the false matches are found first, then the blocks lived and settled
-        t1 = _in_blocks(sim, k, acc, block, block_done, on_block, on_day, on_scan)
+        t1 = _in_blocks(sim, k, acc, block, block_done, on_block, on_day, on_scan, spread)
         false_matches, lives = t1 - t0, time.perf_counter() - t1
     t2 = time.perf_counter()
     _fill_tables(sim, k, cnt.sum(axis=0), ssum.sum(axis=0), ev.sum(axis=0), rec.sum(axis=0))
@@ -150,7 +151,7 @@ def _in_memory(sim: Simulation, k: _Kernel, acc: tuple, on_day) -> float:
 
 
 def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
-               on_block, on_day, on_scan) -> float:
+               on_block, on_day, on_scan, spread: Spread | None = None) -> float:
     """Block after block, each lived and settled before the next; returns when the
     false matches were found.
 
@@ -161,31 +162,109 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
     block is lived (its counts added, nothing noted) and its people named by someone
     else's act live again with those records, exactly as in the second pass of a run
     in memory; then its rows are final.
+
+    `spread` says where the slices of the scan and the blocks are computed (here, in
+    this process, without one; on Dask workers, studies/cluster_run.py): each gives
+    back the same arrays wherever it ran, and the counts are integer sums, so the
+    tables are the same whatever the order the work was done in.
     """
     n, days = sim.n, sim.days
+    here = spread is None
+    if spread is None:
+        spread = _Here(Blocks(sim, k), acc)
     tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
     per_slice = -(-tasks // SCAN_STEPS)
-    cap = k.false_match_capacity(PEOPLE_PER_TASK, days)
+    slices = [(lo, min(tasks, lo + per_slice)) for lo in range(0, tasks, per_slice)]
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for lo in range(0, tasks, per_slice):
-        hi = min(tasks, lo + per_slice)
-        fm_who, fm_day, fm_b, fm_n, fm_stop = _match_buffers(hi - lo, cap)
-        _scan_false_matches(lo, hi, n, days, k.clocks, k.observe, fm_who, fm_day, fm_b, fm_n,
-                            fm_stop)
-        _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, n, days, k)
+    scanned = 0
+    for (lo, hi), matches in spread.scan(slices):  # in the order they are done
+        found.append(matches)
+        scanned += hi - lo
         if on_scan is not None:
-            on_scan(SCAN_STEPS * hi // tasks)
+            on_scan(SCAN_STEPS * scanned // tasks)
     who, day, beh = _gathered(found)
     del found
     t1 = time.perf_counter()
-    standing = sim.world.standing
-    rows = standing.rows
     n_blocks = (n + block - 1) // block
+    bounds = [(b * block, min(n, (b + 1) * block)) for b in range(n_blocks)]
+    cuts = np.searchsorted(who, [lo for lo, _ in bounds] + [n])
+    named = [(who[g0:g1], day[g0:g1], beh[g0:g1]) for g0, g1 in zip(cuts[:-1], cuts[1:],
+                                                                    strict=True)]
     if on_block is not None:
         on_block(0)
-    for b in range(n_blocks):
-        lo, hi = b * block, min(n, (b + 1) * block)
-        view = rows[:hi - lo]
+    for b, (counts, people) in enumerate(spread.blocks(bounds, named)):  # in block order
+        if counts is not None:  # lived elsewhere: its counts, summed over its threads
+            for table, part in zip(acc, counts, strict=True):
+                table[0] += part
+        if block_done is not None:
+            block_done(*bounds[b], people)
+        if on_block is not None:
+            on_block(b + 1)
+        elif on_day is not None:
+            on_day(int(days * (b + 1) / n_blocks))
+    if here:
+        sim.world.standing.rows = spread.work.rows[:n - (n_blocks - 1) * block]  # as they end
+    return t1
+
+
+class Spread(Protocol):
+    """Where a run in blocks computes its work (studies/cluster_run.py: on Dask workers).
+
+    `scan(slices)`: per slice (lo, hi) of tasks of PEOPLE_PER_TASK people, the false
+    matches their acts make, as `Blocks.scan` finds them, yielded with the slice in the
+    order the slices are done. `blocks(bounds, named)`: per block (lo, hi) of people, with
+    the false matches naming its people, `Blocks.live`'s counts and the block's rows of
+    people.parquet, yielded in block order; (None, None) where the block was lived into
+    this run's own tables and standing (then its rows are read from there).
+    """
+
+    def scan(self, slices: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], tuple]]:
+        ...
+
+    def blocks(self, bounds: list[tuple[int, int]], named: list[tuple]
+               ) -> Iterator[tuple[tuple | None, pa.Table | None]]:
+        ...
+
+
+class Blocks:
+    """The two kinds of work of a run in blocks, on one Simulation built with `block`.
+
+    Every draw is keyed by (seed, purpose, person, day), so the work gives the same
+    numbers in any process that built the same scenario: that is what lets the blocks
+    of one run be lived on other machines (studies/cluster_run.py).
+    """
+
+    def __init__(self, sim: Simulation, kernel: _Kernel | None = None):
+        self.sim = sim
+        self.k = kernel if kernel is not None else _Kernel(sim)
+        self.rows = sim.world.standing.rows  # room for one block's rows
+
+    def scan(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The false matches made by the acts of tasks lo..hi-1 (PEOPLE_PER_TASK people
+        each), living nobody; sorted as `_gathered` sorts them."""
+        sim, k = self.sim, self.k
+        cap = k.false_match_capacity(PEOPLE_PER_TASK, sim.days)
+        fm_who, fm_day, fm_b, fm_n, fm_stop = _match_buffers(hi - lo, cap)
+        _scan_false_matches(lo, hi, sim.n, sim.days, k.clocks, k.observe, fm_who, fm_day, fm_b,
+                            fm_n, fm_stop)
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, sim.n, sim.days, k)
+        return _gathered(found)
+
+    def live(self, lo: int, hi: int, who: np.ndarray, day: np.ndarray, beh: np.ndarray,
+             acc: tuple | None = None) -> tuple[np.ndarray, ...] | None:
+        """Live people lo..hi-1 and settle those of them named by someone else's act
+        (who/day/beh: those false matches, sorted), adding their counts to `acc`.
+
+        Without `acc`, into tables of its own, returned summed over threads (cnt, ssum,
+        ev, rec). Afterwards the standing holds the block's rows (person lo's first),
+        so that `sim.people_table(lo, hi)` makes its rows of people.parquet.
+        """
+        sim, k, days = self.sim, self.k, self.sim.days
+        own = acc is None
+        if own:
+            acc = _count_tables(nb.config.NUMBA_NUM_THREADS, days, k)
+        view = self.rows[:hi - lo]
         block_tasks = (hi - lo + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
         # nothing is noted (fm_stop >= 0): the false matches are known already
         _first_pass(0, block_tasks, lo, hi, lo, days, k.clocks, k.observe, k.rules, acc, view,
@@ -193,18 +272,36 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
                     np.empty((block_tasks, 0), dtype=np.int32),
                     np.empty((block_tasks, 0), dtype=np.uint8),
                     np.zeros(block_tasks, dtype=np.int64), np.zeros(block_tasks, dtype=np.int64))
-        g0, g1 = np.searchsorted(who, [lo, hi])
-        _settle(who[g0:g1], day[g0:g1], beh[g0:g1], lo, days, k, acc, view)
-        standing.rows = view
-        if block_done is not None:
-            block_done(lo, hi)
-        standing.rows = rows
-        if on_block is not None:
-            on_block(b + 1)
-        elif on_day is not None:
-            on_day(int(days * (b + 1) / n_blocks))
-    standing.rows = rows[:n - (n_blocks - 1) * block]  # the last block's, as they end
-    return t1
+        _settle(who, day, beh, lo, days, k, acc, view)
+        sim.world.standing.rows = view
+        return tuple(table.sum(axis=0) for table in acc) if own else None
+
+
+class _Here:
+    """The Spread of a run in blocks computed in this process, into its own tables."""
+
+    def __init__(self, work: Blocks, acc: tuple):
+        self.work, self.acc = work, acc
+
+    def scan(self, slices: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], tuple]]:
+        for lo, hi in slices:
+            yield (lo, hi), self.work.scan(lo, hi)
+
+    def blocks(self, bounds: list[tuple[int, int]], named: list[tuple]
+               ) -> Iterator[tuple[None, None]]:
+        standing = self.work.sim.world.standing
+        for (lo, hi), (who, day, beh) in zip(bounds, named, strict=True):
+            self.work.live(lo, hi, who, day, beh, self.acc)
+            yield None, None  # the block's rows are final while the caller writes them
+            standing.rows = self.work.rows
+
+
+def _count_tables(threads: int, days: int, k: _Kernel) -> tuple[np.ndarray, ...]:
+    """Per thread, the day counts a life adds to: statuses, score sums, acts, records."""
+    return (np.zeros((threads, days + 1, N_COUNTS), dtype=np.int64),
+            np.zeros((threads, days + 1), dtype=np.int64),
+            np.zeros((threads, days + 1, k.n_b), dtype=np.int64),
+            np.zeros((threads, days + 1, N_R + 2 * k.n_c + k.n_b), dtype=np.int64))
 
 
 def _collect(found: list, lo: int, fm_who, fm_day, fm_b, fm_n, fm_stop, n: int, days: int,
