@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numba as nb
 import numpy as np
@@ -216,7 +216,10 @@ class Spread(Protocol):
     the false matches naming its people, `Blocks.live`'s counts and the block's rows of
     people.parquet, yielded in block order; (None, None) where the block was lived into
     this run's own tables and standing (then its rows are read from there).
+    `manifest`: what the run's manifest.json records of where it was computed.
     """
+
+    manifest: dict[str, Any]
 
     def scan(self, slices: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], tuple]]:
         ...
@@ -282,6 +285,7 @@ class _Here:
 
     def __init__(self, work: Blocks, acc: tuple):
         self.work, self.acc = work, acc
+        self.manifest: dict[str, Any] = {}
 
     def scan(self, slices: list[tuple[int, int]]) -> Iterator[tuple[tuple[int, int], tuple]]:
         for lo, hi in slices:

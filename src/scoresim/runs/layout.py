@@ -31,6 +31,15 @@ def society_table(name: str) -> str:
 # streams the engine writes while it runs, by the name the model gives them
 STREAMS = {"records": RECORDS, "sanctions": SANCTIONS}
 PARTS_SUFFIX = ".parts"  # a stream's part files while a checkpointed run goes on
+# a run on Dask (studies/cluster_run.py): each block's people, a file a block, written by
+# the workers into the staging folder, then joined in order into people.parquet
+PEOPLE_PARTS = PEOPLE + PARTS_SUFFIX
+
+
+def people_part(block: int) -> str:
+    """The file name of one block's people in PEOPLE_PARTS."""
+    return f"part-{block:05d}.parquet"
+
 
 # --- staging and checkpoints (runs/folder.py, runs/checkpoint.py) ----------------------------
 PARTIAL_MARK = ".partial-"  # a staging folder is named .<final name>.partial-<pid>-<random>

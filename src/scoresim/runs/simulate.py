@@ -21,6 +21,7 @@ from scoresim._version import __version__
 from scoresim.model.backends import choose_backend
 from scoresim.model.engine import Simulation
 from scoresim.model.guards import check_memory, choose_block
+from scoresim.model.lives import Spread
 from scoresim.runs.checkpoint import (
     checkpointed_staging,
     find_interrupted,
@@ -73,6 +74,7 @@ def run(
     block_size: int | None = None,
     on_block: Callable[[int], None] | None = None,
     on_scan: Callable[[int], None] | None = None,
+    spread: Callable[[Path], Spread] | None = None,
     **overrides: Any,
 ) -> Results:
     """Run a scenario and return its Results; with `out`, also write the run folder.
@@ -93,6 +95,9 @@ def run(
     `on_block(k)` is called as k blocks are done (`on_day` otherwise), and before the
     first block `on_scan(k)` as k of lives.SCAN_STEPS slices of the people have had
     their false matches found.
+    `spread`: for a run in blocks, given the staging folder, where its blocks are computed
+    (lives.Spread; studies/cluster_run.py puts them on Dask workers, which write their
+    people's rows into that folder); None: here.
     `asked`: what the caller will do with the finished run (the command line: the
     registry, the --set overrides, --report). A checkpointed run keeps it in its
     checkpoint until the caller says it is done (`finished(results)`), so that
@@ -118,13 +123,13 @@ def run(
         plain = staging(Path(out), unique=unique)
         with plain as tmp:
             results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
-                                on_block=on_block, on_scan=on_scan)
+                                on_block=on_block, on_scan=on_scan, spread=spread)
             results._write_into(tmp)
         return _placed(results, plain.final, None, asked)
     tmp = scratch_folder()
     try:
         results = _simulate(resolved, tmp, on_day, backend=backend, block=block,
-                            on_block=on_block, on_scan=on_scan)
+                            on_block=on_block, on_scan=on_scan, spread=spread)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # a failed run leaves no scratch behind
         raise
@@ -207,7 +212,8 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
               backend: str = "day", asked: dict[str, Any] | None = None,
               block: int | None = None,
               on_block: Callable[[int], None] | None = None,
-              on_scan: Callable[[int], None] | None = None) -> Results:
+              on_scan: Callable[[int], None] | None = None,
+              spread: Callable[[Path], Spread] | None = None) -> Results:
     started = started or datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
     records_path = folder / RECORDS if scenario.records != "none" else None
@@ -224,10 +230,11 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
     elif checkpoint_every:
         write_run_meta(folder, scenario, checkpoint_every, started, asked)
     people_file = PeopleFile(folder / PEOPLE, sim.n) if sim.block is not None else None
+    where = spread(folder) if spread is not None and sim.block is not None else None
     try:
         sim.run(on_day, checkpoint_every, lambda state: save_state(folder, state),
                 people_out=people_file.write if people_file is not None else None,
-                on_block=on_block, on_scan=on_scan)
+                on_block=on_block, on_scan=on_scan, spread=where)
         people = people_file.close() if people_file is not None else sim.people_table()
     except BaseException:
         if people_file is not None:
@@ -243,6 +250,7 @@ def _simulate(scenario: Scenario, folder: Path, on_day, checkpoint_every: int | 
         "records": scenario.records,
         "backend": backend,
         **({"block_size": sim.block} if sim.block is not None else {}),
+        **(where.manifest if where is not None else {}),
         "n_events": sim.n_events,
         "n_records_written": sim.credit_file.n_written,
         "started": started,
