@@ -22,6 +22,7 @@ from scoresim.cli.common import (
     AsCsv,
     AsJson,
     Quiet,
+    Workers,
     app,
     cell,
     fail,
@@ -51,6 +52,13 @@ from scoresim.runs.results import Results, load
 from scoresim.runs.size import LARGE_RECORDS_BYTES, check_disk, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 from scoresim.studies.attribution import wrongful_by_cause
+from scoresim.studies.cluster_run import (
+    connected,
+    dask_block,
+    person_backend_on_dask,
+    run_on_dask,
+    workers_of,
+)
 from scoresim.studies.seeds import seed_intervals
 
 DEFAULT_SCENARIO = "pilot-city"
@@ -130,6 +138,14 @@ def run(
              "block, not with the population (the same outputs, byte for byte). Default: "
              "everyone at once where the run fits in memory, else the block the memory "
              "guard chooses.", min=1)] = None,
+    dask: Annotated[bool, typer.Option(
+        "--dask", help="Live the person backend's blocks as Dask tasks, on a local cluster "
+        "(one worker process per core, or --workers N) or on --scheduler's workers; the same "
+        "run folder, byte for byte.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run on Dask (--dask) on the workers of the scheduler at this address, instead "
+        "of a local cluster; they must reach the run folder.")] = None,
+    workers: Workers = None,
     seeds: Annotated[int | None, typer.Option(
         help="Run K seeds (the seed and the K-1 after it), each into OUT/seed-<s>/, and "
         "print every headline's mean and 95% interval over them (also OUT/seeds.parquet).",
@@ -148,9 +164,14 @@ def run(
         resolved = api.resolve(resolved, agents=scale_agents(resolved.agents, quiet))
     folder = out if out is not None else default_out(resolved.name)
     one_format(csv, as_json)
+    on_dask = dask or scheduler is not None or workers is not None
+    if on_dask and seeds is not None:
+        fail("--seeds: a run on Dask is one run; `scoresim sweep` runs seeds on Dask")
+    if on_dask:  # before anything is computed, written or connected to
+        person_backend_on_dask(resolved, backend, checkpoint_every)
     # memory first (a run that cannot be held is refused whatever the disk), then disk:
     # both before anything is computed or written
-    chosen = choose_backend(resolved, backend, checkpoint_every)
+    chosen = "person" if on_dask else choose_backend(resolved, backend, checkpoint_every)
     block = choose_block(resolved, chosen, block_size)
     check_memory(resolved, force=force, backend=chosen, block=block)
     check_disk([resolved], folder, force=force)
@@ -170,6 +191,11 @@ def run(
              "overrides": parse_sets(set_), "report": report}
     title = f"{resolved.name} {resolved.agents:,} people"
     with contextlib.ExitStack() as stack:
+        if on_dask:  # the blocks cut for the workers there are
+            dask_client = stack.enter_context(connected(scheduler, workers))
+            n_workers = workers_of(dask_client)
+            block = dask_block(resolved, n_workers, block_size)
+            title += f" on {n_workers} Dask worker{'s' if n_workers > 1 else ''}"
         if block is None:
             shown = {"on_day": stack.enter_context(progress(title, resolved.days, "days",
                                                             quiet))}
@@ -178,9 +204,13 @@ def run(
                                                  -(-resolved.agents // block), quiet))
             shown = {"block_size": block, "on_scan": bars.scan, "on_block": bars.block}
         stack.enter_context(exit_on_sigterm())  # an interrupted run removes its staging
-        results = api.run(resolved, out=folder, force=force, unique=out is None,
-                          checkpoint_every=checkpoint_every, backend=backend, asked=asked,
-                          **shown)
+        if on_dask:
+            results = run_on_dask(resolved, dask_client=dask_client, out=folder, force=force,
+                                  unique=out is None, backend=backend, asked=asked, **shown)
+        else:
+            results = api.run(resolved, out=folder, force=force, unique=out is None,
+                              checkpoint_every=checkpoint_every, backend=backend,
+                              asked=asked, **shown)
     after_run(results, asked, csv, as_json, quiet)
 
 

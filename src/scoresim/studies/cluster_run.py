@@ -54,17 +54,18 @@ from scoresim.studies.cluster import client, hold_numba_threads, usable_cores
 BLOCKS_PER_WORKER = 2
 
 
-def person_backend_on_dask(scenario: Scenario, backend: str = "auto") -> None:
+def person_backend_on_dask(scenario: Scenario, backend: str = "auto",
+                           checkpoint_every: int | None = None) -> None:
     """Refuse, saying why, a run on Dask of a scenario the person backend cannot run.
 
     Only the person backend's blocks are independent of each other; the day loop
     needs every person's day before the next day, and does not spread."""
-    why = "a run on Dask (--scheduler, --workers, --dask) lives the person backend's blocks"
+    why = "a run on Dask (--dask, --scheduler, --workers) lives the person backend's blocks"
     if backend == "day":
         raise ScenarioError(scenario.name, f"{why}; --backend day cannot run on Dask",
                             field="scheduler")
     try:
-        choose_backend(scenario, "person", None)
+        choose_backend(scenario, "person", checkpoint_every)
     except ScenarioError as exc:
         raise ScenarioError(scenario.name, f"{why}, and {exc.detail}", field="scheduler") \
             from None
@@ -182,9 +183,9 @@ class DaskSpread:
                 # the block's table as the worker made it: Parquet gives a dictionary's
                 # large strings back as strings, which people.parquet's footer would show
                 people = pq.read_table(part).cast(schema)
-                part.unlink()
                 futures[b] = None  # its counts are in hand: nothing to cancel
                 yield counts, people
+                part.unlink()  # its rows are in people.parquet now
             self.parts.rmdir()
         finally:  # failed or interrupted: the staging folder, parts and all, is removed
             for future in futures:
