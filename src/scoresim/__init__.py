@@ -30,9 +30,10 @@ from scoresim.runs.results import Results, load  # noqa: E402
 from scoresim.runs.simulate import resolve, resume, run  # noqa: E402
 from scoresim.scenario import Scenario, ScenarioError, builtin_names  # noqa: E402
 from scoresim.studies.calibrate import calibrate  # noqa: E402
+from scoresim.studies.cluster_run import run_on_dask  # noqa: E402
 from scoresim.studies.compare import compare  # noqa: E402
 from scoresim.studies.sensitivity import sensitivity  # noqa: E402
 from scoresim.studies.sweep import sweep  # noqa: E402
 
 __all__ = ["Results", "Scenario", "ScenarioError", "builtin_names", "calibrate", "compare", "load",
-           "resolve", "resume", "run", "sensitivity", "sweep", "__version__"]
+           "resolve", "resume", "run", "run_on_dask", "sensitivity", "sweep", "__version__"]
