@@ -63,13 +63,15 @@ def progress_bar(progress: bool | Callable[[int, int], None], title: str, unit: 
 
 
 @contextlib.contextmanager
-def client(scheduler: Any, workers: int | None, n_todo: int) -> Iterator[Any]:
-    """A Dask client: on a new LocalCluster, at an address, or on a given client/cluster."""
+def client(scheduler: Any, workers: int | None, n_todo: int, threads: int = 1
+           ) -> Iterator[Any]:
+    """A Dask client: on a new LocalCluster (`threads`: numba threads a worker), at an
+    address, or on a given client/cluster."""
     from distributed import Client
 
     if scheduler is None:
         with main_not_rerun():
-            cluster = local_cluster(workers or max(1, min(usable_cores(), n_todo)))
+            cluster = local_cluster(workers or max(1, min(usable_cores(), n_todo)), threads)
             try:
                 with Client(cluster) as client:
                     yield client
@@ -124,9 +126,10 @@ def main_not_rerun() -> Iterator[None]:
 WORKER_THREADS_ENV = "SCORESIM_WORKER_THREADS"
 
 
-def local_cluster(n_workers: int) -> Any:
+def local_cluster(n_workers: int, threads: int = 1) -> Any:
     """A LocalCluster of `n_workers` processes with one thread each, numba held to one
-    thread per worker: members run side by side instead of fighting over cores."""
+    thread per worker (`threads`: that many): members run side by side instead of
+    fighting over cores."""
     from distributed import LocalCluster
 
     # `env` is set in each worker process only; the nanny's pre-spawn environment would
@@ -135,7 +138,8 @@ def local_cluster(n_workers: int) -> Any:
     # hold_numba_threads, in every task, holds the member to one thread either way.
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                         dashboard_address=":0", silence_logs=logging.ERROR,
-                        env={"NUMBA_NUM_THREADS": "1", WORKER_THREADS_ENV: "1",
+                        env={"NUMBA_NUM_THREADS": str(threads),
+                             WORKER_THREADS_ENV: str(threads),
                              "OMP_WAIT_POLICY": "PASSIVE"})
 
 

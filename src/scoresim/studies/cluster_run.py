@@ -96,11 +96,14 @@ def workers_of(dask_client: Any) -> int:
 @contextlib.contextmanager
 def connected(scheduler: Any = None, workers: int | None = None) -> Iterator[Any]:
     """A Dask client for one run: a new LocalCluster of `workers` processes (one per core
-    by default), or the scheduler at an address, or a given client or cluster."""
+    by default, each with the cores left to it for numba's threads: a run's blocks are
+    all the work there is), or the scheduler at an address, or a given client or cluster."""
     if workers is not None and scheduler is not None:
         raise ScenarioError("--workers", "sizes the local cluster only; the scheduler given "
                             "has its own workers")
-    with client(scheduler, workers or usable_cores(), 1 << 30) as c:
+    cores = usable_cores()
+    workers = workers or cores
+    with client(scheduler, workers, 1 << 30, threads=max(1, cores // workers)) as c:
         yield c
 
 
