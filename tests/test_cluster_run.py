@@ -111,6 +111,7 @@ def test_the_default_block_gives_each_worker_two() -> None:
     s = scoresim.resolve("reference", agents=1_000_000, days=10, records="none")
     assert dask_block(s, 2) == 253_952  # 1e6 / 4, in whole tasks of 4,096
     assert dask_block(s, 2, 100_000) == 100_000
+    assert dask_block(s, 2, 1_000_000) is None  # everyone: one block, run here
     assert dask_block(scoresim.resolve(s, agents=5), 2) == 2  # under one task
     assert dask_block(scoresim.resolve(s, agents=1), 2) is None  # one person: one block
 

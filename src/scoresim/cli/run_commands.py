@@ -195,7 +195,11 @@ def run(
             dask_client = stack.enter_context(connected(scheduler, workers))
             n_workers = workers_of(dask_client)
             block = dask_block(resolved, n_workers, block_size)
-            title += f" on {n_workers} Dask worker{'s' if n_workers > 1 else ''}"
+            if block is None:  # --block-size covers everyone, or there is one person
+                if not quiet:
+                    warn("the whole population is one block: the run is here, not on Dask")
+            else:
+                title += f" on {n_workers} Dask worker{'s' if n_workers > 1 else ''}"
         if block is None:
             shown = {"on_day": stack.enter_context(progress(title, resolved.days, "days",
                                                             quiet))}
@@ -204,7 +208,8 @@ def run(
                                                  -(-resolved.agents // block), quiet))
             shown = {"block_size": block, "on_scan": bars.scan, "on_block": bars.block}
         stack.enter_context(exit_on_sigterm())  # an interrupted run removes its staging
-        if on_dask:
+        if on_dask:  # the block chosen above (or the whole population, as asked)
+            shown["block_size"] = block if block is not None else block_size
             results = run_on_dask(resolved, dask_client=dask_client, out=folder, force=force,
                                   unique=out is None, backend=backend, asked=asked, **shown)
         else:

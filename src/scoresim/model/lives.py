@@ -169,9 +169,8 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
     tables are the same whatever the order the work was done in.
     """
     n, days = sim.n, sim.days
-    here = spread is None
-    if spread is None:
-        spread = _Here(Blocks(sim, k), acc)
+    here = _Here(Blocks(sim, k), acc) if spread is None else None
+    spread = here if here is not None else spread
     tasks = (n + PEOPLE_PER_TASK - 1) // PEOPLE_PER_TASK
     per_slice = -(-tasks // SCAN_STEPS)
     slices = [(lo, min(tasks, lo + per_slice)) for lo in range(0, tasks, per_slice)]
@@ -202,8 +201,8 @@ def _in_blocks(sim: Simulation, k: _Kernel, acc: tuple, block: int, block_done,
             on_block(b + 1)
         elif on_day is not None:
             on_day(int(days * (b + 1) / n_blocks))
-    if here:
-        sim.world.standing.rows = spread.work.rows[:n - (n_blocks - 1) * block]  # as they end
+    if here is not None:  # the last block's rows, as they end
+        sim.world.standing.rows = here.work.rows[:n - (n_blocks - 1) * block]
     return t1
 
 
