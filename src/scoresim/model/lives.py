@@ -25,7 +25,10 @@ A population larger than memory is lived in blocks (`run_lives(block=)`,
 `_in_blocks`): a false match may name anyone, so all of them are found first
 (`_scan_false_matches`, living nobody), then each block is lived and its named
 people settled as in the second pass; memory grows with the block and the false
-matches, and the outputs are the same bytes (tests/test_blocks.py).
+matches, and the outputs are the same bytes (tests/test_blocks.py). That work, a
+slice's scan and a block's lives (`Blocks`), depends on the scenario and the range
+of people alone, so it can be done in other processes (`Spread`: Dask workers,
+studies/cluster_run.py) and gathered here, with the same bytes.
 
 `reasons_not_eligible` says which scenarios this backend can run; `auto` (the
 default) uses it where it can and the day-by-day engine everywhere else.
@@ -91,8 +94,9 @@ def run_lives(sim: Simulation, on_day: Callable[[int], None] | None = None,
     first), `block_done(lo, hi, people)` is called once they are final (`people`: the
     block's rows of people.parquet where they were made elsewhere, else None), and
     `on_block(k)` when k blocks are done (without it, `on_day` gets the share of days
-    they stand for); before them `on_scan(k)` as k of SCAN_STEPS slices of the people have had their
-    false matches found. `spread`: where the blocks' work is done (Spread; None: here).
+    they stand for); before them `on_scan(k)` as k of SCAN_STEPS slices of the people
+    have had their false matches found. `spread`: where the blocks' work is done
+    (Spread; None: here).
     The counts are sums over people, so any block size gives the same tables.
     """
     t0 = time.perf_counter()
