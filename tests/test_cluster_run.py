@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -25,7 +26,7 @@ from scoresim.cli import app
 from scoresim.runs.layout import PEOPLE_PARTS, people_part
 from scoresim.scenario import ScenarioError
 from scoresim.studies import cluster_run
-from scoresim.studies.cluster import local_cluster, main_not_rerun
+from scoresim.studies.cluster import NoWorkersError, local_cluster, main_not_rerun
 from scoresim.studies.cluster_run import dask_block, run_on_dask
 from tests.test_blocks import files
 from tests.test_lives import BUSY
@@ -105,6 +106,20 @@ def test_a_failed_worker_leaves_no_run_folder(tmp_path, monkeypatch) -> None:
                         records="none", block_size=4_096, out=tmp_path / "runs" / "r")
     assert not (tmp_path / "runs" / "r").exists()
     assert list((tmp_path / "runs").iterdir()) == []  # no staging folder, no parts
+
+
+def test_a_local_cluster_left_without_workers_ends_the_run(tmp_path, monkeypatch) -> None:
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(sys.modules["scoresim.studies.cluster"], "NO_WORKERS_TIMEOUT", 0.05)
+    monkeypatch.setattr(cluster_run, "HEALTH_CHECK_SECONDS", 0.05)
+    (tmp_path / "runs").mkdir()
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        with pytest.raises(NoWorkersError, match="nothing of the run was kept"):
+            run_on_dask("reference", scheduler=empty, own_cluster=True, agents=10_000,
+                        days=10, records="none", block_size=4_096,
+                        out=tmp_path / "runs" / "r")
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_the_default_block_gives_each_worker_two() -> None:

@@ -52,6 +52,7 @@ from scoresim.runs.results import Results, load
 from scoresim.runs.size import LARGE_RECORDS_BYTES, check_disk, records_size
 from scoresim.scenario import builtin_names, load_scenario, parse_override, resolved_yaml
 from scoresim.studies.attribution import wrongful_by_cause
+from scoresim.studies.cluster import NoWorkersError
 from scoresim.studies.cluster_run import (
     connected,
     dask_block,
@@ -209,9 +210,18 @@ def run(
             shown = {"block_size": block, "on_scan": bars.scan, "on_block": bars.block}
         stack.enter_context(exit_on_sigterm())  # an interrupted run removes its staging
         if on_dask:  # the block chosen above (or the whole population, as asked)
+            from distributed import KilledWorker
+
             shown["block_size"] = block if block is not None else block_size
-            results = run_on_dask(resolved, dask_client=dask_client, out=folder, force=force,
-                                  unique=out is None, backend=backend, asked=asked, **shown)
+            try:
+                results = run_on_dask(resolved, dask_client=dask_client,
+                                      own_cluster=scheduler is None, out=folder, force=force,
+                                      unique=out is None, backend=backend, asked=asked,
+                                      **shown)
+            except (NoWorkersError, KilledWorker) as exc:  # as a sweep's: exit code 1
+                say(("error:", "bold red"), f" the run on Dask failed: {exc}; no run folder "
+                    "was kept", to_err=True)
+                raise typer.Exit(1) from None
         else:
             results = api.run(resolved, out=folder, force=force, unique=out is None,
                               checkpoint_every=checkpoint_every, backend=backend,

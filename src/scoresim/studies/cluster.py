@@ -178,8 +178,10 @@ class WorkerWatch:
     for a batch system still queueing jobs, but a local cluster whose worker processes
     were all killed (out of memory, say) would leave the sweep hanging."""
 
-    def __init__(self, client: Any, own_cluster: bool):
+    def __init__(self, client: Any, own_cluster: bool,
+                 kept: str = "finished members are kept; re-run to go on"):
         self.client, self.own_cluster = client, own_cluster
+        self.kept = kept  # what is left of the work, in the error's words
         self.since: float | None = None
         self.warned = False
 
@@ -196,7 +198,7 @@ class WorkerWatch:
         idle = now - self.since
         if self.own_cluster and idle > NO_WORKERS_TIMEOUT:
             raise NoWorkersError(f"the local cluster has had no workers for {idle:.0f} s (killed, "
-                             "out of memory?); finished members are kept; re-run to go on")
+                                 f"out of memory?); {self.kept}")
         if not self.own_cluster and idle > NO_WORKERS_TIMEOUT and not self.warned:
             log.warning("no Dask workers for %.0f s; waiting for the scheduler to get some",
                         idle)

@@ -47,7 +47,13 @@ from scoresim.runs.columns import describe
 from scoresim.runs.layout import PEOPLE, PEOPLE_PARTS, people_part
 from scoresim.runs.results import Results
 from scoresim.scenario import Scenario, ScenarioError, load_scenario
-from scoresim.studies.cluster import client, hold_numba_threads, usable_cores
+from scoresim.studies.cluster import (
+    HEALTH_CHECK_SECONDS,
+    WorkerWatch,
+    client,
+    hold_numba_threads,
+    usable_cores,
+)
 
 #: By default a run on Dask is cut into this many blocks per worker (fewer where the
 #: memory guard cuts smaller ones), so that a worker that is done early takes another.
@@ -112,15 +118,18 @@ def run_on_dask(scenario: str | Path | dict | Scenario = "pilot-city", *,
                 agents: int | None = None, days: int | None = None, seed: int | None = None,
                 records: str | None = None, set: dict[str, Any] | None = None,  # noqa: A002
                 backend: str = "auto", block_size: int | None = None, force: bool = False,
-                dask_client: Any = None, **run_args: Any) -> Results:
+                dask_client: Any = None, own_cluster: bool = False,
+                **run_args: Any) -> Results:
     """`scoresim.run` with the person backend's blocks as tasks on Dask workers.
 
     The same arguments as `run` (but checkpoints: the person backend has none), and
     `scheduler` (an address, a client or a cluster; None: a new LocalCluster of
     `workers` processes, one per core by default), or `dask_client`, a client already
-    connected. The run folder is the one `run` writes here, byte for byte (but the
-    manifest's timings, `block_size` and `dask_workers`). A scenario the person backend
-    cannot run is refused (ScenarioError) before any cluster is started.
+    connected (`own_cluster`: to a local cluster made for this run, whose workers all
+    gone end it, where another cluster's are waited for). The run folder is the one
+    `run` writes here, byte for byte (but the manifest's timings, `block_size` and
+    `dask_workers`). A scenario the person backend cannot run is refused (ScenarioError)
+    before any cluster is started.
     """
     resolved = simulate.resolve(scenario, agents=agents, days=days, seed=seed,
                                 records=records, overrides=dict(set or {}))
@@ -131,12 +140,13 @@ def run_on_dask(scenario: str | Path | dict | Scenario = "pilot-city", *,
     with contextlib.ExitStack() as stack:
         c = dask_client if dask_client is not None else \
             stack.enter_context(connected(scheduler, workers))
+        own = own_cluster or (dask_client is None and scheduler is None)
         n_workers = workers_of(c)
         block = dask_block(resolved, n_workers, block_size)
         try:
             return simulate.run(resolved, backend="person", block_size=block, force=force,
                                 spread=lambda folder: DaskSpread(c, resolved, block, folder,
-                                                                 n_workers), **run_args)
+                                                                 n_workers, own), **run_args)
         finally:
             with contextlib.suppress(Exception):  # a scheduler that lives on keeps no build
                 c.run(_forget)
@@ -147,8 +157,10 @@ class DaskSpread:
     by the workers into `folder`/people.parquet.parts and read back here in order."""
 
     def __init__(self, dask_client: Any, scenario: Scenario, block: int, folder: Path,
-                 workers: int):
+                 workers: int, own_cluster: bool = False):
         self.client = dask_client
+        # a cluster of our own whose workers are all gone ends the run, not waits for ever
+        self.watch = WorkerWatch(dask_client, own_cluster, "nothing of the run was kept")
         self.scenario = scenario.model_dump(mode="json")
         self.block = block
         self.parts = Path(folder) / PEOPLE_PARTS
@@ -161,14 +173,21 @@ class DaskSpread:
         return self.client.submit(fn, self.scenario, self.block, *args, pure=False,
                                   retries=2, key=f"scoresim-{name}-{self.token}")
 
+    def _result(self, future: Any) -> Any:
+        """The future's result, checking the workers while it has none."""
+        while True:
+            try:
+                return future.result(timeout=HEALTH_CHECK_SECONDS)
+            except TimeoutError:
+                self.watch.check()
+
     def scan(self, slices: list[tuple[int, int]]
              ) -> Iterator[tuple[tuple[int, int], tuple[np.ndarray, ...]]]:
-        from distributed import as_completed
-
-        futures = {self._submit(_scan, f"scan-{lo}", lo, hi): (lo, hi) for lo, hi in slices}
+        # all submitted at once, so waiting for them in order loses no time
+        futures = [self._submit(_scan, f"scan-{lo}", lo, hi) for lo, hi in slices]
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            for where, future in zip(slices, futures, strict=True):
+                yield where, self._result(future)
         finally:
             for future in futures:
                 future.cancel()
@@ -181,7 +200,7 @@ class DaskSpread:
                    for b, ((lo, hi), matches) in enumerate(zip(bounds, named, strict=True))]
         try:
             for b, future in enumerate(futures):  # in block order, as people.parquet is
-                counts, schema = future.result()
+                counts, schema = self._result(future)
                 part = self.parts / people_part(b)
                 # the block's table as the worker made it: Parquet gives a dictionary's
                 # large strings back as strings, which people.parquet's footer would show
