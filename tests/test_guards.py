@@ -244,12 +244,7 @@ def _peak_cases() -> list:
             + ([] if reasons_not_eligible(s) else [("person", "none")])
         for n in (200_000, 1_000_000):
             for backend, records in runs:
-                marks = ()
-                if (name, n, backend, records) == ("pilot-city", 200_000, "day", "none"):
-                    marks = pytest.mark.xfail(
-                        reason="open: 0.80 (BENCHMARKS.md): its day loop holds more than the "
-                        "model counts (68 MiB above the process against 31)", strict=False)
-                cases.append(pytest.param(name, n, backend, records, marks=marks,
+                cases.append(pytest.param(name, n, backend, records,
                                           id=f"{name}-{n}-{backend}-{records}"))
     return cases
 

@@ -35,7 +35,11 @@ class Calendar:
         per_day = initial_entries // max(1, 4 * days)
         self.block = int(min(BLOCK, max(MIN_BLOCK, 1 << max(0, per_day.bit_length() - 1))))
         block = self.block
-        n_blocks = max(16, initial_entries // block + days + 16)
+        # Room for the entries, a part-filled block per day they sit in, and what
+        # `_reserve` keeps free for a day's pushes (a new block per day at worst): with
+        # `days` blocks fewer, the first day's push grew the pool by half (a copy of it
+        # made while the old one is alive), for entries that always fit.
+        n_blocks = max(16, initial_entries // block + 2 * days + 16)
         self.pool = np.empty(n_blocks * block, dtype=self.dtype)
         self.payload = np.empty(n_blocks * block if payload_dtype is not None else 0,
                                 dtype=payload_dtype or np.float32)

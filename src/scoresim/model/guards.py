@@ -27,7 +27,8 @@ The estimate is a model of the whole process's peak resident set size, what
                     legal representative (int64), list end, sector, flags
         other      20 B sanctions, filing delays, responses, redress, peer ratings
         the calendar of clocks, e + 2 B per entry (a uint32/uint64 code and a uint16
-                    propensity level), for the pairs due within the horizon
+                    propensity level), for the pairs due within the horizon, and
+                    two blocks a day of room (calendar.py)
     building   the society's build (ties: each person's draws, int32, the drawn ends
                by bucket, int64, and the draw offsets, int64, beside the final CSR),
                then the calendar, the first module built: the society, the standing
@@ -56,11 +57,14 @@ largest that fits in half the memory left, at most MAX_BLOCK people, so that
 the rest stays free and a progress bar moves.
 
 BENCHMARKS.md has the estimate beside measured peaks for a year of every
-built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py: 31 of 32 within
-10% when measured; pilot-city with records none at 2e5 was 0.87 then and 0.80
-when measured again on 2026-12-04 after the run folder's tables went to 65,536-row
-groups, its day loop holding more than counted; the eight runs that keep a credit file measured
-again after the replay was made to read by row group, issue 22: 0.92-1.08).
+built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py). Measured again on
+2026-12-04 (second session), after the behaviour calendar stopped growing by half
+on the first day (calendar.py: it was sized without room for a day's pushes) and
+the dissent columns stopped being counted twice in the output: all 32 within
+0.90-1.11 of single measurements. A run's peak is not one number: the same
+command measured twice differs by up to 8% where a credit file is written on its
+writer thread while the day loop goes on (pilot-city at 2e5 people with records
+all: 561-637 MiB), so a case near either edge can fall outside on one run.
 tests/test_guards.py checks the resident part
 against a real Simulation's `memory_bytes()`, and (slow) the whole estimate
 against measured peaks within 10%. The guard refuses a run only when the
@@ -252,7 +256,7 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     e = clock_bytes(scenario)
     pending = pending_per_person(scenario)
     chunk = min(n, BUILD_CHUNK)
-    capacity = n * pending * CALENDAR_SLACK + (scenario.days + 18) * CALENDAR_BLOCK
+    capacity = n * pending * CALENDAR_SLACK + (2 * scenario.days + 18) * CALENDAR_BLOCK
     clocks = capacity * (e + CLOCK_PAYLOAD_BYTES)
     # population attributes (sex, age band...) are one uint8 each, drawn when first used
     traits = len(getattr(scenario.population, "attributes", None) or {})
@@ -297,9 +301,9 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     # without them); the replay reads one row group at a time beside them
     replay = (buffered * RECORD_BUFFER_BYTES + min(ROW_GROUP, replayed) * REPLAY_GROUP_BYTES
               + replayed * REPLAY_BYTES) if kept else 0.0
-    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits
-                           + (DISSENT_BYTES if scenario.dissent is not None else 0)) \
-        + writer + replay
+    # the dissent columns (float64) go into the people table without a copy: `people`
+    # counts them already (counting them again put dissent at 1e6 people at 1.12)
+    output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits) + writer + replay
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
     process = PROCESS_BYTES
     parts = {"process": process, "society": int(society), "ties": int(ties),
