@@ -196,9 +196,9 @@ def test_the_credit_file_buffer_stays_through_the_output() -> None:
     # the buffer's pages, and beside them the row group the replay reads back (here the
     # whole file: it is smaller than a group) and what it keeps per record
     assert buffered < guards.ROW_GROUP
-    assert sample.parts["replay"] >= buffered * (guards.RECORD_BUFFER_BYTES
-                                                 + guards.REPLAY_GROUP_BYTES
-                                                 + guards.REPLAY_BYTES)
+    assert sample.parts["replay"] >= int(buffered * (guards.RECORD_BUFFER_BYTES
+                                                     + guards.REPLAY_GROUP_BYTES
+                                                     + guards.REPLAY_BYTES))
     assert sample.parts["output"] - none.parts["output"] >= sample.parts["replay"]
 
 

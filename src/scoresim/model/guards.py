@@ -15,7 +15,8 @@ The estimate is a model of the whole process's peak resident set size, what
 
     the process    the interpreter, NumPy, pandas, pyarrow, numba and the compiled
                    kernels loaded from numba's cache: PROCESS_BYTES, measured (a
-                   2,000 x 3 run of a built-in, whose own arrays are < 1 MiB)
+                   2,000 x 3 run of a built-in, whose own arrays are < 1 MiB), and
+                   KERNEL_SECTION_BYTES for each optional module turned on
     resident, per person, from the arrays' dtypes (Simulation.memory_bytes)
         society     1 B group (uint8), 1 B per population attribute, 1 B region;
                     households: household (int32), role (uint8) and a block start
@@ -60,8 +61,10 @@ BENCHMARKS.md has the estimate beside measured peaks for a year of every
 built-in at 2e5 and 1e6 people (benchmarks/memory_guard.py). Measured again on
 2026-12-04 (second session), after the behaviour calendar stopped growing by half
 on the first day (calendar.py: it was sized without room for a day's pushes) and
-the dissent columns stopped being counted twice in the output: all 32 within
-0.90-1.11 of single measurements. A run's peak is not one number: the same
+the dissent columns stopped being counted twice in the output, the credit file's
+buffer counted in records rather than events and the optional modules' kernels
+counted in the process (KERNEL_SECTIONS): all 32 within 0.92-1.11 of single
+measurements. A run's peak is not one number: the same
 command measured twice differs by up to 8% where a credit file is written on its
 writer thread while the day loop goes on (pilot-city at 2e5 people with records
 all: 561-637 MiB), so a case near either edge can fall outside on one run.
@@ -93,6 +96,15 @@ MIB = 2**20
 #     only the society's and the calendar's kernels are loaded by then.
 PROCESS_BYTES = 272 * MIB
 BUILD_PROCESS_BYTES = 262 * MIB
+# The day loop's optional modules load kernels of their own from numba's cache: after a
+# 2,000 x 3 run, pilot-city's process (appeals, credit repair, opinion, responses, rewards,
+# surveys) is 280.4 MiB, china's (firms, households, joint punishment, network, opinion,
+# regions, schemes, surveys) 281.3, nosedive's (network, peer ratings, rewards) 275.7,
+# against reference's 271.6 (2026-12-04); dissent's and a timeline's add none measurable.
+KERNEL_SECTION_BYTES = int(1.25 * MIB)
+KERNEL_SECTIONS = ("appeals", "credit_repair", "opinion", "responses", "rewards", "surveys",
+                   "firms", "households", "joint_punishment", "network", "regions",
+                   "schemes", "peer_rating")
 # Parquet's writer (column encoders, zstd contexts, Arrow's memory pool): about 20 MiB
 # for a tiny run (a fresh 2,000 x 3 run peaks at 279-295 MiB, /usr/bin/time -v), growing
 # to about 44 MiB from some 1e5 people on (the output phase's peak above a warm process's
@@ -290,7 +302,9 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
-    buffered = min(ROW_GROUP, busiest_day * kept * scenario.days)
+    # the credit file's buffer holds up to a row group of the records kept (not of the
+    # events: counting events put nosedive with records sample at 1.09-1.11)
+    buffered = min(ROW_GROUP, n * scenario.days * records_per_person_day(scenario) * kept)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built;
     # then the people table is written, and the kept credit file replayed (wrongful.py)
@@ -305,7 +319,8 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     # counts them already (counting them again put dissent at 1e6 people at 1.12)
     output = people + n * (OUTPUT_BYTES + OUTPUT_TRAIT_BYTES * traits) + writer + replay
     calendars = N_CALENDARS * min(scenario.days, math.ceil(n * max(pending, 1.0))) * PAGE
-    process = PROCESS_BYTES
+    process = PROCESS_BYTES + KERNEL_SECTION_BYTES * sum(
+        _section_on(scenario, name) for name in KERNEL_SECTIONS)
     parts = {"process": process, "society": int(society), "ties": int(ties),
              "households": int(households), "firms": int(firms),
              "building": int(building), "day": int(day), "output": int(output),
@@ -313,6 +328,18 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     # the society and the calendar are built before the day's and the output's kernels load
     total = max(BUILD_PROCESS_BYTES + building, process + max(day, output)) + calendars
     return MemoryEstimate(int(total), resident / n, parts)
+
+
+def _section_on(scenario: Scenario, name: str) -> bool:
+    """Whether a scenario's optional section is there and not its empty default."""
+    value = getattr(scenario, name, None)
+    if value is None or value == {} or value == []:
+        return False
+    field_info = type(scenario).model_fields.get(name)
+    if field_info is None:
+        return True
+    default = field_info.get_default(call_default_factory=True)
+    return value != default
 
 
 def population_bytes(scenario: Scenario) -> int:
