@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scoresim.model.module import Module, Today
+from scoresim.model.prefetch import AHEAD, prefetch
 from scoresim.model.random import stream_key, uniforms
 from scoresim.model.world import World
 
@@ -329,6 +330,9 @@ def _move(who, at, subject, points, correct, start, dev, decay, reward, sanction
                 n_wrongful[subject[r]] += 1
     delta = np.empty(k)
     for j in range(k):
+        if j + AHEAD < k:  # the approval of a person to come (prefetch.py)
+            prefetch(start, who[j + AHEAD])
+            prefetch(dev, who[j + AHEAD])
         i = who[j]
         change = n_pos[j] * reward - n_neg[j] * sanction - n_wrong[j] * wrongful
         s = start[i]
