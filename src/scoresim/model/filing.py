@@ -34,19 +34,29 @@ HELD = np.dtype([("subject", np.int64), ("true_actor", np.int64), ("points", np.
 _HELD_BYTES = np.dtype((np.void, HELD.itemsize))
 
 
-def _held_rows(columns: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
-    """Rows (as raw bytes) of the records at `at` of `columns`, gathered in one pass."""
+def _held_rows(columns: dict[str, np.ndarray], at: np.ndarray,
+               where: np.ndarray | None = None) -> np.ndarray:
+    """Rows (as raw bytes) of the records at `at` of `columns`, in one pass: row k is
+    record at[k], or, given `where`, row where[k] is (a permutation of the rows).
+
+    With `where` the records are read in their order and the rows written to their
+    places: a day's late records go to a few dozen filing days, so the writes run in a
+    few dozen sequential streams, where a gather in the rows' order read ten million
+    people's records at random (at that size, two thirds of the filing phase).
+    """
     rows = np.empty(at.shape[0], dtype=HELD)
-    _gather_held(at, *(columns[name] for name in HELD_COLUMNS), rows)
+    if where is None:
+        where = np.arange(at.shape[0])
+    _put_held(at, where, *(columns[name] for name in HELD_COLUMNS), rows)
     return rows.view(_HELD_BYTES)
 
 
 @nb.njit(cache=True)
-def _gather_held(at, subject, true_actor, behaviour, channel, correct, points, error, made,
-                 delay, rows):
+def _put_held(at, where, subject, true_actor, behaviour, channel, correct, points, error, made,
+              delay, rows):
     for k in range(at.shape[0]):
         i = at[k]
-        r = rows[k]
+        r = rows[where[k]]
         r.subject = subject[i]
         r.true_actor = true_actor[i]
         r.behaviour = behaviour[i]
@@ -70,8 +80,8 @@ def _held_records(day: int, rows: np.ndarray) -> Records:
 
 @nb.njit(cache=True)
 def _by_day(days):
-    """A stable order of `days` (a counting sort: they span a few weeks) and where each
-    distinct day starts in it."""
+    """Where each of `days` goes in their stable order (a counting sort: they span a few
+    weeks), and where each distinct day starts in that order."""
     n = days.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -90,12 +100,12 @@ def _by_day(days):
             starts[m] = count[j - 1]
             m += 1
         count[j] += count[j - 1]
-    order = np.empty(n, dtype=np.int64)
+    where = np.empty(n, dtype=np.int64)
     for k in range(n):
         j = days[k] - lo
-        order[count[j]] = k
+        where[k] = count[j]
         count[j] += 1
-    return order, starts
+    return where, starts
 
 
 class Filing:
@@ -142,11 +152,11 @@ class Filing:
 
     def _hold(self, seen: Records, late: np.ndarray) -> None:
         """Hold seen[late] until their filing days, in their order within each day."""
-        filed = seen.made[late].astype(np.int64) + seen.delay[late]
-        order, starts = _by_day(filed)
-        filed = filed[order]
-        at = late[order]
-        rows = _held_rows({name: getattr(seen, name) for name in HELD_COLUMNS}, at)
+        due = seen.made[late].astype(np.int64) + seen.delay[late]
+        where, starts = _by_day(due)
+        filed = np.empty_like(due)
+        filed[where] = due  # the filing days in the rows' order
+        rows = _held_rows({name: getattr(seen, name) for name in HELD_COLUMNS}, late, where)
         ends = np.r_[starts[1:], filed.shape[0]]
         for a, b in zip(starts, ends, strict=True):  # one batch per filing day, not per record
             d = int(filed[a])
