@@ -74,8 +74,71 @@ def _joined(batches: list[np.ndarray]) -> np.ndarray:
     return (batches[0] if len(batches) == 1 else np.concatenate(batches)).view(HELD)
 
 
-def _held_records(day: int, rows: np.ndarray) -> Records:
-    return Records(day, **{name: np.ascontiguousarray(rows[name]) for name in HELD_COLUMNS})
+@nb.njit(cache=True)
+def _merge(rows, prompt_only, subject, true_actor, behaviour, channel, correct, points, error,
+           made, delay):
+    """The columns (HELD_COLUMNS' order) of the held `rows`, then of today's records that
+    are not late (delay 0; all of them unless `prompt_only`), in their order."""
+    h = rows.shape[0]
+    n = h
+    if prompt_only:
+        for k in range(delay.shape[0]):
+            n += delay[k] <= 0
+    else:
+        n += delay.shape[0]
+    out_subject = np.empty(n, dtype=np.int64)
+    out_true_actor = np.empty(n, dtype=np.int64)
+    out_behaviour = np.empty(n, dtype=np.uint8)
+    out_channel = np.empty(n, dtype=np.uint8)
+    out_correct = np.empty(n, dtype=np.bool_)
+    out_points = np.empty(n, dtype=np.int32)
+    out_error = np.empty(n, dtype=np.uint8)
+    out_made = np.empty(n, dtype=np.int32)
+    out_delay = np.empty(n, dtype=np.int32)
+    for k in range(h):
+        r = rows[k]
+        out_subject[k] = r.subject
+        out_true_actor[k] = r.true_actor
+        out_behaviour[k] = r.behaviour
+        out_channel[k] = r.channel
+        out_correct[k] = r.correct
+        out_points[k] = r.points
+        out_error[k] = r.error
+        out_made[k] = r.made
+        out_delay[k] = r.delay
+    m = h
+    for k in range(delay.shape[0]):
+        if prompt_only and delay[k] > 0:
+            continue
+        out_subject[m] = subject[k]
+        out_true_actor[m] = true_actor[k]
+        out_behaviour[m] = behaviour[k]
+        out_channel[m] = channel[k]
+        out_correct[m] = correct[k]
+        out_points[m] = points[k]
+        out_error[m] = error[k]
+        out_made[m] = made[k]
+        out_delay[m] = delay[k]
+        m += 1
+    return (out_subject, out_true_actor, out_behaviour, out_channel, out_correct, out_points,
+            out_error, out_made, out_delay)
+
+
+@nb.njit(cache=True)
+def _expiry(day, behaviour, category_of, window):
+    """Each filed record's category, the first day it no longer counts (day + its
+    category's window; NEVER without one) and why then (BY_WINDOW, BY_NEVER)."""
+    n = behaviour.shape[0]
+    category = np.empty(n, dtype=np.int8)
+    expires = np.empty(n, dtype=np.int32)
+    expires_by = np.empty(n, dtype=np.uint8)
+    for k in range(n):
+        c = category_of[behaviour[k]]
+        w = window[c]
+        category[k] = c
+        expires[k] = day + w if w > 0 else NEVER
+        expires_by[k] = BY_WINDOW if w > 0 else BY_NEVER
+    return category, expires, expires_by
 
 
 @nb.njit(cache=True)
@@ -133,21 +196,22 @@ class Filing:
     def file(self, seen: Records) -> Records:
         """Today's filed records: those due from earlier days, then today's prompt ones."""
         day = seen.day
-        if self.delays and len(seen):
-            late = seen.delay > 0
-            if late.any():
-                self._hold(seen, np.flatnonzero(late))
-                seen = seen.take(np.flatnonzero(~late))
+        late = np.flatnonzero(seen.delay > 0) if self.delays and len(seen) else None
+        if late is not None and late.shape[0]:
+            self._hold(seen, late)
+        else:
+            late = None
         due = self.pending.pop(day, None)
-        if due:
-            rows = _joined(due)
+        if late is not None or due:
+            # the held rows and today's prompt records, every column in one pass (a take
+            # and a concatenation were two copies of each column)
+            rows = _joined(due) if due else np.empty(0, dtype=HELD)
             self.n_pending -= rows.shape[0]
-            seen = Records.concat(day, [_held_records(day, rows), seen])
+            seen = Records(day, *_merge(rows, late is not None, *(
+                getattr(seen, name) for name in HELD_COLUMNS)))
         seen.day = day
-        seen.category = self.category_of[seen.behaviour]
-        window = self.window[seen.category]
-        seen.expires = np.where(window > 0, day + window, NEVER).astype(np.int32)
-        seen.expires_by = np.where(window > 0, BY_WINDOW, BY_NEVER).astype(np.uint8)
+        seen.category, seen.expires, seen.expires_by = _expiry(
+            day, seen.behaviour, self.category_of, self.window)
         return seen
 
     def _hold(self, seen: Records, late: np.ndarray) -> None:
