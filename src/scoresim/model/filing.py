@@ -74,54 +74,22 @@ def _joined(batches: list[np.ndarray]) -> np.ndarray:
     return (batches[0] if len(batches) == 1 else np.concatenate(batches)).view(HELD)
 
 
-@nb.njit(cache=True)
-def _merge(rows, prompt_only, subject, true_actor, behaviour, channel, correct, points, error,
-           made, delay):
-    """The columns (HELD_COLUMNS' order) of the held `rows`, then of today's records that
-    are not late (delay 0; all of them unless `prompt_only`), in their order."""
+def _merged(day: int, rows: np.ndarray, seen: Records, prompt: np.ndarray | None) -> Records:
+    """The held `rows`, then today's records at `prompt` (all of them if None), each column
+    written once into its place (a take and a concatenation wrote each twice)."""
     h = rows.shape[0]
-    n = h
-    if prompt_only:
-        for k in range(delay.shape[0]):
-            n += delay[k] <= 0
-    else:
-        n += delay.shape[0]
-    out_subject = np.empty(n, dtype=np.int64)
-    out_true_actor = np.empty(n, dtype=np.int64)
-    out_behaviour = np.empty(n, dtype=np.uint8)
-    out_channel = np.empty(n, dtype=np.uint8)
-    out_correct = np.empty(n, dtype=np.bool_)
-    out_points = np.empty(n, dtype=np.int32)
-    out_error = np.empty(n, dtype=np.uint8)
-    out_made = np.empty(n, dtype=np.int32)
-    out_delay = np.empty(n, dtype=np.int32)
-    for k in range(h):
-        r = rows[k]
-        out_subject[k] = r.subject
-        out_true_actor[k] = r.true_actor
-        out_behaviour[k] = r.behaviour
-        out_channel[k] = r.channel
-        out_correct[k] = r.correct
-        out_points[k] = r.points
-        out_error[k] = r.error
-        out_made[k] = r.made
-        out_delay[k] = r.delay
-    m = h
-    for k in range(delay.shape[0]):
-        if prompt_only and delay[k] > 0:
-            continue
-        out_subject[m] = subject[k]
-        out_true_actor[m] = true_actor[k]
-        out_behaviour[m] = behaviour[k]
-        out_channel[m] = channel[k]
-        out_correct[m] = correct[k]
-        out_points[m] = points[k]
-        out_error[m] = error[k]
-        out_made[m] = made[k]
-        out_delay[m] = delay[k]
-        m += 1
-    return (out_subject, out_true_actor, out_behaviour, out_channel, out_correct, out_points,
-            out_error, out_made, out_delay)
+    m = seen.subject.shape[0] if prompt is None else prompt.shape[0]
+    columns = {}
+    for name in HELD_COLUMNS:
+        column = getattr(seen, name)
+        out = np.empty(h + m, dtype=column.dtype)
+        out[:h] = rows[name]
+        if prompt is None:
+            out[h:] = column
+        else:
+            np.take(column, prompt, out=out[h:])
+        columns[name] = out
+    return Records(day, **columns)
 
 
 @nb.njit(cache=True)
@@ -207,8 +175,8 @@ class Filing:
             # and a concatenation were two copies of each column)
             rows = _joined(due) if due else np.empty(0, dtype=HELD)
             self.n_pending -= rows.shape[0]
-            seen = Records(day, *_merge(rows, late is not None, *(
-                getattr(seen, name) for name in HELD_COLUMNS)))
+            seen = _merged(day, rows, seen,
+                           np.flatnonzero(seen.delay <= 0) if late is not None else None)
         seen.day = day
         seen.category, seen.expires, seen.expires_by = _expiry(
             day, seen.behaviour, self.category_of, self.window)
