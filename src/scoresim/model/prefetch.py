@@ -12,7 +12,7 @@ once. The numbers a kernel computes are the same with or without it.
 
 from __future__ import annotations
 
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -21,6 +21,9 @@ from numba.extending import intrinsic
 # miss is a few hundred cycles, an iteration a few dozen), near enough that it is
 # still in cache then
 AHEAD = 16
+# the intrinsic's name carries its pointer type: opaque pointers (p0) from LLVM 15,
+# i8* (p0i8) before
+_INTRINSIC = "llvm.prefetch.p0" if binding.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
 
 
 @intrinsic
@@ -43,7 +46,7 @@ def prefetch(typingctx, array, i):
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _INTRINSIC)
         # (address, 0: to read, 3: keep in all cache levels, 1: data, not code)
         builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
                           ir.Constant(i32, 1)])
