@@ -20,7 +20,7 @@ from numba.extending import intrinsic
 # records ahead: far enough that the row has come when its record's turn comes (a
 # miss is a few hundred cycles, an iteration a few dozen), near enough that it is
 # still in cache then
-AHEAD = 16
+AHEAD = 32
 # the intrinsic's name carries its pointer type: opaque pointers (p0) from LLVM 15,
 # i8* (p0i8) before
 _INTRINSIC = "llvm.prefetch.p0" if binding.llvm_version_info >= (15,) else "llvm.prefetch.p0i8"
