@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from _shared import run_and_resume
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scoresim
 from scoresim.model.engine import Simulation
+from scoresim.model.opinion import people_of, smallest
 
 N, DAYS, SEED = 3000, 60, 3
 
@@ -230,3 +233,25 @@ def test_event_driven_approval_is_the_daily_update(recovery, monkeypatch):
     assert list(surveyed) == [DAYS // 2]
     np.testing.assert_allclose(people["approval"].to_numpy(), a, rtol=0, atol=atol)
     assert a.std() > 0.01, "approval must have moved"
+
+
+@given(st.lists(st.integers(0, 40), max_size=120), st.integers(0, 41))
+@settings(max_examples=200, deadline=None)
+def test_people_of_is_np_unique_with_its_inverse(subjects, extra):
+    """The packed sort gives np.unique's people and inverse exactly (ties, repeats, empty)."""
+    s = np.array(subjects, dtype=np.int64)
+    who, at = people_of(s, 41 + extra)
+    want_who, want_at = np.unique(s, return_inverse=True)
+    assert who.dtype == want_who.dtype
+    np.testing.assert_array_equal(who, want_who)
+    np.testing.assert_array_equal(at, want_at)
+
+
+@given(st.lists(st.integers(0, 6), max_size=80), st.integers(-1, 90), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_smallest_is_the_head_of_a_stable_argsort(values, k, floats):
+    """The partition's k smallest, ties by position, are the stable argsort's first k."""
+    v = np.array(values, dtype=np.float64)
+    if floats:  # distinct values as well as many ties
+        v = v + np.random.default_rng(len(values)).random(v.shape[0])
+    np.testing.assert_array_equal(smallest(v, k), np.argsort(v, kind="stable")[:max(k, 0)])

@@ -42,11 +42,33 @@ class Events:
     def __len__(self) -> int:
         return self.actor.shape[0]
 
+    def kept(self, keep: np.ndarray) -> Events:
+        """The events where `keep` is true, in their order (one pass, not a boolean
+        selection per column)."""
+        return Events(self.day, *_kept(self.actor, self.behaviour, keep))
+
     def per_behaviour(self, n_behaviours: int) -> np.ndarray:
         """Today's events of each behaviour: counted once, read by several metrics."""
         if self._per_behaviour is None or self._per_behaviour.shape[0] != n_behaviours:
             self._per_behaviour = np.bincount(self.behaviour, minlength=n_behaviours)
         return self._per_behaviour
+
+
+@nb.njit(cache=True)
+def _kept(actor, behaviour, keep):
+    """The kept events, in their order (one pass instead of two boolean selections)."""
+    m = 0
+    for k in range(keep.shape[0]):
+        m += keep[k]
+    a = np.empty(m, dtype=actor.dtype)
+    b = np.empty(m, dtype=behaviour.dtype)
+    j = 0
+    for k in range(keep.shape[0]):
+        if keep[k]:
+            a[j] = actor[k]
+            b[j] = behaviour[k]
+            j += 1
+    return a, b
 
 
 class Clocks(NamedTuple):

@@ -237,8 +237,7 @@ class DissentChoice(Module):
             keep = _keep(today.day, events.actor, events.behaviour, self.driven, self.keep_keys,
                          self.action, self.desired)
             if not keep.all():
-                today.events = type(events)(events.day, events.actor[keep],
-                                            events.behaviour[keep])
+                today.events = events.kept(keep)
 
     def _play(self, r: int) -> None:
         """Round r, as dissent.run_rounds plays it: propose, respond, count, keep or revert.

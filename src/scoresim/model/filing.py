@@ -34,19 +34,29 @@ HELD = np.dtype([("subject", np.int64), ("true_actor", np.int64), ("points", np.
 _HELD_BYTES = np.dtype((np.void, HELD.itemsize))
 
 
-def _held_rows(columns: dict[str, np.ndarray], at: np.ndarray) -> np.ndarray:
-    """Rows (as raw bytes) of the records at `at` of `columns`, gathered in one pass."""
+def _held_rows(columns: dict[str, np.ndarray], at: np.ndarray,
+               where: np.ndarray | None = None) -> np.ndarray:
+    """Rows (as raw bytes) of the records at `at` of `columns`, in one pass: row k is
+    record at[k], or, given `where`, row where[k] is (a permutation of the rows).
+
+    With `where` the records are read in their order and the rows written to their
+    places: a day's late records go to a few dozen filing days, so the writes run in a
+    few dozen sequential streams, where a gather in the rows' order read ten million
+    people's records at random (at that size, two thirds of the filing phase).
+    """
     rows = np.empty(at.shape[0], dtype=HELD)
-    _gather_held(at, *(columns[name] for name in HELD_COLUMNS), rows)
+    if where is None:
+        where = np.arange(at.shape[0])
+    _put_held(at, where, *(columns[name] for name in HELD_COLUMNS), rows)
     return rows.view(_HELD_BYTES)
 
 
 @nb.njit(cache=True)
-def _gather_held(at, subject, true_actor, behaviour, channel, correct, points, error, made,
-                 delay, rows):
+def _put_held(at, where, subject, true_actor, behaviour, channel, correct, points, error, made,
+              delay, rows):
     for k in range(at.shape[0]):
         i = at[k]
-        r = rows[k]
+        r = rows[where[k]]
         r.subject = subject[i]
         r.true_actor = true_actor[i]
         r.behaviour = behaviour[i]
@@ -64,14 +74,45 @@ def _joined(batches: list[np.ndarray]) -> np.ndarray:
     return (batches[0] if len(batches) == 1 else np.concatenate(batches)).view(HELD)
 
 
-def _held_records(day: int, rows: np.ndarray) -> Records:
-    return Records(day, **{name: np.ascontiguousarray(rows[name]) for name in HELD_COLUMNS})
+def _merged(day: int, rows: np.ndarray, seen: Records, prompt: np.ndarray | None) -> Records:
+    """The held `rows`, then today's records at `prompt` (all of them if None), each column
+    written once into its place (a take and a concatenation wrote each twice)."""
+    h = rows.shape[0]
+    m = seen.subject.shape[0] if prompt is None else prompt.shape[0]
+    columns = {}
+    for name in HELD_COLUMNS:
+        column = getattr(seen, name)
+        out = np.empty(h + m, dtype=column.dtype)
+        out[:h] = rows[name]
+        if prompt is None:
+            out[h:] = column
+        else:
+            np.take(column, prompt, out=out[h:])
+        columns[name] = out
+    return Records(day, **columns)
+
+
+@nb.njit(cache=True)
+def _expiry(day, behaviour, category_of, window):
+    """Each filed record's category, the first day it no longer counts (day + its
+    category's window; NEVER without one) and why then (BY_WINDOW, BY_NEVER)."""
+    n = behaviour.shape[0]
+    category = np.empty(n, dtype=np.int8)
+    expires = np.empty(n, dtype=np.int32)
+    expires_by = np.empty(n, dtype=np.uint8)
+    for k in range(n):
+        c = category_of[behaviour[k]]
+        w = window[c]
+        category[k] = c
+        expires[k] = day + w if w > 0 else NEVER
+        expires_by[k] = BY_WINDOW if w > 0 else BY_NEVER
+    return category, expires, expires_by
 
 
 @nb.njit(cache=True)
 def _by_day(days):
-    """A stable order of `days` (a counting sort: they span a few weeks) and where each
-    distinct day starts in it."""
+    """Where each of `days` goes in their stable order (a counting sort: they span a few
+    weeks), and where each distinct day starts in that order."""
     n = days.shape[0]
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -90,12 +131,12 @@ def _by_day(days):
             starts[m] = count[j - 1]
             m += 1
         count[j] += count[j - 1]
-    order = np.empty(n, dtype=np.int64)
+    where = np.empty(n, dtype=np.int64)
     for k in range(n):
         j = days[k] - lo
-        order[count[j]] = k
+        where[k] = count[j]
         count[j] += 1
-    return order, starts
+    return where, starts
 
 
 class Filing:
@@ -123,30 +164,31 @@ class Filing:
     def file(self, seen: Records) -> Records:
         """Today's filed records: those due from earlier days, then today's prompt ones."""
         day = seen.day
-        if self.delays and len(seen):
-            late = seen.delay > 0
-            if late.any():
-                self._hold(seen, np.flatnonzero(late))
-                seen = seen.take(np.flatnonzero(~late))
+        late = np.flatnonzero(seen.delay > 0) if self.delays and len(seen) else None
+        if late is not None and late.shape[0]:
+            self._hold(seen, late)
+        else:
+            late = None
         due = self.pending.pop(day, None)
-        if due:
-            rows = _joined(due)
+        if late is not None or due:
+            # the held rows and today's prompt records, every column in one pass (a take
+            # and a concatenation were two copies of each column)
+            rows = _joined(due) if due else np.empty(0, dtype=HELD)
             self.n_pending -= rows.shape[0]
-            seen = Records.concat(day, [_held_records(day, rows), seen])
+            seen = _merged(day, rows, seen,
+                           np.flatnonzero(seen.delay <= 0) if late is not None else None)
         seen.day = day
-        seen.category = self.category_of[seen.behaviour]
-        window = self.window[seen.category]
-        seen.expires = np.where(window > 0, day + window, NEVER).astype(np.int32)
-        seen.expires_by = np.where(window > 0, BY_WINDOW, BY_NEVER).astype(np.uint8)
+        seen.category, seen.expires, seen.expires_by = _expiry(
+            day, seen.behaviour, self.category_of, self.window)
         return seen
 
     def _hold(self, seen: Records, late: np.ndarray) -> None:
         """Hold seen[late] until their filing days, in their order within each day."""
-        filed = seen.made[late].astype(np.int64) + seen.delay[late]
-        order, starts = _by_day(filed)
-        filed = filed[order]
-        at = late[order]
-        rows = _held_rows({name: getattr(seen, name) for name in HELD_COLUMNS}, at)
+        due = seen.made[late].astype(np.int64) + seen.delay[late]
+        where, starts = _by_day(due)
+        filed = np.empty_like(due)
+        filed[where] = due  # the filing days in the rows' order
+        rows = _held_rows({name: getattr(seen, name) for name in HELD_COLUMNS}, late, where)
         ends = np.r_[starts[1:], filed.shape[0]]
         for a, b in zip(starts, ends, strict=True):  # one batch per filing day, not per record
             d = int(filed[a])

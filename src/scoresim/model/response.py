@@ -48,7 +48,6 @@ from typing import Any, NamedTuple
 import numba as nb
 import numpy as np
 
-from scoresim.model.behaviour import Events
 from scoresim.model.module import Module, Today
 from scoresim.model.random import event_counter, name_ids, normal, propensity_z, stream_key, uniform
 from scoresim.model.rulebook import BANNED, LISTED, SUSPENDED
@@ -207,7 +206,7 @@ class Response(Module):
         keep = _keep(events.day, events.actor, events.behaviour, self.kind, self.penalty,
                      self.base_q, self.points, self.keep_keys, self.propensity_keys, self.sigma,
                      self.flags, self.risk, self.keys, self.params)
-        today.events = Events(events.day, *_kept(events.actor, events.behaviour, keep))
+        today.events = events.kept(keep)
 
     def avoid(self, today: Today) -> None:
         """Drop the captures aware people dodge and what the region no longer sees of leavers."""
@@ -303,23 +302,6 @@ def _keep(day, actor, behaviour, kind, penalty, base_q, points, keep_keys, prope
                    risk, keys, params)
         keep[k] = f >= 1.0 or uniform(keep_keys[b], np.uint64(i), np.uint64(day)) < f
     return keep
-
-
-@nb.njit(cache=True)
-def _kept(actor, behaviour, keep):
-    """The kept events, in their order (one pass instead of two boolean selections)."""
-    m = 0
-    for k in range(keep.shape[0]):
-        m += keep[k]
-    a = np.empty(m, dtype=actor.dtype)
-    b = np.empty(m, dtype=behaviour.dtype)
-    j = 0
-    for k in range(keep.shape[0]):
-        if keep[k]:
-            a[j] = actor[k]
-            b[j] = behaviour[k]
-            j += 1
-    return a, b
 
 
 @nb.njit(parallel=True, cache=True)

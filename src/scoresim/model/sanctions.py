@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from scoresim.model.calendar import Calendar
 from scoresim.model.module import Module, Today
+from scoresim.model.prefetch import AHEAD, prefetch
 from scoresim.model.rulebook import (
     BANNED,
     C_COLLATERAL,
@@ -384,11 +385,26 @@ def _init_status(standing, counts_by_shard, rules, of_person, ends):
             count(st, counts_by_shard[t], 1, rules.scored)
 
 
+@nb.njit(inline="always", cache=True)
+def _prefetch_person(p, standing, ends: EndDays):
+    """The rows status_of_person reads, asked for ahead (prefetch.py)."""
+    prefetch(standing, p)
+    if ends.true_listed_until.shape[0] > 0:
+        prefetch(ends.true_listed_until, p)
+    if ends.suspended_until.shape[0] > 0:
+        prefetch(ends.suspended_until, p)
+    if ends.collateral_until.shape[0] > 0:
+        prefetch(ends.collateral_until, p)
+        prefetch(ends.collateral_kind, p)
+
+
 @nb.njit(cache=True)
 def _refresh_shard(lo, hi, order, people, day, standing, counts, rules, of_person, ends, before,
                    after):
     delisted = 0
     for j in range(lo, hi):
+        if j + AHEAD < hi:  # the rows of a person to come (prefetch.py)
+            _prefetch_person(np.int64(people[order[j + AHEAD]]), standing, ends)
         k = order[j]
         p = np.int64(people[k])
         old = standing[p, STATUS]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from scoresim.model.module import Module, Today
+from scoresim.model.prefetch import AHEAD, prefetch
 from scoresim.model.rulebook import GRADE_MASK, grade_at, score_after
 from scoresim.model.standing import FALSE_POINTS, SCORE, order_by_shard
 from scoresim.model.world import World
@@ -95,6 +96,8 @@ def _apply_points_shard(lo, hi, order, subject, behaviour, correct, points, sche
     total = 0
     regional = scheme.shape[0] > 0
     for k in range(lo, hi):
+        if k + AHEAD < hi:  # the row of a record to come (prefetch.py)
+            prefetch(standing, subject[order[k + AHEAD]])
         r = order[k]
         s = subject[r]
         sc = scheme[s] if regional else 0

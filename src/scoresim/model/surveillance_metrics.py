@@ -26,6 +26,7 @@ import pandas as pd
 
 from scoresim.model.module import Module, Today
 from scoresim.model.observation import ERRORS, FALSE_MATCH
+from scoresim.model.prefetch import AHEAD, prefetch
 from scoresim.model.rulebook import BANNED, WRONGLY_BANNED
 from scoresim.model.world import World
 from scoresim.scenario.schema import Scenario
@@ -235,6 +236,8 @@ def _count_joint(subject, correct, error, behaviour, shame, joint, n_joint, thre
 def _count_joint_slice(lo, hi, subject, correct, error, behaviour, shame, joint, table):
     shaming = shame.shape[0] > 0
     for r in range(lo, hi):
+        if r + AHEAD < hi:  # the cell of a subject to come (prefetch.py)
+            prefetch(joint, subject[r + AHEAD])
         code = (1 - np.int64(correct[r])) | (np.int64(error[r] == FALSE_MATCH) << 1)
         if shaming and shame[behaviour[r]]:
             code |= 4
@@ -261,6 +264,8 @@ def _count_filed(subject, correct, error, behaviour, shame, cells, offset, n_cel
 @nb.njit(cache=True)
 def _count_slice(lo, hi, subject, correct, error, behaviour, shame, cells, offset, row):
     for r in range(lo, hi):
+        if r + AHEAD < hi:  # the cells of a subject to come (prefetch.py)
+            prefetch(cells, subject[r + AHEAD])
         s = subject[r]
         wrong = not correct[r]
         false_match = error[r] == FALSE_MATCH
