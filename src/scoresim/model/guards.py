@@ -302,13 +302,14 @@ def estimate_memory(scenario: Scenario, backend: str = "day",
     daily_rate = sum(min(1.0, b.rate) for b in scenario.behaviours.values())
     busiest_day = n * daily_rate * 1.05 + 1000  # a day's count is Poisson-like: mean + slack
     kept = {"all": 1.0, "sample": scenario.records_sample, "none": 0.0}[scenario.records]
-    # the credit file's buffer holds up to a row group of the records kept (not of the
-    # events: counting events put nosedive with records sample at 1.09-1.11)
-    buffered = min(ROW_GROUP, n * scenario.days * records_per_person_day(scenario) * kept)
+    # the records kept: the credit file's buffer holds up to a row group of them (not of
+    # the events: counting events put nosedive with records sample at 1.09-1.11), and
+    # the replay reads them all back
+    replayed = n * scenario.days * records_per_person_day(scenario) * kept
+    buffered = min(ROW_GROUP, replayed)
     day = resident + busiest_day * EVENT_BYTES + buffered * RECORD_BUFFER_BYTES
     # the calendar is released when the last day is done, before the outputs are built;
     # then the people table is written, and the kept credit file replayed (wrongful.py)
-    replayed = n * scenario.days * records_per_person_day(scenario) * kept
     # Arrow's memory pool keeps the pages of the credit file's buffer when its last row
     # group is written, so they stay resident through the output phase (china with records:
     # sample, whose whole credit file is one part-filled buffer, measured 0.84 of its peak
