@@ -247,7 +247,7 @@ class Blocks:
 
     def scan(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The false matches made by the acts of tasks lo..hi-1 (PEOPLE_PER_TASK people
-        each), living nobody; sorted as `_gathered` sorts them."""
+        each), living nobody, in no order: the run sorts them all once (`_gathered`)."""
         sim, k = self.sim, self.k
         cap = k.false_match_capacity(PEOPLE_PER_TASK, sim.days)
         fm_who, fm_day, fm_b, fm_n, fm_stop = _match_buffers(hi - lo, cap)
@@ -255,7 +255,7 @@ class Blocks:
                             fm_n, fm_stop)
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         _collect(found, lo, fm_who, fm_day, fm_b, fm_n, fm_stop, sim.n, sim.days, k)
-        return _gathered(found)
+        return _joined(found)
 
     def live(self, lo: int, hi: int, who: np.ndarray, day: np.ndarray, beh: np.ndarray,
              acc: tuple | None = None) -> tuple[np.ndarray, ...] | None:
@@ -322,11 +322,17 @@ def _collect(found: list, lo: int, fm_who, fm_day, fm_b, fm_n, fm_stop, n: int, 
             found.append(_false_matches(fm_stop[t], end, days, k.clocks, k.observe))
 
 
-def _gathered(found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All false matches, sorted by whom they name, then day and behaviour."""
+def _joined(found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The false matches of `found`'s parts in one (who, day, behaviour) triple, unsorted."""
     who = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
     day = np.concatenate([f[1] for f in found]) if found else np.zeros(0, np.int32)
     beh = np.concatenate([f[2] for f in found]) if found else np.zeros(0, np.uint8)
+    return who, day, beh
+
+
+def _gathered(found: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All false matches, sorted by whom they name, then day and behaviour."""
+    who, day, beh = _joined(found)
     order = np.lexsort((beh, day, who))
     return who[order], day[order], beh[order]
 
